@@ -1,0 +1,163 @@
+//! Cue matching shared by themes, exclusions and signals.
+//!
+//! English cues are word sequences compared on stems, in order, with up to
+//! [`MAX_GAP`] other words between consecutive cue words, inside one sentence.
+//! Chinese cues are substrings of the sentence (Aho-Corasick, so the cost does
+//! not grow with the number of cues).
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+use crate::text::{tokenize, Word};
+
+/// Most words allowed between two consecutive words of an English cue.
+pub const MAX_GAP: usize = 2;
+
+/// A cue found in a sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CueHit {
+    /// Index of the target (theme, signal) the cue belongs to.
+    pub target: usize,
+    /// Index of the cue in [`CueSet::cue_text`].
+    pub cue: usize,
+}
+
+#[derive(Debug, Clone)]
+struct EnCue {
+    terms: Vec<String>,
+    target: usize,
+    cue: usize,
+}
+
+/// A compiled set of cues for many targets.
+#[derive(Debug, Clone, Default)]
+pub struct CueSet {
+    by_first_term: HashMap<String, Vec<EnCue>>,
+    zh: Option<AhoCorasick>,
+    zh_targets: Vec<(usize, usize)>,
+    texts: Vec<String>,
+}
+
+impl CueSet {
+    /// Builds a set from `(target, english cues, chinese cues)` triples.
+    pub fn build<'a>(
+        targets: impl IntoIterator<Item = (usize, &'a [String], &'a [String])>,
+    ) -> CueSet {
+        let mut set = CueSet::default();
+        let mut zh_patterns = Vec::new();
+        for (target, en, zh) in targets {
+            for cue in en {
+                let terms: Vec<String> = tokenize(cue).into_iter().map(|w| w.term).collect();
+                if terms.is_empty() {
+                    continue;
+                }
+                let index = set.texts.len();
+                set.texts.push(cue.clone());
+                set.by_first_term
+                    .entry(terms[0].clone())
+                    .or_default()
+                    .push(EnCue {
+                        terms,
+                        target,
+                        cue: index,
+                    });
+            }
+            for cue in zh {
+                let pattern = cue.trim().to_lowercase();
+                if pattern.is_empty() {
+                    continue;
+                }
+                let index = set.texts.len();
+                set.texts.push(cue.clone());
+                zh_patterns.push(pattern);
+                set.zh_targets.push((target, index));
+            }
+        }
+        if !zh_patterns.is_empty() {
+            set.zh = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .build(&zh_patterns)
+                .ok();
+        }
+        set
+    }
+
+    /// The cue's text as written in the taxonomy.
+    pub fn cue_text(&self, cue: usize) -> &str {
+        &self.texts[cue]
+    }
+
+    /// Finds every cue in one sentence: `words` are its words, `lower` its lowercase text.
+    pub fn find(&self, words: &[Word], lower: &str, out: &mut Vec<CueHit>) {
+        for (i, word) in words.iter().enumerate() {
+            let Some(cues) = self.by_first_term.get(&word.term) else {
+                continue;
+            };
+            for cue in cues {
+                if matches_from(words, i, &cue.terms) {
+                    out.push(CueHit {
+                        target: cue.target,
+                        cue: cue.cue,
+                    });
+                }
+            }
+        }
+        if let Some(ac) = &self.zh {
+            for m in ac.find_overlapping_iter(lower) {
+                let (target, cue) = self.zh_targets[m.pattern().as_usize()];
+                out.push(CueHit { target, cue });
+            }
+        }
+    }
+}
+
+/// Whether `terms` occur in order from `words[start]`, with small gaps.
+fn matches_from(words: &[Word], start: usize, terms: &[String]) -> bool {
+    let mut pos = start;
+    for term in &terms[1..] {
+        let window_end = (pos + 2 + MAX_GAP).min(words.len());
+        match (pos + 1..window_end).find(|&j| words[j].term == *term) {
+            Some(j) => pos = j,
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hits(set: &CueSet, text: &str) -> Vec<usize> {
+        let mut out = Vec::new();
+        set.find(&tokenize(text), &text.to_lowercase(), &mut out);
+        let mut targets: Vec<usize> = out.into_iter().map(|h| h.target).collect();
+        targets.sort();
+        targets.dedup();
+        targets
+    }
+
+    #[test]
+    fn english_cues_match_on_stems_with_small_gaps() {
+        let en = ["charged twice".to_string()];
+        let set = CueSet::build([(0, &en[..], &[][..])]);
+        assert_eq!(hits(&set, "They charged me twice!"), [0]);
+        assert_eq!(hits(&set, "I was Charging... twice"), [0]);
+        assert!(hits(
+            &set,
+            "charged for shipping and for the gift wrap and then twice"
+        )
+        .is_empty());
+        assert!(hits(&set, "twice charged").is_empty());
+    }
+
+    #[test]
+    fn chinese_cues_match_as_substrings() {
+        let zh = ["退款".to_string(), "还没到".to_string()];
+        let set = CueSet::build([(3, &[][..], &zh[..])]);
+        assert_eq!(hits(&set, "申请退款一周了"), [3]);
+        assert_eq!(hits(&set, "快递还没到"), [3]);
+        assert!(hits(&set, "快递到了").is_empty());
+    }
+}

@@ -1,0 +1,329 @@
+//! Analyze: sentiment, themes and signals of one record.
+//!
+//! The text is split into sentences once; each sentence gets a sentiment
+//! score and its theme and signal cues. A theme's sentiment is the mean score
+//! of the sentences that mentioned it (aspect level: "delivery was fast but
+//! the item arrived broken" is positive for delivery, negative for damage).
+//! [`Analyzer`] is immutable and `Sync`, so records are analysed in parallel
+//! with rayon by the caller.
+
+mod cues;
+mod sentiment;
+mod taxonomy;
+
+pub use cues::{CueHit, CueSet, MAX_GAP};
+pub use sentiment::{normalize, parse_tsv, Label, Lexicon, LexiconError, Sentiment, NEUTRAL_BAND};
+pub use taxonomy::{SignalDef, Taxonomy, TaxonomyError, ThemeDef, DEFAULT_TAXONOMY};
+
+use serde::{Deserialize, Serialize};
+
+use crate::text::{detect_language, split_sentences, tokenize, Lang, Word};
+
+/// Per theme while a record is read: score sum, sentences, cues, sentence spans.
+type ThemeAcc = (f64, usize, Vec<usize>, Vec<(u32, u32)>);
+
+/// Version of the analysis rules; bump when a code change alters results.
+pub const ANALYSIS_VERSION: u32 = 1;
+
+/// Weight of the rating in the combined score when a record has one.
+pub const RATING_WEIGHT: f64 = 0.5;
+
+/// A theme found in a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThemeHit {
+    /// Theme id.
+    pub id: String,
+    /// Theme name.
+    pub name: String,
+    /// Mean sentiment of the sentences that mention the theme, in [-1, 1].
+    pub sentiment: f64,
+    /// The cues that matched, as written in the taxonomy.
+    pub cues: Vec<String>,
+    /// Byte ranges of the mentioning sentences in the analysed text.
+    pub spans: Vec<(u32, u32)>,
+}
+
+/// A signal (churn risk, escalation, ...) found in a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalHit {
+    /// Signal id.
+    pub id: String,
+    /// The cue that matched.
+    pub cue: String,
+}
+
+/// Everything analysis says about one text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Language used for the rules.
+    pub lang: Lang,
+    /// Sentiment of the words alone.
+    pub text_sentiment: Sentiment,
+    /// Sentiment of words and rating together (equal to the text sentiment without a rating).
+    pub sentiment: Sentiment,
+    /// Themes, in taxonomy order.
+    pub themes: Vec<ThemeHit>,
+    /// Signals, in taxonomy order.
+    pub signals: Vec<SignalHit>,
+}
+
+/// What analysis needs of a record.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnalysisInput<'a> {
+    /// Title and text, as one string.
+    pub text: &'a str,
+    /// Stars 1..5.
+    pub rating: Option<f64>,
+    /// NPS 0..10.
+    pub nps: Option<u8>,
+    /// Language when known.
+    pub lang: Option<Lang>,
+}
+
+/// The configured analyzer: taxonomy, lexicons and compiled cue sets.
+#[derive(Debug, Clone)]
+pub struct Analyzer {
+    taxonomy: Taxonomy,
+    lexicon: Lexicon,
+    theme_cues: CueSet,
+    theme_excludes: CueSet,
+    signal_cues: CueSet,
+}
+
+impl Analyzer {
+    /// Builds an analyzer from a taxonomy and lexicons.
+    pub fn new(taxonomy: Taxonomy, lexicon: Lexicon) -> Analyzer {
+        let theme_cues = CueSet::build(
+            taxonomy
+                .themes
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (i, &t.en[..], &t.zh[..])),
+        );
+        let theme_excludes = CueSet::build(
+            taxonomy
+                .themes
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (i, &t.exclude_en[..], &t.exclude_zh[..])),
+        );
+        let signal_cues = CueSet::build(
+            taxonomy
+                .signals
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (i, &s.en[..], &s.zh[..])),
+        );
+        Analyzer {
+            taxonomy,
+            lexicon,
+            theme_cues,
+            theme_excludes,
+            signal_cues,
+        }
+    }
+
+    /// The taxonomy in use.
+    pub fn taxonomy(&self) -> &Taxonomy {
+        &self.taxonomy
+    }
+
+    /// Identifies the analysis rules: taxonomy, lexicons and the engine
+    /// version. When it changes, indexed records are re-tagged.
+    pub fn fingerprint(&self) -> u64 {
+        let text = format!(
+            "{ANALYSIS_VERSION}:{}:{}",
+            self.taxonomy.fingerprint,
+            self.lexicon.fingerprint()
+        );
+        crate::record::fnv1a(text.as_bytes())
+    }
+
+    /// Analyses one text.
+    pub fn analyze(&self, input: AnalysisInput) -> Analysis {
+        let text = input.text;
+        let lang = input.lang.unwrap_or_else(|| detect_language(text));
+        let words = tokenize(text);
+        let sentences = split_sentences(text);
+
+        let mut sum = 0.0;
+        let mut theme_scores: Vec<Option<ThemeAcc>> = vec![None; self.taxonomy.themes.len()];
+        let mut signals: Vec<Option<usize>> = vec![None; self.taxonomy.signals.len()];
+        let mut hits = Vec::new();
+        let mut excluded = Vec::new();
+        let mut first_word = 0;
+        for span in &sentences {
+            // Words are in text order, so each sentence's words are a contiguous run.
+            while first_word < words.len() && words[first_word].end <= span.start {
+                first_word += 1;
+            }
+            let mut last = first_word;
+            while last < words.len() && words[last].start < span.end {
+                last += 1;
+            }
+            let sentence_words: &[Word] = &words[first_word..last];
+            let valence = self.lexicon.sentence_valence(text, *span, sentence_words);
+            sum += valence;
+            let sentence_score = normalize(valence);
+
+            let lower = text[span.start..span.end].to_lowercase();
+            hits.clear();
+            excluded.clear();
+            self.theme_cues.find(sentence_words, &lower, &mut hits);
+            if hits.is_empty() {
+                self.signal_cues.find(sentence_words, &lower, &mut hits);
+                record_signals(&hits, &mut signals);
+                continue;
+            }
+            self.theme_excludes
+                .find(sentence_words, &lower, &mut excluded);
+            for hit in &hits {
+                if excluded.iter().any(|e| e.target == hit.target) {
+                    continue;
+                }
+                let entry = theme_scores[hit.target]
+                    .get_or_insert_with(|| (0.0, 0, Vec::new(), Vec::new()));
+                let span_pair = (span.start as u32, span.end as u32);
+                if entry.3.last() != Some(&span_pair) {
+                    entry.0 += sentence_score;
+                    entry.1 += 1;
+                    entry.3.push(span_pair);
+                }
+                if !entry.2.contains(&hit.cue) {
+                    entry.2.push(hit.cue);
+                }
+            }
+            hits.clear();
+            self.signal_cues.find(sentence_words, &lower, &mut hits);
+            record_signals(&hits, &mut signals);
+        }
+
+        let text_sentiment = Sentiment::from_score(normalize(sum));
+        let sentiment = match rating_score(input.rating, input.nps) {
+            Some(r) => Sentiment::from_score(
+                RATING_WEIGHT * r + (1.0 - RATING_WEIGHT) * text_sentiment.score,
+            ),
+            None => text_sentiment,
+        };
+        let themes = theme_scores
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let (total, n, cues, spans) = s?;
+                let def = &self.taxonomy.themes[i];
+                Some(ThemeHit {
+                    id: def.id.clone(),
+                    name: def.name.clone(),
+                    sentiment: Sentiment::from_score(total / n as f64).score,
+                    cues: cues
+                        .into_iter()
+                        .map(|c| self.theme_cues.cue_text(c).to_string())
+                        .collect(),
+                    spans,
+                })
+            })
+            .collect();
+        let signals = signals
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, cue)| {
+                Some(SignalHit {
+                    id: self.taxonomy.signals[i].id.clone(),
+                    cue: self.signal_cues.cue_text(cue?).to_string(),
+                })
+            })
+            .collect();
+        Analysis {
+            lang,
+            text_sentiment,
+            sentiment,
+            themes,
+            signals,
+        }
+    }
+}
+
+fn record_signals(hits: &[CueHit], signals: &mut [Option<usize>]) {
+    for hit in hits {
+        signals[hit.target].get_or_insert(hit.cue);
+    }
+}
+
+/// A rating on [-1, 1]: stars 1..5 map linearly; NPS maps 10 → 1, 7.5 → 0, 5 → -1.
+pub fn rating_score(rating: Option<f64>, nps: Option<u8>) -> Option<f64> {
+    if let Some(stars) = rating {
+        return Some(((stars - 3.0) / 2.0).clamp(-1.0, 1.0));
+    }
+    nps.map(|n| ((f64::from(n) - 7.5) / 2.5).clamp(-1.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn analyzer() -> Analyzer {
+        Analyzer::new(
+            Taxonomy::default_taxonomy().unwrap(),
+            Lexicon::default_lexicon().unwrap(),
+        )
+    }
+
+    fn analyze(text: &str) -> Analysis {
+        analyzer().analyze(AnalysisInput {
+            text,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn billing_complaint_is_negative_and_tagged() {
+        let a = analyze("I was charged twice and nobody answers");
+        assert_eq!(a.sentiment.label, Label::Negative);
+        assert!(
+            a.themes.iter().any(|t| t.id.starts_with("pay_bill")),
+            "{:?}",
+            a.themes
+        );
+    }
+
+    #[test]
+    fn chinese_complaint_is_negative_and_tagged() {
+        let a = analyze("快递等了两个星期还没到，客服一直不回复");
+        assert_eq!(a.lang, Lang::Zh);
+        assert_eq!(a.sentiment.label, Label::Negative);
+        assert!(
+            a.themes.iter().any(|t| t.id.starts_with("delivery")),
+            "{:?}",
+            a.themes
+        );
+    }
+
+    #[test]
+    fn rating_is_combined_with_text() {
+        let az = analyzer();
+        let a = az.analyze(AnalysisInput {
+            text: "It arrived.",
+            rating: Some(1.0),
+            ..Default::default()
+        });
+        assert_eq!(a.text_sentiment.label, Label::Neutral);
+        assert_eq!(a.sentiment.label, Label::Negative);
+    }
+
+    #[test]
+    fn huge_and_odd_text_never_panics() {
+        let big = "the refund never came 😡 \u{202E}\u{0007} ".repeat(30_000);
+        let a = analyze(&big);
+        assert!(a.sentiment.score >= -1.0 && a.sentiment.score <= 1.0);
+        let _ = analyze("");
+        let _ = analyze("！！！。。。");
+    }
+
+    #[test]
+    fn nps_and_stars_map_to_unit_range() {
+        assert_eq!(rating_score(Some(5.0), None), Some(1.0));
+        assert_eq!(rating_score(Some(1.0), None), Some(-1.0));
+        assert_eq!(rating_score(None, Some(10)), Some(1.0));
+        assert_eq!(rating_score(None, None), None);
+    }
+}

@@ -1,0 +1,590 @@
+//! Sentiment: lexicon and rules, per sentence, in English and Chinese.
+//!
+//! Each sentence sums the valence of its words and phrases (-4..4 scale, as
+//! VADER's lexicon), after the rules: negation flips and damps a word,
+//! boosters and dampeners scale it, a contrast word ("but", 但是) weights the
+//! clause after it over the one before, capitals and exclamation marks add
+//! emphasis. Phrases from the domain lexicons ("charged twice", 等了半天) win
+//! over the words inside them; a phrase of valence 0 ("thanks in advance")
+//! silences its words. The document score normalizes the sum into [-1, 1].
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use serde::{Deserialize, Serialize};
+
+use crate::text::{tokenize, Script, Span, Word};
+
+/// Default lexicons, embedded (see data/SOURCES.md).
+pub const EN_WORDS: &str = include_str!("../../data/lexicon/en.tsv");
+/// Support-domain English phrases, written for vocscope.
+pub const EN_PHRASES: &str = include_str!("../../data/lexicon/en_domain.tsv");
+/// Chinese words.
+pub const ZH_WORDS: &str = include_str!("../../data/lexicon/zh.tsv");
+/// Support-domain Chinese phrases.
+pub const ZH_PHRASES: &str = include_str!("../../data/lexicon/zh_domain.tsv");
+
+/// Normalization constant of the compound score (as VADER).
+const ALPHA: f64 = 15.0;
+/// Scores within ±this are neutral.
+pub const NEUTRAL_BAND: f64 = 0.05;
+const NEGATION_FACTOR: f64 = -0.74;
+const BOOST: f64 = 0.293;
+const CAPS_BOOST: f64 = 0.733;
+const EXCLAMATION_BOOST: f64 = 0.292;
+
+const EN_NEGATORS: &[&str] = &[
+    "not",
+    "no",
+    "never",
+    "none",
+    "nobody",
+    "nothing",
+    "neither",
+    "nor",
+    "nowhere",
+    "without",
+    "cannot",
+    "can't",
+    "cant",
+    "don't",
+    "dont",
+    "doesn't",
+    "doesnt",
+    "didn't",
+    "didnt",
+    "isn't",
+    "isnt",
+    "wasn't",
+    "wasnt",
+    "aren't",
+    "arent",
+    "weren't",
+    "werent",
+    "won't",
+    "wont",
+    "wouldn't",
+    "wouldnt",
+    "shouldn't",
+    "shouldnt",
+    "couldn't",
+    "couldnt",
+    "haven't",
+    "havent",
+    "hasn't",
+    "hasnt",
+    "hadn't",
+    "hadnt",
+    "ain't",
+    "aint",
+    "nope",
+    "hardly",
+    "barely",
+];
+const EN_BOOSTERS: &[&str] = &[
+    "very",
+    "really",
+    "extremely",
+    "so",
+    "too",
+    "totally",
+    "absolutely",
+    "completely",
+    "incredibly",
+    "super",
+    "highly",
+    "most",
+    "such",
+    "utterly",
+    "truly",
+    "especially",
+    "exceptionally",
+    "seriously",
+    "insanely",
+    "ridiculously",
+    "terribly",
+    "awfully",
+    "hugely",
+];
+const EN_DAMPENERS: &[&str] = &[
+    "slightly",
+    "somewhat",
+    "bit",
+    "little",
+    "marginally",
+    "mildly",
+    "fairly",
+    "kinda",
+    "sorta",
+    "partly",
+    "rather",
+    "quite",
+];
+const EN_CONTRAST: &[&str] = &["but", "however", "although", "though", "yet", "except"];
+
+const ZH_NEGATORS: &[&str] = &[
+    "不",
+    "没",
+    "没有",
+    "别",
+    "未",
+    "无",
+    "非",
+    "不是",
+    "并不",
+    "从不",
+    "从没",
+    "毫无",
+    "不太",
+    "不怎么",
+    "不会",
+    "不能",
+    "没能",
+    "未能",
+    "绝不",
+];
+const ZH_BOOSTERS: &[&str] = &[
+    "很", "非常", "太", "特别", "超", "超级", "十分", "极", "极其", "真", "真的", "挺", "相当",
+    "太过", "巨", "最", "格外", "尤其", "实在",
+];
+const ZH_DAMPENERS: &[&str] = &["有点", "有些", "稍微", "略", "稍", "一点", "比较", "还算"];
+const ZH_CONTRAST: &[&str] = &["但是", "可是", "不过", "然而", "但", "却"];
+
+/// Sentiment label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    /// Score below the neutral band.
+    Negative,
+    /// Score within the neutral band.
+    Neutral,
+    /// Score above the neutral band.
+    Positive,
+}
+
+impl Label {
+    /// Label of a score in [-1, 1].
+    pub fn of(score: f64) -> Label {
+        if score <= -NEUTRAL_BAND {
+            Label::Negative
+        } else if score >= NEUTRAL_BAND {
+            Label::Positive
+        } else {
+            Label::Neutral
+        }
+    }
+
+    /// Name used in outputs and filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Negative => "negative",
+            Label::Neutral => "neutral",
+            Label::Positive => "positive",
+        }
+    }
+
+    /// Parses a label name.
+    pub fn parse(s: &str) -> Option<Label> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "negative" | "neg" => Some(Label::Negative),
+            "neutral" | "neu" => Some(Label::Neutral),
+            "positive" | "pos" => Some(Label::Positive),
+            _ => None,
+        }
+    }
+}
+
+/// A sentiment score and its label.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sentiment {
+    /// Score in [-1, 1].
+    pub score: f64,
+    /// Label of the score.
+    pub label: Label,
+}
+
+impl Sentiment {
+    /// A sentiment from a score (clamped to [-1, 1], rounded to 4 places).
+    pub fn from_score(score: f64) -> Sentiment {
+        let score = (score.clamp(-1.0, 1.0) * 10_000.0).round() / 10_000.0;
+        Sentiment {
+            score,
+            label: Label::of(score),
+        }
+    }
+}
+
+/// Maps a raw valence sum to [-1, 1].
+pub fn normalize(sum: f64) -> f64 {
+    if sum == 0.0 {
+        0.0
+    } else {
+        sum / (sum * sum + ALPHA).sqrt()
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Phrase {
+    terms: Vec<String>,
+    valence: f64,
+}
+
+/// Why a lexicon file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: line {line}: {message}")]
+pub struct LexiconError {
+    /// File name.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Sentiment lexicons: words and phrases for both languages.
+#[derive(Debug, Clone)]
+pub struct Lexicon {
+    fingerprint: u64,
+    en_words: HashMap<String, f64>,
+    en_phrases: HashMap<String, Vec<Phrase>>,
+    zh_words: HashMap<String, f64>,
+    zh_phrases: Option<AhoCorasick>,
+    zh_phrase_valence: Vec<f64>,
+}
+
+/// Parses `entry<TAB>valence` lines; `#` starts a comment line.
+pub fn parse_tsv(text: &str, file: &str) -> Result<Vec<(String, f64)>, LexiconError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let err = |message: String| LexiconError {
+            file: file.to_string(),
+            line: i + 1,
+            message,
+        };
+        let (entry, value) = line
+            .rsplit_once('\t')
+            .ok_or_else(|| err("expected `entry<TAB>valence`".into()))?;
+        let valence: f64 = value
+            .trim()
+            .parse()
+            .map_err(|_| err(format!("valence `{value}` is not a number")))?;
+        if !(-4.0..=4.0).contains(&valence) {
+            return Err(err(format!("valence {valence} is outside -4..4")));
+        }
+        out.push((entry.trim().to_string(), valence));
+    }
+    Ok(out)
+}
+
+impl Lexicon {
+    /// The embedded default lexicons.
+    pub fn default_lexicon() -> Result<Lexicon, LexiconError> {
+        Lexicon::from_tables(
+            parse_tsv(EN_WORDS, "data/lexicon/en.tsv")?,
+            parse_tsv(EN_PHRASES, "data/lexicon/en_domain.tsv")?,
+            parse_tsv(ZH_WORDS, "data/lexicon/zh.tsv")?,
+            parse_tsv(ZH_PHRASES, "data/lexicon/zh_domain.tsv")?,
+        )
+    }
+
+    /// Builds a lexicon from parsed tables.
+    pub fn from_tables(
+        en_words: Vec<(String, f64)>,
+        en_phrases: Vec<(String, f64)>,
+        zh_words: Vec<(String, f64)>,
+        zh_phrases: Vec<(String, f64)>,
+    ) -> Result<Lexicon, LexiconError> {
+        let canonical = format!("{en_words:?}{en_phrases:?}{zh_words:?}{zh_phrases:?}");
+        let mut lexicon = Lexicon {
+            fingerprint: crate::record::fnv1a(canonical.as_bytes()),
+            en_words: HashMap::new(),
+            en_phrases: HashMap::new(),
+            zh_words: zh_words.into_iter().collect(),
+            zh_phrases: None,
+            zh_phrase_valence: Vec::new(),
+        };
+        for (word, valence) in en_words {
+            let lower = word.to_lowercase();
+            // Multi-word entries of the word list are phrases.
+            if tokenize(&lower).len() > 1 {
+                lexicon.add_en_phrase(&lower, valence);
+            } else {
+                lexicon.en_words.insert(lower, valence);
+            }
+        }
+        for (phrase, valence) in en_phrases {
+            lexicon.add_en_phrase(&phrase.to_lowercase(), valence);
+        }
+        let mut patterns = Vec::new();
+        for (phrase, valence) in zh_phrases {
+            patterns.push(phrase.to_lowercase());
+            lexicon.zh_phrase_valence.push(valence);
+        }
+        if !patterns.is_empty() {
+            lexicon.zh_phrases = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&patterns)
+                .ok();
+        }
+        Ok(lexicon)
+    }
+
+    /// jieba often keeps a modifier and its word together ("很好", "不满意",
+    /// "太慢"): when such a word is not in the lexicon, split off a leading
+    /// negator, booster or dampener and score the rest with that rule.
+    fn fused_zh(&self, word: &str) -> Option<f64> {
+        for prefix in ZH_NEGATORS.iter().chain(ZH_BOOSTERS).chain(ZH_DAMPENERS) {
+            let Some(rest) = word.strip_prefix(prefix) else {
+                continue;
+            };
+            let Some(&v) = self.zh_words.get(rest) else {
+                continue;
+            };
+            return Some(if ZH_NEGATORS.contains(prefix) {
+                v * NEGATION_FACTOR
+            } else if ZH_BOOSTERS.contains(prefix) {
+                v + BOOST * v.signum()
+            } else {
+                v - BOOST * v.signum()
+            });
+        }
+        None
+    }
+
+    /// Hash of the lexicon contents.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    fn add_en_phrase(&mut self, phrase: &str, valence: f64) {
+        let terms: Vec<String> = tokenize(phrase).into_iter().map(|w| w.term).collect();
+        if let Some(first) = terms.first() {
+            let list = self.en_phrases.entry(first.clone()).or_default();
+            list.push(Phrase { terms, valence });
+            // Longest phrase first, so "not received at all" beats "not received".
+            list.sort_by_key(|p| std::cmp::Reverse(p.terms.len()));
+        }
+    }
+
+    /// Raw valence sum of one sentence: `span` is its byte range in `text`,
+    /// `words` its words (with offsets into `text`).
+    pub fn sentence_valence(&self, text: &str, span: Span, words: &[Word]) -> f64 {
+        if words.is_empty() {
+            return 0.0;
+        }
+        let base = span.start;
+        let sentence = &text[span.start..span.end];
+        // 1. Phrases claim their words.
+        let mut claimed = vec![false; words.len()];
+        let mut items: Vec<(usize, f64)> = Vec::new();
+        let mut i = 0;
+        while i < words.len() {
+            let mut advanced = false;
+            if words[i].script == Script::Latin {
+                if let Some(phrases) = self.en_phrases.get(&words[i].term) {
+                    if let Some(p) = phrases.iter().find(|p| contiguous(words, i, &p.terms)) {
+                        for c in &mut claimed[i..i + p.terms.len()] {
+                            *c = true;
+                        }
+                        items.push((i, p.valence));
+                        i += p.terms.len();
+                        advanced = true;
+                    }
+                }
+            }
+            if !advanced {
+                i += 1;
+            }
+        }
+        if let Some(ac) = &self.zh_phrases {
+            let lower = sentence.to_lowercase();
+            if lower.len() == sentence.len() {
+                for m in ac.find_iter(&lower) {
+                    let (s, e) = (base + m.start(), base + m.end());
+                    // A phrase must start where a word starts: 有问题 is not in 没有问题.
+                    if !words.iter().any(|w| w.start == s) {
+                        continue;
+                    }
+                    let covered: Vec<usize> = (0..words.len())
+                        .filter(|&k| words[k].start < e && words[k].end > s && !claimed[k])
+                        .collect();
+                    if let Some(&first) = covered.first() {
+                        for &k in &covered {
+                            claimed[k] = true;
+                        }
+                        items.push((first, self.zh_phrase_valence[m.pattern().as_usize()]));
+                    }
+                }
+            }
+        }
+        // 2. Words.
+        for (k, word) in words.iter().enumerate() {
+            if claimed[k] || is_modifier(word) {
+                continue;
+            }
+            let valence = match word.script {
+                Script::Latin => self.en_words.get(&word.lower).copied(),
+                Script::Han => self
+                    .zh_words
+                    .get(&word.lower)
+                    .copied()
+                    .or_else(|| self.fused_zh(&word.lower)),
+            };
+            if let Some(v) = valence {
+                items.push((k, v));
+            }
+        }
+        // 3. Rules around each item.
+        let mixed_case = sentence.chars().any(|c| c.is_lowercase());
+        let contrast_at = words.iter().rposition(is_contrast);
+        let mut sum = 0.0;
+        for (k, valence) in items {
+            if valence == 0.0 {
+                continue;
+            }
+            let mut v = valence;
+            let raw = &text[words[k].start..words[k].end];
+            if mixed_case
+                && raw.chars().count() > 1
+                && raw.chars().all(|c| !c.is_lowercase())
+                && raw.chars().any(char::is_alphabetic)
+            {
+                v += CAPS_BOOST * v.signum();
+            }
+            for (distance, w) in words[k.saturating_sub(3)..k].iter().rev().enumerate() {
+                let scale = 1.0 - 0.05 * distance as f64;
+                if is_booster(w) {
+                    v += BOOST * scale * v.signum();
+                } else if is_dampener(w) {
+                    v -= BOOST * scale * v.signum();
+                }
+            }
+            if words[k.saturating_sub(3)..k].iter().any(is_negator) {
+                v *= NEGATION_FACTOR;
+            }
+            match contrast_at {
+                Some(c) if k < c => v *= 0.5,
+                Some(c) if k > c => v *= 1.5,
+                _ => {}
+            }
+            sum += v;
+        }
+        if sum != 0.0 {
+            let bangs = sentence
+                .chars()
+                .filter(|&c| c == '!' || c == '！')
+                .count()
+                .min(4);
+            sum += EXCLAMATION_BOOST * bangs as f64 * sum.signum();
+        }
+        sum
+    }
+}
+
+fn contiguous(words: &[Word], start: usize, terms: &[String]) -> bool {
+    start + terms.len() <= words.len()
+        && words[start..start + terms.len()]
+            .iter()
+            .zip(terms)
+            .all(|(w, t)| w.term == *t)
+}
+
+fn in_list(word: &Word, en: &[&str], zh: &[&str]) -> bool {
+    match word.script {
+        Script::Latin => en.contains(&word.lower.as_str()),
+        Script::Han => zh.contains(&word.lower.as_str()),
+    }
+}
+
+fn is_negator(word: &Word) -> bool {
+    in_list(word, EN_NEGATORS, ZH_NEGATORS)
+}
+
+fn is_booster(word: &Word) -> bool {
+    in_list(word, EN_BOOSTERS, ZH_BOOSTERS)
+}
+
+fn is_dampener(word: &Word) -> bool {
+    in_list(word, EN_DAMPENERS, ZH_DAMPENERS)
+}
+
+fn is_contrast(word: &Word) -> bool {
+    in_list(word, EN_CONTRAST, ZH_CONTRAST)
+}
+
+fn is_modifier(word: &Word) -> bool {
+    is_negator(word) || is_booster(word) || is_dampener(word) || is_contrast(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::split_sentences;
+
+    fn lexicon() -> Lexicon {
+        Lexicon::default_lexicon().unwrap()
+    }
+
+    fn score(text: &str) -> f64 {
+        let lex = lexicon();
+        let words = tokenize(text);
+        let mut sum = 0.0;
+        for span in split_sentences(text) {
+            let w: Vec<Word> = words
+                .iter()
+                .filter(|w| w.start >= span.start && w.end <= span.end)
+                .cloned()
+                .collect();
+            sum += lex.sentence_valence(text, span, &w);
+        }
+        normalize(sum)
+    }
+
+    #[test]
+    fn negation_flips() {
+        assert!(score("The service was good") > 0.1);
+        assert!(score("The service was not good") < -0.1);
+        assert!(score("not bad at all") > 0.0);
+        assert!(score("服务很好") > 0.1);
+        assert!(score("服务不好") < -0.1);
+        assert!(score("没有问题") >= 0.0);
+    }
+
+    #[test]
+    fn boosters_intensify() {
+        assert!(score("very good") > score("good"));
+        assert!(score("非常满意") > score("满意"));
+        assert!(score("somewhat good") < score("good"));
+    }
+
+    #[test]
+    fn contrast_weights_the_second_clause() {
+        assert!(score("The delivery was fast but the item arrived broken") < 0.0);
+        assert!(score("物流很快，但是东西坏了") < 0.0);
+    }
+
+    #[test]
+    fn domain_phrases_are_negative_and_politeness_is_neutral() {
+        assert!(score("I am still waiting for my order") < -0.1);
+        assert!(score("I was charged twice") < -0.1);
+        assert!(score("等了半天也没人回复") < -0.1);
+        assert_eq!(score("Thanks in advance"), 0.0);
+    }
+
+    #[test]
+    fn caps_and_exclamations_add_emphasis() {
+        assert!(score("this is TERRIBLE") < score("this is terrible"));
+        assert!(score("terrible!!!") < score("terrible"));
+    }
+
+    #[test]
+    fn label_bands() {
+        assert_eq!(Label::of(0.0), Label::Neutral);
+        assert_eq!(Label::of(-0.5), Label::Negative);
+        assert_eq!(Label::of(0.5), Label::Positive);
+    }
+}

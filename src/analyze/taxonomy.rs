@@ -1,0 +1,224 @@
+//! The theme taxonomy: a TOML file of hierarchical themes and signals, each
+//! with English and Chinese cues. Users edit it; no code change adds a theme.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+/// The default taxonomy shipped in data/, embedded in the binary.
+pub const DEFAULT_TAXONOMY: &str = include_str!("../../data/taxonomy.toml");
+
+/// One theme as written in the taxonomy file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ThemeDef {
+    /// Stable id: `group` or `group.leaf`.
+    pub id: String,
+    /// English display name.
+    pub name: String,
+    /// Chinese display name.
+    #[serde(default)]
+    pub name_zh: Option<String>,
+    /// What the theme covers.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// English cues (word sequences, matched on stems).
+    #[serde(default)]
+    pub en: Vec<String>,
+    /// Chinese cues (matched as substrings).
+    #[serde(default)]
+    pub zh: Vec<String>,
+    /// English cues that cancel the theme in their sentence.
+    #[serde(default)]
+    pub exclude_en: Vec<String>,
+    /// Chinese cues that cancel the theme in their sentence.
+    #[serde(default)]
+    pub exclude_zh: Vec<String>,
+}
+
+impl ThemeDef {
+    /// The parent theme id (`delivery` for `delivery.late`), if any.
+    pub fn parent(&self) -> Option<&str> {
+        self.id.rsplit_once('.').map(|(p, _)| p)
+    }
+}
+
+/// A signal: a flag such as churn risk or escalation, matched like a theme.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SignalDef {
+    /// Stable id.
+    pub id: String,
+    /// English display name.
+    pub name: String,
+    /// Chinese display name.
+    #[serde(default)]
+    pub name_zh: Option<String>,
+    /// English cues.
+    #[serde(default)]
+    pub en: Vec<String>,
+    /// Chinese cues.
+    #[serde(default)]
+    pub zh: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaxonomyFile {
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default)]
+    theme: Vec<ThemeDef>,
+    #[serde(default)]
+    signal: Vec<SignalDef>,
+}
+
+/// A validated taxonomy.
+#[derive(Debug, Clone)]
+pub struct Taxonomy {
+    /// Themes in file order.
+    pub themes: Vec<ThemeDef>,
+    /// Signals in file order.
+    pub signals: Vec<SignalDef>,
+    /// Hash of the file's meaning, to notice edits between runs.
+    pub fingerprint: u64,
+}
+
+/// Why a taxonomy file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TaxonomyError {
+    /// Not valid TOML or not the expected shape.
+    #[error("{file}: {message}")]
+    Parse {
+        /// File name.
+        file: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// Valid TOML whose content breaks a rule.
+    #[error("{file}: theme `{id}`: {message}")]
+    Invalid {
+        /// File name.
+        file: String,
+        /// Theme or signal id.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Taxonomy {
+    /// The embedded default taxonomy.
+    pub fn default_taxonomy() -> Result<Taxonomy, TaxonomyError> {
+        Taxonomy::parse(DEFAULT_TAXONOMY, "data/taxonomy.toml (built in)")
+    }
+
+    /// Parses and validates taxonomy TOML; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Taxonomy, TaxonomyError> {
+        let parsed: TaxonomyFile = toml::from_str(text).map_err(|e| TaxonomyError::Parse {
+            file: file.to_string(),
+            message: e.to_string(),
+        })?;
+        let _ = parsed.version;
+        let invalid = |id: &str, message: String| TaxonomyError::Invalid {
+            file: file.to_string(),
+            id: id.to_string(),
+            message,
+        };
+        let mut ids = HashSet::new();
+        for theme in &parsed.theme {
+            let ok_id = !theme.id.is_empty()
+                && theme.id.split('.').all(|p| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                });
+            if !ok_id {
+                return Err(invalid(
+                    &theme.id,
+                    "ids are lowercase ascii words joined by dots".into(),
+                ));
+            }
+            if !ids.insert(theme.id.as_str()) {
+                return Err(invalid(&theme.id, "duplicate id".into()));
+            }
+            if theme.name.trim().is_empty() {
+                return Err(invalid(&theme.id, "name is empty".into()));
+            }
+        }
+        for theme in &parsed.theme {
+            if let Some(parent) = theme.parent() {
+                if !ids.contains(parent) {
+                    return Err(invalid(
+                        &theme.id,
+                        format!("parent `{parent}` is not defined"),
+                    ));
+                }
+            }
+        }
+        let mut signal_ids = HashSet::new();
+        for signal in &parsed.signal {
+            if !signal_ids.insert(signal.id.as_str()) {
+                return Err(invalid(&signal.id, "duplicate signal id".into()));
+            }
+        }
+        let canonical = serde_json::to_vec(&(&parsed.theme, &parsed.signal)).unwrap_or_default();
+        Ok(Taxonomy {
+            fingerprint: crate::record::fnv1a(&canonical),
+            themes: parsed.theme,
+            signals: parsed.signal,
+        })
+    }
+
+    /// Looks a theme up by id.
+    pub fn theme(&self, id: &str) -> Option<&ThemeDef> {
+        self.themes.iter().find(|t| t.id == id)
+    }
+
+    /// A theme id and all its ancestors (`a.b.c` → `a.b.c`, `a.b`, `a`).
+    pub fn with_ancestors(id: &str) -> Vec<String> {
+        let mut out = vec![id.to_string()];
+        let mut current = id;
+        while let Some((parent, _)) = current.rsplit_once('.') {
+            out.push(parent.to_string());
+            current = parent;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_taxonomy_is_valid_and_rich() {
+        let t = Taxonomy::default_taxonomy().unwrap();
+        let leaves = t.themes.iter().filter(|t| t.parent().is_some()).count();
+        assert!(leaves >= 12, "{leaves} leaves");
+        for theme in t.themes.iter().filter(|t| t.parent().is_some()) {
+            assert!(
+                !theme.en.is_empty() && !theme.zh.is_empty(),
+                "{} lacks cues",
+                theme.id
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_parent_is_an_error_naming_the_theme() {
+        let err = Taxonomy::parse("[[theme]]\nid = \"a.b\"\nname = \"B\"\n", "t.toml").unwrap_err();
+        assert!(err.to_string().contains("a.b") && err.to_string().contains("parent"));
+    }
+
+    #[test]
+    fn duplicate_ids_are_rejected() {
+        let text = "[[theme]]\nid = \"a\"\nname = \"A\"\n[[theme]]\nid = \"a\"\nname = \"A2\"\n";
+        assert!(Taxonomy::parse(text, "t.toml").is_err());
+    }
+
+    #[test]
+    fn ancestors_are_listed() {
+        assert_eq!(Taxonomy::with_ancestors("a.b.c"), ["a.b.c", "a.b", "a"]);
+    }
+}

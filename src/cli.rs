@@ -1,0 +1,175 @@
+//! Command-line arguments: raw values only, no I/O (see `commands` for validation).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Turn support tickets and reviews into a ranked voice-of-customer summary.
+#[derive(Debug, Parser)]
+#[command(name = "vocscope", version, about, long_about = None)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest exports, tag themes and sentiment, index, and write the summary.
+    Run(RunArgs),
+    /// Analyse JSONL texts (stdin or --input) and print JSONL; no index involved.
+    Analyze(AnalyzeArgs),
+    /// Search indexed records.
+    Search(SearchArgs),
+    /// Rebuild the summary files from the index, optionally for a period.
+    Report(ReportArgs),
+    /// List the theme taxonomy.
+    Themes(ThemesArgs),
+}
+
+/// `vocscope run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Export files or directories (recursed). None: the bundled sample.
+    pub inputs: Vec<PathBuf>,
+    /// Index directory.
+    #[arg(long, default_value = "vocscope-data/index")]
+    pub index: PathBuf,
+    /// Report directory.
+    #[arg(long, default_value = "vocscope-data/report")]
+    pub out: PathBuf,
+    /// Taxonomy TOML file (default: the built-in one).
+    #[arg(long)]
+    pub taxonomy: Option<PathBuf>,
+    /// Source name for these inputs (default: detected per record).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Anchor of the trend windows (default: the newest record).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Start CSV files with a UTF-8 BOM, for Excel.
+    #[arg(long)]
+    pub excel_bom: bool,
+    /// Print the summary as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `vocscope analyze`.
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// JSONL input file (default: stdin).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Taxonomy TOML file (default: the built-in one).
+    #[arg(long)]
+    pub taxonomy: Option<PathBuf>,
+}
+
+/// Output format of search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SearchFormat {
+    /// Readable list.
+    Table,
+    /// JSON array.
+    Json,
+    /// CSV with a header.
+    Csv,
+}
+
+/// Result order of search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortArg {
+    /// Best match first.
+    Relevance,
+    /// Newest first.
+    Date,
+}
+
+/// `vocscope search`.
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// Query (tantivy syntax: words, "phrases", AND/OR/-, title:word). Empty: everything.
+    #[arg(default_value = "")]
+    pub query: String,
+    /// Index directory.
+    #[arg(long, default_value = "vocscope-data/index")]
+    pub index: PathBuf,
+    /// Only this theme (and its children).
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Only this sentiment: negative, neutral or positive.
+    #[arg(long)]
+    pub sentiment: Option<String>,
+    /// Only records created on or after this date.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only records created before this date.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Only this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Only this language: en, zh or other.
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Most results.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Result order.
+    #[arg(long, value_enum, default_value_t = SortArg::Relevance)]
+    pub sort: SortArg,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SearchFormat::Table)]
+    pub format: SearchFormat,
+    /// Shorthand for --format json.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `vocscope report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Index directory.
+    #[arg(long, default_value = "vocscope-data/index")]
+    pub index: PathBuf,
+    /// Report directory.
+    #[arg(long, default_value = "vocscope-data/report")]
+    pub out: PathBuf,
+    /// Only records created on or after this date.
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only records created before this date.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+    /// Anchor of the trend windows (default: the newest record in the period).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Taxonomy TOML file (default: the built-in one).
+    #[arg(long)]
+    pub taxonomy: Option<PathBuf>,
+    /// Start CSV files with a UTF-8 BOM, for Excel.
+    #[arg(long)]
+    pub excel_bom: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `vocscope themes`.
+#[derive(Debug, clap::Args)]
+pub struct ThemesArgs {
+    /// Taxonomy TOML file (default: the built-in one).
+    #[arg(long)]
+    pub taxonomy: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}

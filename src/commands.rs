@@ -1,0 +1,464 @@
+//! Turns parsed arguments into library calls and prints the results.
+
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use rayon::prelude::*;
+use serde_json::{json, Value};
+
+use vocscope::analyze::{AnalysisInput, Analyzer, Label, Lexicon, Taxonomy};
+use vocscope::index::{SearchRequest, SortOrder, VocIndex};
+use vocscope::ingest::{discover, format_rfc3339, parse_date_str};
+use vocscope::output::{render_search, render_summary, write_search_csv};
+use vocscope::pipeline::{self, RunConfig};
+use vocscope::summary::SummaryOptions;
+use vocscope::text::Lang;
+
+use crate::cli::{AnalyzeArgs, ReportArgs, RunArgs, SearchArgs, SearchFormat, SortArg, ThemesArgs};
+
+/// A failure, by exit code.
+pub enum Failure {
+    /// Bad arguments: exit 2.
+    Usage(String),
+    /// The job could not complete: exit 1.
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::Failed(e)
+    }
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure::Usage(message.into())
+}
+
+fn load_taxonomy(path: Option<&Path>) -> anyhow::Result<Taxonomy> {
+    match path {
+        None => Ok(Taxonomy::default_taxonomy()?),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read taxonomy {}", p.display()))?;
+            Ok(Taxonomy::parse(&text, &p.display().to_string())?)
+        }
+    }
+}
+
+fn load_analyzer(taxonomy: Option<&Path>) -> anyhow::Result<Analyzer> {
+    Ok(Analyzer::new(
+        load_taxonomy(taxonomy)?,
+        Lexicon::default_lexicon()?,
+    ))
+}
+
+fn parse_date_arg(flag: &str, value: Option<&str>) -> Result<Option<i64>> {
+    match value {
+        None => Ok(None),
+        Some(v) => parse_date_str(v).map(Some).ok_or_else(|| {
+            usage(format!(
+                "{flag}: cannot read `{v}` as a date (use YYYY-MM-DD or RFC 3339)"
+            ))
+        }),
+    }
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+fn threads(requested: Option<usize>) -> Result<usize> {
+    match requested {
+        Some(0) => Err(usage("--threads must be at least 1")),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)),
+    }
+}
+
+/// `vocscope run`.
+pub fn run(args: RunArgs) -> Result<()> {
+    let as_of = parse_date_arg("--as-of", args.as_of.as_deref())?;
+    let threads = threads(args.threads)?;
+    let analyzer = load_analyzer(args.taxonomy.as_deref())?;
+    let quiet = args.quiet;
+    let inputs = if args.inputs.is_empty() {
+        if !quiet {
+            eprintln!("no input given: running on the bundled sample (data/sample)");
+        }
+        vocscope::bundled_sample()
+    } else {
+        let found = discover(&args.inputs);
+        if !quiet && !found.skipped.is_empty() {
+            eprintln!(
+                "skipped {} files that are not JSON/JSONL (e.g. {})",
+                found.skipped.len(),
+                found.skipped[0].display()
+            );
+        }
+        found.files
+    };
+    let config = RunConfig {
+        inputs,
+        index_dir: args.index.clone(),
+        out_dir: args.out.clone(),
+        analyzer,
+        threads,
+        source: args.source.clone(),
+        as_of,
+        excel_bom: args.excel_bom,
+        generated_at: now(),
+    };
+    let outcome = pipeline::run(&config, |msg| {
+        if !quiet {
+            eprintln!("{msg}");
+        }
+    })
+    .with_context(|| format!("run on index {} could not complete", args.index.display()))?;
+    for failed in &outcome.failed_files {
+        eprintln!("error: {failed} (recorded in rejects.jsonl)");
+    }
+    if quiet {
+        return Ok(());
+    }
+    if outcome.retagged > 0 {
+        eprintln!("re-tagged {} indexed records", outcome.retagged);
+    }
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut stdout, &outcome.summary).context("writing to stdout")?;
+        writeln!(stdout).context("writing to stdout")?;
+    } else {
+        write!(stdout, "{}", render_summary(&outcome.summary)).context("writing to stdout")?;
+        let files: Vec<String> = outcome
+            .written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        writeln!(stdout, "\nwrote: {}", files.join(", ")).context("writing to stdout")?;
+    }
+    Ok(())
+}
+
+/// `vocscope analyze`.
+pub fn analyze(args: AnalyzeArgs) -> Result<()> {
+    let analyzer = load_analyzer(args.taxonomy.as_deref())?;
+    let (reader, name): (Box<dyn BufRead>, String) = match &args.input {
+        Some(p) => (
+            Box::new(BufReader::new(
+                std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+            )),
+            p.display().to_string(),
+        ),
+        None => (Box::new(std::io::stdin().lock()), "stdin".to_string()),
+    };
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(1024);
+    let mut reader = reader;
+    let mut line_no = 0u64;
+    let mut errors = 0u64;
+    loop {
+        let mut buf = Vec::new();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .with_context(|| format!("reading {name}"))?;
+        if n > 0 {
+            line_no += 1;
+            if !buf.iter().all(u8::is_ascii_whitespace) {
+                batch.push((line_no, buf));
+            }
+        }
+        if batch.len() >= 1024 || (n == 0 && !batch.is_empty()) {
+            let outputs: Vec<(Value, Option<String>)> = batch
+                .par_iter()
+                .map(|(line, bytes)| analyze_line(&analyzer, *line, bytes))
+                .collect();
+            for (value, error) in outputs {
+                if let Some(e) = error {
+                    errors += 1;
+                    eprintln!("{name}: {e}");
+                }
+                serde_json::to_writer(&mut stdout, &value).context("writing to stdout")?;
+                stdout.write_all(b"\n").context("writing to stdout")?;
+            }
+            batch.clear();
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    stdout.flush().context("writing to stdout")?;
+    if errors > 0 {
+        eprintln!("{errors} of {line_no} lines could not be analysed");
+    }
+    Ok(())
+}
+
+fn analyze_line(analyzer: &Analyzer, line: u64, bytes: &[u8]) -> (Value, Option<String>) {
+    let fail = |reason: String| {
+        let msg = format!("line {line}: {reason}");
+        (json!({"line": line, "error": msg}), Some(msg))
+    };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
+    };
+    let value: Value = match serde_json::from_str(text.trim()) {
+        Ok(v) => v,
+        Err(e) => return fail(format!("invalid JSON: {e}")),
+    };
+    let Some(body) = value.get("text").and_then(Value::as_str) else {
+        return fail("no `text` string".into());
+    };
+    let title = value
+        .get("title")
+        .and_then(Value::as_str)
+        .filter(|t| !t.trim().is_empty());
+    let full = match title {
+        Some(t) => format!("{t}.\n{body}"),
+        None => body.to_string(),
+    };
+    let rating = match value.get("rating") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v
+            .as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        {
+            Some(r) if (1.0..=5.0).contains(&r) => Some(r),
+            _ => return fail(format!("rating must be a number 1 to 5, got {v}")),
+        },
+    };
+    let lang = value
+        .get("lang")
+        .and_then(Value::as_str)
+        .and_then(Lang::from_code);
+    let a = analyzer.analyze(AnalysisInput {
+        text: &full,
+        rating,
+        nps: None,
+        lang,
+    });
+    let themes: Vec<Value> = a
+        .themes
+        .iter()
+        .map(|t| json!({"id": t.id, "name": t.name, "sentiment": t.sentiment, "cues": t.cues}))
+        .collect();
+    let signals: Vec<Value> = a
+        .signals
+        .iter()
+        .map(|s| json!({"id": s.id, "cue": s.cue}))
+        .collect();
+    (
+        json!({
+            "id": value.get("id").cloned().unwrap_or(Value::Null),
+            "lang": a.lang,
+            "sentiment": a.sentiment,
+            "text_sentiment": a.text_sentiment,
+            "themes": themes,
+            "signals": signals,
+        }),
+        None,
+    )
+}
+
+/// `vocscope search`.
+pub fn search(args: SearchArgs) -> Result<()> {
+    let sentiment = match args.sentiment.as_deref() {
+        None => None,
+        Some(s) => Some(
+            Label::parse(s)
+                .ok_or_else(|| {
+                    usage(format!(
+                        "--sentiment: `{s}` is not negative, neutral or positive"
+                    ))
+                })?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    let lang = match args.lang.as_deref() {
+        None => None,
+        Some(l) => Some(
+            Lang::from_code(l)
+                .ok_or_else(|| usage(format!("--lang: `{l}` is not a language code")))?
+                .as_str()
+                .to_string(),
+        ),
+    };
+    if let Some(theme) = &args.theme {
+        let taxonomy = load_taxonomy(None)?;
+        if taxonomy.theme(theme).is_none() {
+            return Err(usage(format!(
+                "--theme: unknown theme `{theme}` (see `vocscope themes`)"
+            )));
+        }
+    }
+    let request = SearchRequest {
+        query: args.query.clone(),
+        theme: args.theme.clone(),
+        sentiment,
+        since: parse_date_arg("--since", args.since.as_deref())?,
+        until: parse_date_arg("--until", args.until.as_deref())?,
+        source: args.source.clone(),
+        lang,
+        limit: args.limit.max(1),
+        sort: match args.sort {
+            SortArg::Relevance => SortOrder::Relevance,
+            SortArg::Date => SortOrder::Newest,
+        },
+    };
+    let index = VocIndex::open(&args.index).map_err(|e| Failure::Failed(anyhow!(e)))?;
+    let results = index.search(&request).map_err(|e| match e {
+        vocscope::index::SearchError::Query { .. } => usage(e.to_string()),
+        other => Failure::Failed(anyhow!(other)),
+    })?;
+    let format = if args.json {
+        SearchFormat::Json
+    } else {
+        args.format
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        SearchFormat::Table => {
+            let bold = stdout.is_terminal();
+            write!(out, "{}", render_search(&results, bold)).context("writing to stdout")?;
+        }
+        SearchFormat::Json => {
+            let hits: Vec<Value> = results
+                .hits
+                .iter()
+                .map(|h| {
+                    let r = &h.stored.record;
+                    let a = &h.stored.analysis;
+                    json!({
+                        "id": r.id,
+                        "source": r.source,
+                        "created_at": r.created_at.map(format_rfc3339),
+                        "score": h.score,
+                        "lang": a.lang,
+                        "rating": r.rating,
+                        "sentiment": a.sentiment,
+                        "themes": a.themes.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+                        "title": r.title,
+                        "snippet": h.snippet,
+                        "highlights": h.highlights,
+                    })
+                })
+                .collect();
+            let doc = json!({"total": results.total, "hits": hits});
+            serde_json::to_writer_pretty(&mut out, &doc).context("writing to stdout")?;
+            writeln!(out).context("writing to stdout")?;
+        }
+        SearchFormat::Csv => {
+            write_search_csv(&results.hits, &mut out).context("writing CSV to stdout")?
+        }
+    }
+    Ok(())
+}
+
+/// `vocscope report`.
+pub fn report(args: ReportArgs) -> Result<()> {
+    let since = parse_date_arg("--since", args.since.as_deref())?;
+    let until = parse_date_arg("--until", args.until.as_deref())?;
+    let as_of = parse_date_arg("--as-of", args.as_of.as_deref())?;
+    let analyzer = load_analyzer(args.taxonomy.as_deref())?;
+    let options = SummaryOptions {
+        since,
+        until,
+        as_of,
+        generated_at: now(),
+        counts: Default::default(),
+    };
+    let (summary, written) =
+        pipeline::report(&args.index, &args.out, &analyzer, options, args.excel_bom).with_context(
+            || {
+                format!(
+                    "report from index {} could not complete",
+                    args.index.display()
+                )
+            },
+        )?;
+    if !args.quiet {
+        let mut out = std::io::stdout().lock();
+        write!(out, "{}", render_summary(&summary)).context("writing to stdout")?;
+        let files: Vec<String> = written
+            .iter()
+            .map(|p: &PathBuf| p.display().to_string())
+            .collect();
+        writeln!(out, "\nwrote: {}", files.join(", ")).context("writing to stdout")?;
+    }
+    Ok(())
+}
+
+/// `vocscope themes`.
+pub fn themes(args: ThemesArgs) -> Result<()> {
+    let taxonomy = load_taxonomy(args.taxonomy.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let list: Vec<Value> = taxonomy
+            .themes
+            .iter()
+            .map(|t| {
+                json!({"id": t.id, "name": t.name, "name_zh": t.name_zh, "parent": t.parent(),
+                       "description": t.description, "en": t.en, "zh": t.zh})
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &json!({"themes": list}))
+            .context("writing to stdout")?;
+        writeln!(out).context("writing to stdout")?;
+        return Ok(());
+    }
+    let leaves = taxonomy
+        .themes
+        .iter()
+        .filter(|t| t.parent().is_some())
+        .count();
+    writeln!(
+        out,
+        "{} themes ({} groups, {} leaves), {} signals",
+        taxonomy.themes.len(),
+        taxonomy.themes.len() - leaves,
+        leaves,
+        taxonomy.signals.len()
+    )
+    .context("writing to stdout")?;
+    for t in &taxonomy.themes {
+        let depth = t.id.matches('.').count();
+        let zh = t
+            .name_zh
+            .as_deref()
+            .map(|z| format!(" / {z}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{}{:<32} {}{}  ({} en, {} zh cues)",
+            "  ".repeat(depth),
+            t.id,
+            t.name,
+            zh,
+            t.en.len(),
+            t.zh.len()
+        )
+        .context("writing to stdout")?;
+    }
+    for s in &taxonomy.signals {
+        writeln!(
+            out,
+            "signal {:<25} {}  ({} en, {} zh cues)",
+            s.id,
+            s.name,
+            s.en.len(),
+            s.zh.len()
+        )
+        .context("writing to stdout")?;
+    }
+    Ok(())
+}

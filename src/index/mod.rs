@@ -1,0 +1,455 @@
+//! Index: the tantivy index on disk, keyed by `source:id`.
+//!
+//! Each record is one document: the title and text are indexed with the
+//! vocscope analyzer (positions, so phrase queries work in both languages);
+//! filters (source, language, sentiment label, themes with their ancestors,
+//! date) are indexed terms and fast fields; the record and its analysis are
+//! stored as one JSON blob, so summaries and re-tagging never re-read exports.
+//! Writes are upserts (delete by key, then add) and become visible only at a
+//! commit, so a crash leaves the last committed state intact.
+
+mod search;
+
+pub use search::{SearchError, SearchHit, SearchRequest, SearchResults, SortOrder};
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tantivy::directory::error::LockError;
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+};
+use tantivy::{
+    DateTime, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, TantivyError, Term,
+};
+
+use crate::analyze::{Analysis, Taxonomy};
+use crate::record::{fnv1a, Record};
+use crate::text::{register_analyzer, ANALYZER_NAME};
+
+/// Memory budget of the index writer, shared by its threads.
+const WRITER_MEMORY: usize = 256 * 1024 * 1024;
+
+/// Errors of the index layer.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// No index where one was expected.
+    #[error("no index at {0}: run `vocscope run` first (or pass --index)")]
+    Missing(PathBuf),
+    /// Another process holds the writer lock.
+    #[error("the index at {0} is in use by another vocscope run; wait for it to finish")]
+    Busy(PathBuf),
+    /// The index was written by an incompatible version.
+    #[error("the index at {path} has an incompatible layout ({message}); remove it and run again")]
+    Incompatible {
+        /// Index directory.
+        path: PathBuf,
+        /// What differs.
+        message: String,
+    },
+    /// A tantivy error, with the index path.
+    #[error("index {path}: {source}")]
+    Tantivy {
+        /// Index directory.
+        path: PathBuf,
+        /// The cause.
+        source: TantivyError,
+    },
+    /// A stored document that cannot be read back.
+    #[error("index {path}: stored record {key} is unreadable: {message}")]
+    Corrupt {
+        /// Index directory.
+        path: PathBuf,
+        /// Record key.
+        key: String,
+        /// What failed.
+        message: String,
+    },
+    /// A file beside the index.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Fields of the schema.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields {
+    pub key: Field,
+    pub key_hash: Field,
+    pub content_hash: Field,
+    pub source: Field,
+    pub kind: Field,
+    pub lang: Field,
+    pub label: Field,
+    pub theme: Field,
+    pub signal: Field,
+    pub created: Field,
+    pub sentiment: Field,
+    pub rating: Field,
+    pub title: Field,
+    pub text: Field,
+    pub stored: Field,
+}
+
+/// Version of the schema below; bump when it changes.
+const SCHEMA_VERSION: u32 = 1;
+
+fn build_schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text_options = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(ANALYZER_NAME)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let fields = Fields {
+        key: b.add_text_field("key", STRING | STORED),
+        key_hash: b.add_u64_field("key_hash", FAST),
+        content_hash: b.add_u64_field("content_hash", FAST),
+        source: b.add_text_field("source", STRING | FAST),
+        kind: b.add_text_field("kind", STRING | FAST),
+        lang: b.add_text_field("lang", STRING | FAST),
+        label: b.add_text_field("sentiment_label", STRING | FAST),
+        theme: b.add_text_field("theme", STRING | FAST),
+        signal: b.add_text_field("signal", STRING),
+        created: b.add_date_field("created", INDEXED | FAST),
+        sentiment: b.add_f64_field("sentiment", FAST),
+        rating: b.add_f64_field("rating", FAST),
+        title: b.add_text_field("title", text_options.clone()),
+        text: b.add_text_field("text", text_options),
+        stored: b.add_text_field("record", STORED),
+    };
+    (b.build(), fields)
+}
+
+/// What the index stores per record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredRecord {
+    /// The record as ingested.
+    pub record: Record,
+    /// Its analysis.
+    pub analysis: Analysis,
+}
+
+/// What a commit remembers (saved in tantivy's commit payload, so it is
+/// exactly as durable as the documents it describes).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CommitInfo {
+    /// Fingerprint of the taxonomy and lexicons that analysed the records.
+    pub fingerprint: u64,
+    /// Whatever the pipeline wants to remember about the last run.
+    pub last_run: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct CommitPayload {
+    schema: u32,
+    #[serde(flatten)]
+    info: CommitInfo,
+}
+
+/// An opened vocscope index.
+pub struct VocIndex {
+    path: PathBuf,
+    index: Index,
+    fields: Fields,
+    reader: IndexReader,
+}
+
+/// Hash of a record key, as stored in the `key_hash` fast field.
+pub fn key_hash(key: &str) -> u64 {
+    fnv1a(key.as_bytes())
+}
+
+impl VocIndex {
+    /// Opens the index at `dir`, creating it (and its parents) when absent.
+    pub fn open_or_create(dir: &Path) -> Result<VocIndex, IndexError> {
+        std::fs::create_dir_all(dir).map_err(|source| IndexError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let (schema, _) = build_schema();
+        let exists = dir.join("meta.json").exists();
+        let index = if exists {
+            Index::open_in_dir(dir)
+        } else {
+            Index::create_in_dir(dir, schema)
+        }
+        .map_err(|source| IndexError::Tantivy {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        VocIndex::wrap(dir, index)
+    }
+
+    /// Opens an existing index for reading.
+    pub fn open(dir: &Path) -> Result<VocIndex, IndexError> {
+        if !dir.join("meta.json").exists() {
+            return Err(IndexError::Missing(dir.to_path_buf()));
+        }
+        let index = Index::open_in_dir(dir).map_err(|source| IndexError::Tantivy {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        VocIndex::wrap(dir, index)
+    }
+
+    fn wrap(dir: &Path, index: Index) -> Result<VocIndex, IndexError> {
+        let (expected, fields) = build_schema();
+        if index.schema() != expected {
+            return Err(IndexError::Incompatible {
+                path: dir.to_path_buf(),
+                message: "schema differs from this version of vocscope".into(),
+            });
+        }
+        register_analyzer(&index);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|source| IndexError::Tantivy {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        Ok(VocIndex {
+            path: dir.to_path_buf(),
+            index,
+            fields,
+            reader,
+        })
+    }
+
+    fn tantivy_err(&self, source: TantivyError) -> IndexError {
+        IndexError::Tantivy {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The index directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes the latest commit visible to readers.
+    pub fn reload(&self) -> Result<(), IndexError> {
+        self.reader.reload().map_err(|e| self.tantivy_err(e))
+    }
+
+    /// Number of records in the last visible commit.
+    pub fn num_records(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    fn commit_info(&self) -> Option<CommitInfo> {
+        let payload = self.index.load_metas().ok()?.payload?;
+        serde_json::from_str::<CommitPayload>(&payload)
+            .ok()
+            .map(|p| p.info)
+    }
+
+    /// Analyzer fingerprint of the last commit (None for a new index).
+    pub fn committed_fingerprint(&self) -> Option<u64> {
+        self.commit_info().map(|i| i.fingerprint)
+    }
+
+    /// What the last commit remembered of its run.
+    pub fn last_run<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_value(self.commit_info()?.last_run).ok()
+    }
+
+    /// Key hash → content hash of every committed record.
+    pub fn content_hashes(&self) -> Result<HashMap<u64, u64>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut map = HashMap::with_capacity(searcher.num_docs() as usize);
+        for segment in searcher.segment_readers() {
+            let fast = segment.fast_fields();
+            let keys = fast.u64("key_hash").map_err(|e| self.tantivy_err(e))?;
+            let hashes = fast.u64("content_hash").map_err(|e| self.tantivy_err(e))?;
+            for doc in segment.doc_ids_alive() {
+                if let (Some(k), Some(h)) = (keys.first(doc), hashes.first(doc)) {
+                    map.insert(k, h);
+                }
+            }
+        }
+        Ok(map)
+    }
+
+    /// Calls `f` with every stored record of the last visible commit, in a
+    /// deterministic order: by creation time, then key.
+    pub fn for_each_record(&self, mut f: impl FnMut(StoredRecord)) -> Result<(), IndexError> {
+        let searcher = self.reader.searcher();
+        let mut order: Vec<(i64, u64, tantivy::DocAddress)> =
+            Vec::with_capacity(searcher.num_docs() as usize);
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let fast = segment.fast_fields();
+            let created = fast.date("created").map_err(|e| self.tantivy_err(e))?;
+            let keys = fast.u64("key_hash").map_err(|e| self.tantivy_err(e))?;
+            for doc in segment.doc_ids_alive() {
+                let t = created
+                    .first(doc)
+                    .map(|d| d.into_timestamp_secs())
+                    .unwrap_or(i64::MIN);
+                order.push((
+                    t,
+                    keys.first(doc).unwrap_or(0),
+                    tantivy::DocAddress::new(ord as u32, doc),
+                ));
+            }
+        }
+        order.sort_unstable();
+        for (_, _, address) in order {
+            let doc: TantivyDocument = searcher.doc(address).map_err(|e| self.tantivy_err(e))?;
+            f(self.decode(&doc)?);
+        }
+        Ok(())
+    }
+
+    fn decode(&self, doc: &TantivyDocument) -> Result<StoredRecord, IndexError> {
+        use tantivy::schema::Value;
+        let key = doc
+            .get_first(self.fields.key)
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let json = doc
+            .get_first(self.fields.stored)
+            .and_then(|v| v.as_str().map(str::to_string));
+        let json = json.ok_or_else(|| IndexError::Corrupt {
+            path: self.path.clone(),
+            key: key.clone(),
+            message: "no stored record".into(),
+        })?;
+        serde_json::from_str(&json).map_err(|e| IndexError::Corrupt {
+            path: self.path.clone(),
+            key,
+            message: e.to_string(),
+        })
+    }
+
+    /// Takes the writer lock. Fails with [`IndexError::Busy`] when another run holds it.
+    pub fn writer(&self, threads: usize) -> Result<VocWriter, IndexError> {
+        let threads = threads.clamp(1, 8);
+        let writer = self
+            .index
+            .writer_with_num_threads(threads, WRITER_MEMORY.max(threads * 20 * 1024 * 1024))
+            .map_err(|e| match e {
+                TantivyError::LockFailure(LockError::LockBusy, _) => {
+                    IndexError::Busy(self.path.clone())
+                }
+                other => self.tantivy_err(other),
+            })?;
+        Ok(VocWriter {
+            path: self.path.clone(),
+            writer,
+            fields: self.fields,
+        })
+    }
+
+    pub(crate) fn inner(&self) -> (&Index, &IndexReader, Fields) {
+        (&self.index, &self.reader, self.fields)
+    }
+}
+
+/// The index writer: upserts records and commits.
+pub struct VocWriter {
+    path: PathBuf,
+    writer: IndexWriter,
+    fields: Fields,
+}
+
+impl VocWriter {
+    /// Replaces (or adds) the record with this key.
+    pub fn upsert(
+        &mut self,
+        record: &Record,
+        analysis: &Analysis,
+        content_hash: u64,
+    ) -> Result<(), IndexError> {
+        let f = &self.fields;
+        let key = record.key();
+        self.writer.delete_term(Term::from_field_text(f.key, &key));
+        let mut doc = TantivyDocument::default();
+        doc.add_text(f.key, &key);
+        doc.add_u64(f.key_hash, key_hash(&key));
+        doc.add_u64(f.content_hash, content_hash);
+        doc.add_text(f.source, &record.source);
+        doc.add_text(f.kind, record.kind.as_str());
+        doc.add_text(f.lang, analysis.lang.as_str());
+        doc.add_text(f.label, analysis.sentiment.label.as_str());
+        let mut themes: Vec<String> = analysis
+            .themes
+            .iter()
+            .flat_map(|t| Taxonomy::with_ancestors(&t.id))
+            .collect();
+        themes.sort();
+        themes.dedup();
+        for theme in &themes {
+            doc.add_text(f.theme, theme);
+        }
+        for signal in &analysis.signals {
+            doc.add_text(f.signal, &signal.id);
+        }
+        if let Some(created) = record.created_at {
+            doc.add_date(f.created, DateTime::from_timestamp_secs(created));
+        }
+        doc.add_f64(f.sentiment, analysis.sentiment.score);
+        if let Some(rating) = record.rating {
+            doc.add_f64(f.rating, rating);
+        }
+        if let Some(title) = &record.title {
+            doc.add_text(f.title, title);
+        }
+        doc.add_text(f.text, &record.text);
+        let stored = StoredRecord {
+            record: record.clone(),
+            analysis: analysis.clone(),
+        };
+        let json = serde_json::to_string(&stored).map_err(|e| IndexError::Corrupt {
+            path: self.path.clone(),
+            key: key.clone(),
+            message: e.to_string(),
+        })?;
+        doc.add_text(f.stored, &json);
+        self.writer
+            .add_document(doc)
+            .map_err(|source| IndexError::Tantivy {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(())
+    }
+
+    /// Commits everything added so far, with what the commit should remember.
+    pub fn commit(&mut self, info: &CommitInfo) -> Result<(), IndexError> {
+        let payload = serde_json::to_string(&CommitPayload {
+            schema: SCHEMA_VERSION,
+            info: info.clone(),
+        })
+        .unwrap_or_default();
+        let mut prepared = self
+            .writer
+            .prepare_commit()
+            .map_err(|source| IndexError::Tantivy {
+                path: self.path.clone(),
+                source,
+            })?;
+        prepared.set_payload(&payload);
+        prepared.commit().map_err(|source| IndexError::Tantivy {
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(())
+    }
+
+    /// Waits for merges and releases the lock.
+    pub fn finish(self) -> Result<(), IndexError> {
+        let path = self.path.clone();
+        self.writer
+            .wait_merging_threads()
+            .map_err(|source| IndexError::Tantivy { path, source })
+    }
+}

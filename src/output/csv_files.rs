@@ -1,0 +1,234 @@
+//! CSV files for spreadsheets: RFC 4180 via the csv crate, UTF-8 (optionally
+//! with a BOM for Excel), and safe: a text cell that a spreadsheet would run
+//! as a formula is neutralised with a leading apostrophe.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::{AtomicFile, OutputError};
+use crate::index::{SearchHit, StoredRecord};
+use crate::ingest::format_rfc3339;
+use crate::summary::Summary;
+
+/// Neutralises text that a spreadsheet would read as a formula: cells
+/// starting with `=`, `+`, `-`, `@`, tab or carriage return get a leading `'`.
+pub fn safe_cell(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_string(),
+    }
+}
+
+fn csv_err(path: &Path) -> impl Fn(csv::Error) -> OutputError + '_ {
+    move |source| OutputError::Csv {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn open(path: &Path, bom: bool) -> Result<AtomicFile, OutputError> {
+    let mut file = AtomicFile::create(path)?;
+    if bom {
+        file.writer()
+            .write_all(b"\xEF\xBB\xBF")
+            .map_err(|source| OutputError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+    }
+    Ok(file)
+}
+
+/// Writes `themes.csv`: one row per theme, the figures of summary.json.
+pub fn write_themes_csv(summary: &Summary, path: &Path, bom: bool) -> Result<(), OutputError> {
+    let mut file = open(path, bom)?;
+    {
+        let mut w = csv::Writer::from_writer(file.writer());
+        let err = csv_err(path);
+        w.write_record([
+            "rank",
+            "id",
+            "name",
+            "parent",
+            "records",
+            "share",
+            "negative_share",
+            "mean_sentiment",
+            "impact",
+            "latest_week",
+            "previous_week",
+            "change",
+            "emerging",
+            "top_phrases",
+            "quote",
+        ])
+        .map_err(&err)?;
+        for t in &summary.themes {
+            w.write_record([
+                t.rank.to_string(),
+                safe_cell(&t.id),
+                safe_cell(&t.name),
+                safe_cell(t.parent.as_deref().unwrap_or("")),
+                t.records.to_string(),
+                t.share.to_string(),
+                t.negative_share.to_string(),
+                t.mean_sentiment.to_string(),
+                t.impact.to_string(),
+                t.trend.latest_records.to_string(),
+                t.trend.previous_records.to_string(),
+                t.trend.change.map(|c| c.to_string()).unwrap_or_default(),
+                t.trend.emerging.to_string(),
+                safe_cell(&t.top_phrases.join("; ")),
+                safe_cell(t.quotes.first().map(|q| q.text.as_str()).unwrap_or("")),
+            ])
+            .map_err(&err)?;
+        }
+        w.flush().map_err(|source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    file.commit()
+}
+
+/// One row of records.csv (and of search results as CSV).
+#[derive(Debug, Serialize)]
+pub struct RecordRow {
+    /// Record id.
+    pub id: String,
+    /// Source.
+    pub source: String,
+    /// Kind.
+    pub kind: String,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// Language.
+    pub lang: String,
+    /// Stars.
+    pub rating: Option<f64>,
+    /// Combined sentiment score.
+    pub sentiment_score: f64,
+    /// Combined sentiment label.
+    pub sentiment_label: String,
+    /// Text-only sentiment score.
+    pub text_sentiment_score: f64,
+    /// Theme ids joined with `;`.
+    pub themes: String,
+    /// Signal ids joined with `;`.
+    pub signals: String,
+    /// Title.
+    pub title: String,
+    /// Text.
+    pub text: String,
+}
+
+impl RecordRow {
+    /// The row of a stored record, with text cells made safe.
+    pub fn from_stored(stored: &StoredRecord) -> RecordRow {
+        let r = &stored.record;
+        let a = &stored.analysis;
+        RecordRow {
+            id: safe_cell(&r.id),
+            source: safe_cell(&r.source),
+            kind: r.kind.as_str().to_string(),
+            created_at: r.created_at.map(format_rfc3339).unwrap_or_default(),
+            lang: a.lang.as_str().to_string(),
+            rating: r.rating,
+            sentiment_score: a.sentiment.score,
+            sentiment_label: a.sentiment.label.as_str().to_string(),
+            text_sentiment_score: a.text_sentiment.score,
+            themes: safe_cell(
+                &a.themes
+                    .iter()
+                    .map(|t| t.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(";"),
+            ),
+            signals: safe_cell(
+                &a.signals
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(";"),
+            ),
+            title: safe_cell(r.title.as_deref().unwrap_or("")),
+            text: safe_cell(&r.text),
+        }
+    }
+}
+
+/// Writes records.csv; `fill` hands each stored record to the row writer.
+pub fn write_records_csv(
+    path: &Path,
+    bom: bool,
+    fill: impl FnOnce(
+        &mut dyn FnMut(&StoredRecord) -> Result<(), OutputError>,
+    ) -> Result<(), OutputError>,
+) -> Result<(), OutputError> {
+    let mut file = open(path, bom)?;
+    {
+        let err = csv_err(path);
+        let mut w = csv::Writer::from_writer(file.writer());
+        let mut wrote_any = false;
+        fill(&mut |stored| {
+            w.serialize(RecordRow::from_stored(stored)).map_err(&err)?;
+            wrote_any = true;
+            Ok(())
+        })?;
+        if !wrote_any {
+            w.write_record(RECORD_HEADER).map_err(&err)?;
+        }
+        w.flush().map_err(|source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    file.commit()
+}
+
+const RECORD_HEADER: [&str; 13] = [
+    "id",
+    "source",
+    "kind",
+    "created_at",
+    "lang",
+    "rating",
+    "sentiment_score",
+    "sentiment_label",
+    "text_sentiment_score",
+    "themes",
+    "signals",
+    "title",
+    "text",
+];
+
+/// Writes search hits as CSV to any writer (stdout for `search --format csv`).
+pub fn write_search_csv<W: Write>(hits: &[SearchHit], out: W) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    if hits.is_empty() {
+        w.write_record(RECORD_HEADER)?;
+    }
+    for hit in hits {
+        w.serialize(RecordRow::from_stored(&hit.stored))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        assert_eq!(safe_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(safe_cell("+1"), "'+1");
+        assert_eq!(safe_cell("-2"), "'-2");
+        assert_eq!(safe_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(safe_cell("\tx"), "'\tx");
+        assert_eq!(safe_cell("refund"), "refund");
+        assert_eq!(safe_cell(""), "");
+    }
+}

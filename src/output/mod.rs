@@ -1,0 +1,141 @@
+//! Output: every writer takes the same [`Summary`] or records; files are
+//! written to a temporary name and renamed, so a reader never sees half a file.
+
+mod csv_files;
+mod terminal;
+
+pub use csv_files::{safe_cell, write_records_csv, write_search_csv, write_themes_csv, RecordRow};
+pub use terminal::{render_search, render_summary};
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::ingest::Reject;
+use crate::summary::Summary;
+
+/// Errors of the output layer.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// Writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// CSV encoding failed.
+    #[error("{path}: {source}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: csv::Error,
+    },
+}
+
+/// A file being written under a temporary name, renamed into place by [`AtomicFile::commit`].
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: BufWriter<File>,
+}
+
+impl AtomicFile {
+    /// Starts writing `path` (creating its directory).
+    pub fn create(path: &Path) -> Result<AtomicFile, OutputError> {
+        let io = |source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let file = File::create(&tmp).map_err(io)?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp,
+            writer: BufWriter::new(file),
+        })
+    }
+
+    /// The writer.
+    pub fn writer(&mut self) -> &mut BufWriter<File> {
+        &mut self.writer
+    }
+
+    /// The final path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes and renames into place.
+    pub fn commit(self) -> Result<(), OutputError> {
+        let io = |source| OutputError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let file = self.writer.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&self.tmp, &self.path).map_err(io)
+    }
+}
+
+/// Writes `summary.json`.
+pub fn write_summary_json(summary: &Summary, path: &Path) -> Result<(), OutputError> {
+    let mut file = AtomicFile::create(path)?;
+    serde_json::to_writer_pretty(file.writer(), summary).map_err(|e| OutputError::Io {
+        path: path.to_path_buf(),
+        source: e.into(),
+    })?;
+    file.writer()
+        .write_all(b"\n")
+        .map_err(|source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    file.commit()
+}
+
+/// Streams rejected items to `rejects.jsonl`, one JSON object per line.
+pub struct RejectsWriter {
+    file: AtomicFile,
+    count: u64,
+}
+
+impl RejectsWriter {
+    /// Starts a new rejects file (replacing the last run's when committed).
+    pub fn create(path: &Path) -> Result<RejectsWriter, OutputError> {
+        Ok(RejectsWriter {
+            file: AtomicFile::create(path)?,
+            count: 0,
+        })
+    }
+
+    /// Appends one reject.
+    pub fn write(&mut self, reject: &Reject) -> Result<(), OutputError> {
+        let path = self.file.path().to_path_buf();
+        let io = |source| OutputError::Io {
+            path: path.clone(),
+            source,
+        };
+        serde_json::to_writer(self.file.writer(), reject).map_err(|e| io(e.into()))?;
+        self.file.writer().write_all(b"\n").map_err(io)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Rejects written.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Finishes the file.
+    pub fn commit(self) -> Result<(), OutputError> {
+        self.file.commit()
+    }
+}

@@ -1,0 +1,226 @@
+//! Terminal views: the ranked summary after a run, and search results.
+
+use std::fmt::Write;
+
+use crate::index::SearchResults;
+use crate::ingest::format_date;
+use crate::summary::Summary;
+
+/// Themes shown in the terminal (all are in the files).
+const TERMINAL_THEMES: usize = 20;
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// Renders the run's counts and the ranked summary.
+pub fn render_summary(summary: &Summary) -> String {
+    let mut out = String::new();
+    let c = &summary.counts;
+    let _ = writeln!(
+        out,
+        "counts: read {}, indexed {} (new {}, updated {}, unchanged {}), duplicates {}, rejected {}",
+        c.read, c.indexed, c.new, c.updated, c.unchanged, c.duplicates, c.rejected
+    );
+    if c.undated > 0 {
+        let _ = writeln!(
+            out,
+            "warning: {} records have no creation date; they are left out of trends",
+            c.undated
+        );
+    }
+    let period = match (&summary.period.from, &summary.period.to) {
+        (Some(f), Some(t)) => format!("{} to {}", &f[..10.min(f.len())], &t[..10.min(t.len())]),
+        _ => "no dates".to_string(),
+    };
+    let _ = writeln!(
+        out,
+        "\nVoice of the customer: {} records, {period}",
+        summary.records
+    );
+    let n = summary.records.max(1) as f64;
+    let s = &summary.sentiment;
+    let _ = write!(
+        out,
+        "sentiment: {} negative, {} neutral, {} positive",
+        pct(s.negative as f64 / n),
+        pct(s.neutral as f64 / n),
+        pct(s.positive as f64 / n)
+    );
+    if let Some(csat) = summary.metrics.csat {
+        let _ = write!(out, " | CSAT {csat:.1}% of {} rated", summary.metrics.rated);
+    }
+    if let Some(mean) = summary.metrics.mean_rating {
+        let _ = write!(out, " | mean rating {mean:.2}");
+    }
+    if let Some(nps) = summary.metrics.nps {
+        let _ = write!(
+            out,
+            " | NPS {nps:.0} ({} answers)",
+            summary.metrics.nps_responses
+        );
+    }
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "\n{:>4}  {:<34} {:>7} {:>6} {:>5} {:>6} {:>7}  {:>8}",
+        "rank",
+        "theme (biggest pain first)",
+        "records",
+        "share",
+        "neg",
+        "mean",
+        "impact",
+        "last wk"
+    );
+    for t in summary.themes.iter().take(TERMINAL_THEMES) {
+        let name = if t.name.chars().count() > 34 {
+            format!("{}…", t.name.chars().take(33).collect::<String>())
+        } else {
+            t.name.clone()
+        };
+        let trend = format!(
+            "{} vs {}{}",
+            t.trend.latest_records,
+            t.trend.previous_records,
+            if t.trend.emerging {
+                "  ▲ emerging"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<34} {:>7} {:>6} {:>5} {:>6.2} {:>7.4}  {}",
+            t.rank,
+            name,
+            t.records,
+            pct(t.share),
+            format!("{:.0}%", t.negative_share * 100.0),
+            t.mean_sentiment,
+            t.impact,
+            trend
+        );
+    }
+    if summary.themes.len() > TERMINAL_THEMES {
+        let _ = writeln!(
+            out,
+            "      … {} more themes in the report files",
+            summary.themes.len() - TERMINAL_THEMES
+        );
+    }
+    let _ = writeln!(
+        out,
+        "unthemed: {} records ({})",
+        summary.unthemed,
+        pct(summary.unthemed as f64 / n)
+    );
+    let emerging: Vec<&str> = summary
+        .themes
+        .iter()
+        .filter(|t| t.trend.emerging)
+        .map(|t| t.name.as_str())
+        .collect();
+    if !emerging.is_empty() {
+        let _ = writeln!(out, "emerging this week: {}", emerging.join(", "));
+    }
+    if let Some(top) = summary.themes.first() {
+        if let Some(q) = top.quotes.first() {
+            let _ = writeln!(
+                out,
+                "top pain, in a customer's words: \"{}\" ({}:{})",
+                q.text, q.source, q.id
+            );
+        }
+    }
+    if !summary.signals.is_empty() {
+        let list: Vec<String> = summary
+            .signals
+            .iter()
+            .map(|s| format!("{} {}", s.name, s.records))
+            .collect();
+        let _ = writeln!(out, "signals: {}", list.join(", "));
+    }
+    out
+}
+
+/// Renders search results as a readable list; `bold` marks highlights with ANSI bold.
+pub fn render_search(results: &SearchResults, bold: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} matching records, showing {}",
+        results.total,
+        results.hits.len()
+    );
+    for hit in &results.hits {
+        let r = &hit.stored.record;
+        let a = &hit.stored.analysis;
+        let date = r
+            .created_at
+            .map(format_date)
+            .unwrap_or_else(|| "no date".into());
+        let themes: Vec<&str> = a.themes.iter().map(|t| t.id.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "\n{}:{}  {}  {} {:+.2}  [{}]",
+            r.source,
+            r.id,
+            date,
+            a.sentiment.label.as_str(),
+            a.sentiment.score,
+            themes.join(", ")
+        );
+        if let Some(title) = &r.title {
+            let _ = writeln!(out, "  {}", one_line(title));
+        }
+        let _ = writeln!(
+            out,
+            "  {}",
+            one_line(&highlight(&hit.snippet, &hit.highlights, bold))
+        );
+    }
+    out
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Marks highlighted ranges with ANSI bold, or with [brackets] without color.
+pub fn highlight(text: &str, ranges: &[(usize, usize)], bold: bool) -> String {
+    let (open, close) = if bold {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("[", "]")
+    };
+    let mut out = String::with_capacity(text.len() + ranges.len() * 8);
+    let mut last = 0;
+    for &(s, e) in ranges {
+        if s < last || e > text.len() || !text.is_char_boundary(s) || !text.is_char_boundary(e) {
+            continue;
+        }
+        out.push_str(&text[last..s]);
+        out.push_str(open);
+        out.push_str(&text[s..e]);
+        out.push_str(close);
+        last = e;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn highlights_wrap_ranges() {
+        assert_eq!(
+            highlight("my refund is late", &[(3, 9)], false),
+            "my [refund] is late"
+        );
+        assert_eq!(highlight("退款慢", &[(0, 6)], false), "[退款]慢");
+        assert_eq!(highlight("abc", &[(1, 9)], false), "abc");
+    }
+}

@@ -1,0 +1,164 @@
+//! The record: one customer voice item (ticket, review, survey answer, chat),
+//! normalized from whatever export it came from.
+
+use serde::{Deserialize, Serialize};
+
+use crate::text::Lang;
+
+/// What kind of item a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A support ticket.
+    Ticket,
+    /// A product or app review.
+    Review,
+    /// A survey answer (NPS, CSAT comment).
+    Survey,
+    /// A chat or messenger conversation.
+    Chat,
+}
+
+impl Kind {
+    /// The name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ticket => "ticket",
+            Kind::Review => "review",
+            Kind::Survey => "survey",
+            Kind::Chat => "chat",
+        }
+    }
+
+    /// Parses a kind name.
+    pub fn parse(name: &str) -> Option<Kind> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "ticket" | "tickets" => Some(Kind::Ticket),
+            "review" | "reviews" => Some(Kind::Review),
+            "survey" | "surveys" | "response" | "responses" => Some(Kind::Survey),
+            "chat" | "chats" | "conversation" | "conversations" => Some(Kind::Chat),
+            _ => None,
+        }
+    }
+}
+
+/// One normalized input item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Identifier, unique within its source.
+    pub id: String,
+    /// Where it came from (zendesk, appstore, generic, ...).
+    pub source: String,
+    /// Ticket, review, survey or chat.
+    pub kind: Kind,
+    /// Creation time as Unix seconds (UTC); `None` when the export had none.
+    pub created_at: Option<i64>,
+    /// Ticket subject or review title.
+    pub title: Option<String>,
+    /// The customer's own words.
+    pub text: String,
+    /// Stars 1 to 5 (CSAT good/bad mapped to 5/1).
+    pub rating: Option<f64>,
+    /// Net Promoter answer, 0 to 10.
+    pub nps: Option<u8>,
+    /// Language: from the export when given, else detected.
+    pub lang: Lang,
+    /// Channel (email, web, chat, ios, ...).
+    pub channel: Option<String>,
+    /// Product or app name/version.
+    pub product: Option<String>,
+    /// Ticket status.
+    pub status: Option<String>,
+    /// Tags from the help desk.
+    pub tags: Vec<String>,
+    /// Customer tier or plan.
+    pub customer_tier: Option<String>,
+    /// Every other field of the source item, kept but not analysed.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Record {
+    /// The index key: `source:id`.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.source, self.id)
+    }
+
+    /// Title and text joined, as analysed.
+    pub fn full_text(&self) -> String {
+        match &self.title {
+            Some(title) if !title.trim().is_empty() && !self.text.is_empty() => {
+                let sep = if title
+                    .trim_end()
+                    .ends_with(['.', '!', '?', '。', '！', '？'])
+                {
+                    "\n"
+                } else {
+                    ".\n"
+                };
+                format!("{}{}{}", title.trim_end(), sep, self.text)
+            }
+            Some(title) if self.text.is_empty() => title.clone(),
+            _ => self.text.clone(),
+        }
+    }
+
+    /// A stable 64-bit hash of the record's content, to tell changed records apart.
+    pub fn content_hash(&self) -> u64 {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        fnv1a(&bytes)
+    }
+}
+
+/// FNV-1a, 64 bits: stable across builds and platforms (unlike std's hasher).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Record {
+        Record {
+            id: "7".into(),
+            source: "zendesk".into(),
+            kind: Kind::Ticket,
+            created_at: Some(1_700_000_000),
+            title: Some("Refund".into()),
+            text: "Where is my refund".into(),
+            rating: None,
+            nps: None,
+            lang: Lang::En,
+            channel: None,
+            product: None,
+            status: None,
+            tags: vec![],
+            customer_tier: None,
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn key_joins_source_and_id() {
+        assert_eq!(sample().key(), "zendesk:7");
+    }
+
+    #[test]
+    fn hash_changes_with_content_only() {
+        let a = sample();
+        let mut b = sample();
+        assert_eq!(a.content_hash(), b.content_hash());
+        b.text.push('!');
+        assert_ne!(a.content_hash(), b.content_hash());
+    }
+
+    #[test]
+    fn full_text_joins_title_as_a_sentence() {
+        assert_eq!(sample().full_text(), "Refund.\nWhere is my refund");
+    }
+}

@@ -1,0 +1,650 @@
+//! Summary: aggregate the indexed records into the ranked voice-of-customer
+//! summary: themes ranked by impact, trends against the previous period,
+//! emerging themes, representative quotes, sentiment split and CX metrics.
+//!
+//! Time windows are anchored at the newest record (or `--as-of`), never at
+//! the wall clock, so the same index always gives the same summary.
+
+mod stats;
+
+pub use stats::{binomial_upper_tail, key_driver_impact};
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::{Label, Taxonomy};
+use crate::index::StoredRecord;
+use crate::ingest::{format_date, format_rfc3339};
+use crate::text::tokenize;
+
+const WEEK: i64 = 7 * 86_400;
+/// Most weeks shown in trends.
+pub const MAX_WEEKS: usize = 26;
+/// Significance level of the emerging test.
+pub const EMERGING_P: f64 = 0.01;
+/// Fewest records in the latest week for a theme to be called emerging.
+pub const EMERGING_MIN_RECORDS: u64 = 5;
+/// Quotes per theme.
+pub const QUOTES_PER_THEME: usize = 3;
+const QUOTE_POOL: usize = 40;
+const QUOTE_MAX_CHARS: usize = 280;
+
+/// Counts of a run: every item read ends in exactly one bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Items read from the inputs (records, broken lines, unreadable files).
+    pub read: u64,
+    /// Records of these inputs now in the index: new + updated + unchanged.
+    pub indexed: u64,
+    /// Records added to the index.
+    pub new: u64,
+    /// Records whose content changed and were replaced.
+    pub updated: u64,
+    /// Records already indexed with the same content.
+    pub unchanged: u64,
+    /// Exact repeats of a record seen earlier in the same run.
+    pub duplicates: u64,
+    /// Items written to rejects.jsonl.
+    pub rejected: u64,
+    /// Records kept without a creation date (not in trends).
+    pub undated: u64,
+}
+
+impl Counts {
+    /// Whether every item read is accounted for.
+    pub fn adds_up(&self) -> bool {
+        self.read == self.indexed + self.duplicates + self.rejected
+            && self.indexed == self.new + self.updated + self.unchanged
+    }
+}
+
+/// From and to of the summarized records.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Period {
+    /// Creation time of the oldest record.
+    pub from: Option<String>,
+    /// Creation time of the newest record.
+    pub to: Option<String>,
+    /// The anchor of the trend windows.
+    pub as_of: Option<String>,
+}
+
+/// Latest week against the week before.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Trend {
+    /// Records in the latest 7 days.
+    pub latest_records: u64,
+    /// Records in the 7 days before.
+    pub previous_records: u64,
+    /// Relative change, (latest - previous) / previous; null when previous is 0.
+    pub change: Option<f64>,
+    /// Significantly more frequent than before (binomial test, see README).
+    pub emerging: bool,
+    /// p-value of the test.
+    pub p_value: f64,
+}
+
+/// A representative verbatim.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quote {
+    /// Record id.
+    pub id: String,
+    /// Record source.
+    pub source: String,
+    /// The mentioning sentence(s), possibly shortened.
+    pub text: String,
+    /// Theme sentiment in this record.
+    pub sentiment: f64,
+}
+
+/// One theme's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThemeSummary {
+    /// Theme id.
+    pub id: String,
+    /// English name.
+    pub name: String,
+    /// Chinese name.
+    pub name_zh: Option<String>,
+    /// Parent theme id.
+    pub parent: Option<String>,
+    /// 1 = biggest pain.
+    pub rank: usize,
+    /// Records tagged with the theme.
+    pub records: u64,
+    /// Share of all records.
+    pub share: f64,
+    /// Share of the theme's records that are negative.
+    pub negative_share: f64,
+    /// Mean sentiment of the theme mentions.
+    pub mean_sentiment: f64,
+    /// Key-driver impact on the mean score (see README).
+    pub impact: f64,
+    /// Latest week against the one before.
+    pub trend: Trend,
+    /// Records per week, oldest first (see `weeks`).
+    pub weekly: Vec<u64>,
+    /// Most frequent matched cues.
+    pub top_phrases: Vec<String>,
+    /// Representative quotes.
+    pub quotes: Vec<Quote>,
+}
+
+/// Totals per sentiment label.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SentimentSplit {
+    /// Negative records.
+    pub negative: u64,
+    /// Neutral records.
+    pub neutral: u64,
+    /// Positive records.
+    pub positive: u64,
+}
+
+/// CX metrics, where the data allows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Records with a star rating (or CSAT good/bad).
+    pub rated: u64,
+    /// Mean stars.
+    pub mean_rating: Option<f64>,
+    /// CSAT: share of ratings of 4 or 5, in percent.
+    pub csat: Option<f64>,
+    /// Records with an NPS answer.
+    pub nps_responses: u64,
+    /// NPS: % promoters (9-10) minus % detractors (0-6).
+    pub nps: Option<f64>,
+}
+
+/// A signal's count.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SignalSummary {
+    /// Signal id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Records with the signal.
+    pub records: u64,
+}
+
+/// The whole summary; every output is a view of it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// When it was made (the only field that changes between identical runs).
+    pub generated_at: String,
+    /// Time span of the records.
+    pub period: Period,
+    /// Counts of the run that produced the index.
+    pub counts: Counts,
+    /// Records summarized.
+    pub records: u64,
+    /// Records that no theme matched.
+    pub unthemed: u64,
+    /// Start dates of the weeks in `weekly`, oldest first.
+    pub weeks: Vec<String>,
+    /// Records per week, all themes.
+    pub weekly_records: Vec<u64>,
+    /// Themes by rank; only themes with records.
+    pub themes: Vec<ThemeSummary>,
+    /// Sentiment split.
+    pub sentiment: SentimentSplit,
+    /// CX metrics.
+    pub metrics: Metrics,
+    /// Signals with records.
+    pub signals: Vec<SignalSummary>,
+}
+
+/// Options of a summary.
+#[derive(Debug, Clone, Default)]
+pub struct SummaryOptions {
+    /// Only records created at or after this (Unix seconds).
+    pub since: Option<i64>,
+    /// Only records created before this.
+    pub until: Option<i64>,
+    /// Anchor of the trend windows; default: the newest record.
+    pub as_of: Option<i64>,
+    /// Timestamp text for `generated_at`.
+    pub generated_at: String,
+    /// Counts to report.
+    pub counts: Counts,
+}
+
+impl SummaryOptions {
+    /// Whether a record created at `created` is in the period.
+    pub fn includes(&self, created: Option<i64>) -> bool {
+        match created {
+            Some(t) => self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u),
+            None => self.since.is_none() && self.until.is_none(),
+        }
+    }
+}
+
+struct Compact {
+    created: Option<i64>,
+    themes: Vec<u16>,
+}
+
+#[derive(Clone)]
+struct Candidate {
+    key: String,
+    id: String,
+    source: String,
+    text: String,
+    sentiment: f64,
+}
+
+#[derive(Default, Clone)]
+struct ThemeAcc {
+    records: u64,
+    negative: u64,
+    mention_sum: f64,
+    score_sum: f64,
+    cues: HashMap<String, u64>,
+    low: Vec<Candidate>,
+    high: Vec<Candidate>,
+}
+
+/// Accumulates records one at a time, then builds the [`Summary`].
+pub struct SummaryBuilder<'t> {
+    taxonomy: &'t Taxonomy,
+    options: SummaryOptions,
+    theme_index: HashMap<String, u16>,
+    compact: Vec<Compact>,
+    themes: Vec<ThemeAcc>,
+    score_sum: f64,
+    sentiment: SentimentSplit,
+    ratings: (u64, f64, u64),
+    nps: (u64, u64, u64),
+    unthemed: u64,
+    signals: HashMap<String, u64>,
+}
+
+impl<'t> SummaryBuilder<'t> {
+    /// A builder for records of this taxonomy.
+    pub fn new(taxonomy: &'t Taxonomy, options: SummaryOptions) -> SummaryBuilder<'t> {
+        let theme_index = taxonomy
+            .themes
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.clone(), i as u16))
+            .collect();
+        SummaryBuilder {
+            taxonomy,
+            options,
+            theme_index,
+            compact: Vec::new(),
+            themes: vec![ThemeAcc::default(); taxonomy.themes.len()],
+            score_sum: 0.0,
+            sentiment: SentimentSplit::default(),
+            ratings: (0, 0.0, 0),
+            nps: (0, 0, 0),
+            unthemed: 0,
+            signals: HashMap::new(),
+        }
+    }
+
+    /// Adds one record (ignored when outside the period).
+    pub fn add(&mut self, stored: &StoredRecord) {
+        let record = &stored.record;
+        let analysis = &stored.analysis;
+        if !self.options.includes(record.created_at) {
+            return;
+        }
+        let score = analysis.sentiment.score;
+        self.score_sum += score;
+        match analysis.sentiment.label {
+            Label::Negative => self.sentiment.negative += 1,
+            Label::Neutral => self.sentiment.neutral += 1,
+            Label::Positive => self.sentiment.positive += 1,
+        }
+        if let Some(r) = record.rating {
+            self.ratings.0 += 1;
+            self.ratings.1 += r;
+            if r >= 4.0 {
+                self.ratings.2 += 1;
+            }
+        }
+        if let Some(n) = record.nps {
+            self.nps.0 += 1;
+            if n >= 9 {
+                self.nps.1 += 1;
+            } else if n <= 6 {
+                self.nps.2 += 1;
+            }
+        }
+        for signal in &analysis.signals {
+            *self.signals.entry(signal.id.clone()).or_default() += 1;
+        }
+        let mut theme_ids = Vec::new();
+        let full_text = record.full_text();
+        for hit in &analysis.themes {
+            // Themes no longer in the taxonomy are ignored until the next re-tag.
+            let Some(&t) = self.theme_index.get(&hit.id) else {
+                continue;
+            };
+            theme_ids.push(t);
+            let acc = &mut self.themes[t as usize];
+            acc.records += 1;
+            if analysis.sentiment.label == Label::Negative {
+                acc.negative += 1;
+            }
+            acc.mention_sum += hit.sentiment;
+            acc.score_sum += score;
+            for cue in &hit.cues {
+                *acc.cues.entry(cue.clone()).or_default() += 1;
+            }
+            let text = quote_text(&full_text, &hit.spans);
+            if text.is_empty() {
+                continue;
+            }
+            let candidate = Candidate {
+                key: record.key(),
+                id: record.id.clone(),
+                source: record.source.clone(),
+                text,
+                sentiment: hit.sentiment,
+            };
+            push_bounded(&mut acc.low, candidate.clone(), |c| {
+                (c.sentiment, quote_length_penalty(&c.text))
+            });
+            push_bounded(&mut acc.high, candidate, |c| {
+                (-c.sentiment, quote_length_penalty(&c.text))
+            });
+        }
+        if theme_ids.is_empty() {
+            self.unthemed += 1;
+        }
+        self.compact.push(Compact {
+            created: record.created_at,
+            themes: theme_ids,
+        });
+    }
+
+    /// Builds the summary.
+    pub fn finish(self) -> Summary {
+        let n = self.compact.len() as u64;
+        let created: Vec<i64> = self.compact.iter().filter_map(|c| c.created).collect();
+        let newest = created.iter().copied().max();
+        let oldest = created.iter().copied().min();
+        let as_of = self.options.as_of.or(newest);
+
+        // Week buckets back from the anchor: bucket 0 = (as_of - 7d, as_of].
+        let weeks = match (as_of, oldest) {
+            (Some(a), Some(o)) => (((a - o) / WEEK) as usize + 1).clamp(2, MAX_WEEKS),
+            _ => 0,
+        };
+        let bucket = |t: i64| -> Option<usize> {
+            let a = as_of?;
+            if t > a {
+                return None;
+            }
+            let b = ((a - t) / WEEK) as usize;
+            (b < weeks).then(|| weeks - 1 - b)
+        };
+        let mut weekly_all = vec![0u64; weeks];
+        let mut weekly: Vec<Vec<u64>> = vec![vec![0; weeks]; self.themes.len()];
+        for c in &self.compact {
+            if let Some(w) = c.created.and_then(bucket) {
+                weekly_all[w] += 1;
+                for &t in &c.themes {
+                    weekly[t as usize][w] += 1;
+                }
+            }
+        }
+        let week_labels: Vec<String> = (0..weeks)
+            .filter_map(|w| as_of.map(|a| format_date(a - WEEK * (weeks - w) as i64 + 1)))
+            .collect();
+        let (all_latest, all_previous) = if weeks >= 2 {
+            (weekly_all[weeks - 1], weekly_all[weeks - 2])
+        } else {
+            (0, 0)
+        };
+
+        let mut themes: Vec<ThemeSummary> = Vec::new();
+        for (i, acc) in self.themes.iter().enumerate() {
+            if acc.records == 0 {
+                continue;
+            }
+            let def = &self.taxonomy.themes[i];
+            let (latest, previous) = if weeks >= 2 {
+                (weekly[i][weeks - 1], weekly[i][weeks - 2])
+            } else {
+                (0, 0)
+            };
+            let mean_sentiment = acc.mention_sum / acc.records as f64;
+            themes.push(ThemeSummary {
+                id: def.id.clone(),
+                name: def.name.clone(),
+                name_zh: def.name_zh.clone(),
+                parent: def.parent().map(str::to_string),
+                rank: 0,
+                records: acc.records,
+                share: round4(acc.records as f64 / n.max(1) as f64),
+                negative_share: round4(acc.negative as f64 / acc.records as f64),
+                mean_sentiment: round4(mean_sentiment),
+                impact: round4(key_driver_impact(
+                    acc.score_sum,
+                    acc.records,
+                    self.score_sum,
+                    n,
+                )),
+                trend: trend(latest, previous, all_latest, all_previous),
+                weekly: weekly[i].clone(),
+                top_phrases: top_phrases(&acc.cues),
+                quotes: pick_quotes(if mean_sentiment <= 0.0 {
+                    &acc.low
+                } else {
+                    &acc.high
+                }),
+            });
+        }
+        themes.sort_by(|a, b| {
+            b.impact
+                .total_cmp(&a.impact)
+                .then(b.records.cmp(&a.records))
+                .then(a.id.cmp(&b.id))
+        });
+        for (i, t) in themes.iter_mut().enumerate() {
+            t.rank = i + 1;
+        }
+
+        let (rated, rating_sum, satisfied) = self.ratings;
+        let (nps_n, promoters, detractors) = self.nps;
+        let metrics = Metrics {
+            rated,
+            mean_rating: (rated > 0).then(|| round4(rating_sum / rated as f64)),
+            csat: (rated > 0).then(|| round4(100.0 * satisfied as f64 / rated as f64)),
+            nps_responses: nps_n,
+            nps: (nps_n > 0)
+                .then(|| round4(100.0 * (promoters as f64 - detractors as f64) / nps_n as f64)),
+        };
+        let mut signals: Vec<SignalSummary> = self
+            .taxonomy
+            .signals
+            .iter()
+            .filter_map(|s| {
+                let records = *self.signals.get(&s.id)?;
+                Some(SignalSummary {
+                    id: s.id.clone(),
+                    name: s.name.clone(),
+                    records,
+                })
+            })
+            .collect();
+        signals.sort_by(|a, b| b.records.cmp(&a.records).then(a.id.cmp(&b.id)));
+
+        Summary {
+            generated_at: self.options.generated_at.clone(),
+            period: Period {
+                from: oldest.map(format_rfc3339),
+                to: newest.map(format_rfc3339),
+                as_of: as_of.map(format_rfc3339),
+            },
+            counts: self.options.counts.clone(),
+            records: n,
+            unthemed: self.unthemed,
+            weeks: week_labels,
+            weekly_records: weekly_all,
+            themes,
+            sentiment: self.sentiment,
+            metrics,
+            signals,
+        }
+    }
+}
+
+/// The latest week against the previous one. Emerging: a one-sided binomial
+/// test that the theme's share of the two weeks' records falls in the latest
+/// week more often than all records do.
+pub fn trend(latest: u64, previous: u64, all_latest: u64, all_previous: u64) -> Trend {
+    let n = latest + previous;
+    let p0 = if all_latest + all_previous > 0 {
+        all_latest as f64 / (all_latest + all_previous) as f64
+    } else {
+        0.5
+    };
+    let p_value = if n == 0 {
+        1.0
+    } else {
+        binomial_upper_tail(latest, n, p0)
+    };
+    Trend {
+        latest_records: latest,
+        previous_records: previous,
+        change: (previous > 0).then(|| round4((latest as f64 - previous as f64) / previous as f64)),
+        emerging: latest >= EMERGING_MIN_RECORDS && latest > previous && p_value < EMERGING_P,
+        p_value: round4(p_value),
+    }
+}
+
+fn round4(x: f64) -> f64 {
+    if x.is_finite() {
+        (x * 10_000.0).round() / 10_000.0
+    } else {
+        0.0
+    }
+}
+
+fn top_phrases(cues: &HashMap<String, u64>) -> Vec<String> {
+    let mut list: Vec<(&String, &u64)> = cues.iter().collect();
+    list.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    list.into_iter().take(5).map(|(c, _)| c.clone()).collect()
+}
+
+/// The sentences that mention a theme, joined and cut to a readable length.
+fn quote_text(full_text: &str, spans: &[(u32, u32)]) -> String {
+    let mut out = String::new();
+    for &(s, e) in spans.iter().take(2) {
+        let Some(piece) = full_text.get(s as usize..e as usize) else {
+            continue;
+        };
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(piece.trim());
+    }
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    match out.char_indices().nth(QUOTE_MAX_CHARS) {
+        Some((i, _)) => format!("{}…", &out[..i]),
+        None => out,
+    }
+}
+
+/// Very short quotes say little; long ones are cut. 0 is best.
+fn quote_length_penalty(text: &str) -> u8 {
+    let n = text.chars().count();
+    u8::from(!(12..=240).contains(&n))
+}
+
+fn push_bounded<K: PartialOrd>(
+    pool: &mut Vec<Candidate>,
+    c: Candidate,
+    key: impl Fn(&Candidate) -> (f64, K),
+) {
+    pool.push(c);
+    if pool.len() >= QUOTE_POOL * 2 {
+        sort_pool(pool, &key);
+        pool.truncate(QUOTE_POOL);
+    }
+}
+
+fn sort_pool<K: PartialOrd>(pool: &mut [Candidate], key: &impl Fn(&Candidate) -> (f64, K)) {
+    pool.sort_by(|a, b| {
+        let (ka, kb) = (key(a), key(b));
+        ka.1.partial_cmp(&kb.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(ka.0.total_cmp(&kb.0))
+            .then(a.key.cmp(&b.key))
+    });
+}
+
+/// Picks diverse quotes: no two with more than half their words in common.
+fn pick_quotes(pool: &[Candidate]) -> Vec<Quote> {
+    let mut sorted = pool.to_vec();
+    let low_first = sorted.iter().map(|c| c.sentiment).sum::<f64>() <= 0.0;
+    if low_first {
+        sort_pool(&mut sorted, &|c: &Candidate| {
+            (c.sentiment, quote_length_penalty(&c.text))
+        });
+    } else {
+        sort_pool(&mut sorted, &|c: &Candidate| {
+            (-c.sentiment, quote_length_penalty(&c.text))
+        });
+    }
+    let mut chosen: Vec<(HashSet<String>, Quote)> = Vec::new();
+    for c in sorted {
+        let words: HashSet<String> = tokenize(&c.text).into_iter().map(|w| w.term).collect();
+        let similar = chosen.iter().any(|(other, _)| {
+            let inter = words.intersection(other).count();
+            let union = words.union(other).count().max(1);
+            inter * 2 > union
+        });
+        if similar {
+            continue;
+        }
+        chosen.push((
+            words,
+            Quote {
+                id: c.id,
+                source: c.source,
+                text: c.text,
+                sentiment: c.sentiment,
+            },
+        ));
+        if chosen.len() == QUOTES_PER_THEME {
+            break;
+        }
+    }
+    chosen.into_iter().map(|(_, q)| q).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trend_flags_a_significant_rise_only() {
+        // Overall volume flat (100 vs 100); theme 20 vs 5: emerging.
+        let t = trend(20, 5, 100, 100);
+        assert!(t.emerging, "{t:?}");
+        assert_eq!(t.change, Some(3.0));
+        // 6 vs 4 is noise.
+        assert!(!trend(6, 4, 100, 100).emerging);
+        // Everything tripled: the theme tripling with it is not emerging.
+        assert!(!trend(15, 5, 300, 100).emerging);
+        // Below the minimum volume never counts.
+        assert!(!trend(4, 0, 100, 100).emerging);
+    }
+
+    #[test]
+    fn quote_text_joins_and_cuts() {
+        let text = "First. Second one here. Third.";
+        assert_eq!(
+            quote_text(text, &[(0, 6), (7, 23)]),
+            "First. Second one here."
+        );
+        let long = "x".repeat(400);
+        assert!(quote_text(&long, &[(0, 400)]).ends_with('…'));
+    }
+}

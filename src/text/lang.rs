@@ -1,0 +1,131 @@
+//! Language detection by script and function words: cheap, deterministic, and
+//! good enough to route a support ticket to the English or Chinese rules.
+
+use serde::{Deserialize, Serialize};
+
+use super::is_han;
+
+/// The languages vocscope analyses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// English.
+    En,
+    /// Chinese (simplified or traditional).
+    Zh,
+    /// Anything else; still indexed and searchable, analysed with the English rules.
+    Other,
+}
+
+impl Lang {
+    /// The code used in outputs and filters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh",
+            Lang::Other => "other",
+        }
+    }
+
+    /// Parses a language code as found in exports ("en-US", "zh_CN", "chinese").
+    pub fn from_code(code: &str) -> Option<Lang> {
+        let lower = code.trim().to_ascii_lowercase();
+        let primary = lower.split(['-', '_']).next().unwrap_or("");
+        match primary {
+            "en" | "eng" | "english" => Some(Lang::En),
+            "zh" | "zho" | "chi" | "cmn" | "chinese" => Some(Lang::Zh),
+            "" => None,
+            _ => Some(Lang::Other),
+        }
+    }
+}
+
+/// Common English function words; a Latin-script text with none of them is
+/// more likely another language.
+const ENGLISH_MARKERS: &[&str] = &[
+    "the", "and", "is", "to", "of", "it", "my", "i", "you", "was", "not", "for", "in", "this",
+    "that", "with", "have", "on", "are", "but", "me", "no", "so", "at", "be", "we", "your", "a",
+];
+
+/// Function words of other Latin-script languages seen in reviews.
+const OTHER_MARKERS: &[&str] = &[
+    "el", "la", "los", "las", "es", "und", "der", "die", "das", "ist", "nicht", "le", "les", "est",
+    "une", "des", "pas", "et", "de", "que", "un", "una", "il", "het", "een", "ich", "je", "não",
+    "muito", "por",
+];
+
+/// Detects the language of a text: `zh` when Chinese characters carry a fair
+/// share of it, `en` for Latin-script text that reads as English, else `other`.
+pub fn detect_language(text: &str) -> Lang {
+    let mut han = 0usize;
+    let mut latin = 0usize;
+    let mut other_letters = 0usize;
+    for c in text.chars() {
+        if is_han(c) {
+            han += 1;
+        } else if c.is_ascii_alphabetic() || ('\u{C0}'..='\u{24F}').contains(&c) {
+            latin += 1;
+        } else if c.is_alphabetic() {
+            other_letters += 1;
+        }
+    }
+    // One Chinese character carries about as much as a short English word.
+    if han > 0 && han * 3 >= latin {
+        return Lang::Zh;
+    }
+    if other_letters > latin + han {
+        return Lang::Other;
+    }
+    if latin == 0 {
+        return if han > 0 { Lang::Zh } else { Lang::Other };
+    }
+    let mut en = 0usize;
+    let mut foreign = 0usize;
+    for word in text
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .take(200)
+    {
+        let lower = word.to_lowercase();
+        if ENGLISH_MARKERS.contains(&lower.as_str()) {
+            en += 1;
+        }
+        if OTHER_MARKERS.contains(&lower.as_str()) {
+            foreign += 1;
+        }
+    }
+    if foreign > en && foreign >= 2 {
+        Lang::Other
+    } else {
+        Lang::En
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_the_three_classes() {
+        assert_eq!(
+            detect_language("Where is my order? It was due Monday."),
+            Lang::En
+        );
+        assert_eq!(detect_language("快递三天了还没到，客服也不回复"), Lang::Zh);
+        assert_eq!(detect_language("我的iPhone 15 case破了"), Lang::Zh);
+        assert_eq!(
+            detect_language("El pedido no ha llegado y la tienda es muy lenta"),
+            Lang::Other
+        );
+        assert_eq!(detect_language("Заказ не пришёл"), Lang::Other);
+        assert_eq!(detect_language("Refund please"), Lang::En);
+    }
+
+    #[test]
+    fn language_codes_map() {
+        assert_eq!(Lang::from_code("zh-CN"), Some(Lang::Zh));
+        assert_eq!(Lang::from_code("en_US"), Some(Lang::En));
+        assert_eq!(Lang::from_code("de"), Some(Lang::Other));
+        assert_eq!(Lang::from_code(""), None);
+    }
+}

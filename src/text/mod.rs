@@ -1,0 +1,267 @@
+//! Text: language detection, sentence splitting and the one analyzer chain.
+//!
+//! Every place that turns text into words (the index, query parsing, theme
+//! cues, the sentiment lexicon lookup) goes through [`tokenize`], so the same
+//! word always matches the same way. English words are lowercased and stemmed
+//! with the Snowball English stemmer (rust-stemmers); runs of Chinese
+//! characters are split into words with jieba. Mixed text is handled run by
+//! run, so a Chinese ticket that names an English product stays searchable in
+//! both scripts.
+
+mod lang;
+mod tokenizer;
+
+pub use lang::{detect_language, Lang};
+pub use tokenizer::{register_analyzer, VocTokenizer, ANALYZER_NAME};
+
+use std::sync::LazyLock;
+
+use jieba_rs::Jieba;
+use rust_stemmers::{Algorithm, Stemmer};
+
+static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
+static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
+
+/// Which script a word was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Script {
+    /// Latin letters or digits (stemmed as English).
+    Latin,
+    /// Chinese characters (segmented by jieba).
+    Han,
+}
+
+/// One word of a text, normalized for matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    /// Normalized form: lowercase and stemmed for Latin words, the word itself for Chinese.
+    pub term: String,
+    /// Lowercase surface form, before stemming (what sentiment lexicons are keyed on).
+    pub lower: String,
+    /// Byte offset of the first byte in the source text.
+    pub start: usize,
+    /// Byte offset one past the last byte in the source text.
+    pub end: usize,
+    /// Script the word is written in.
+    pub script: Script,
+}
+
+/// Returns true for characters handled by the Chinese segmenter.
+pub fn is_han(c: char) -> bool {
+    matches!(c,
+        '\u{4E00}'..='\u{9FFF}'
+        | '\u{3400}'..='\u{4DBF}'
+        | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{2A6DF}'
+        | '\u{2A700}'..='\u{2EBEF}')
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() && !is_han(c)
+}
+
+/// Apostrophes (straight or typographic) inside a Latin word keep it whole: "don't".
+fn is_apostrophe(c: char) -> bool {
+    matches!(c, '\'' | '\u{2019}')
+}
+
+/// Stems one lowercase English word.
+pub fn stem(lower: &str) -> String {
+    STEMMER.stem(lower).into_owned()
+}
+
+/// Splits `text` into normalized words, in order, with byte offsets.
+pub fn tokenize(text: &str) -> Vec<Word> {
+    let mut words = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some(&(start, c)) = chars.peek() {
+        if is_han(c) {
+            let mut end = start;
+            while let Some(&(i, c)) = chars.peek() {
+                if !is_han(c) {
+                    break;
+                }
+                end = i + c.len_utf8();
+                chars.next();
+            }
+            push_han_run(text, start, end, &mut words);
+        } else if is_word_char(c) {
+            let mut end = start;
+            while let Some(&(i, c)) = chars.peek() {
+                if is_word_char(c) {
+                    end = i + c.len_utf8();
+                    chars.next();
+                } else if is_apostrophe(c) {
+                    // Keep the apostrophe only when a letter follows it.
+                    let mut ahead = text[i + c.len_utf8()..].chars();
+                    if ahead.next().is_some_and(is_word_char) {
+                        end = i + c.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                } else {
+                    break;
+                }
+            }
+            push_latin(text, start, end, &mut words);
+        } else {
+            chars.next();
+        }
+    }
+    words
+}
+
+fn push_latin(text: &str, start: usize, end: usize, words: &mut Vec<Word>) {
+    let lower: String = text[start..end]
+        .chars()
+        .map(|c| if is_apostrophe(c) { '\'' } else { c })
+        .flat_map(char::to_lowercase)
+        .collect();
+    let term = stem(&lower);
+    words.push(Word {
+        term,
+        lower,
+        start,
+        end,
+        script: Script::Latin,
+    });
+}
+
+fn push_han_run(text: &str, start: usize, end: usize, words: &mut Vec<Word>) {
+    let run = &text[start..end];
+    for token in JIEBA.cut(run, true) {
+        let word = token.word;
+        if word.trim().is_empty() {
+            continue;
+        }
+        let s = start + token.byte_start;
+        words.push(Word {
+            term: word.to_string(),
+            lower: word.to_string(),
+            start: s,
+            end: s + word.len(),
+            script: Script::Han,
+        });
+    }
+}
+
+/// A sentence (or clause) of a text, as a byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+/// Splits text into sentences at . ! ? ; and their Chinese forms, and at line breaks.
+///
+/// A period inside a number or word ("5.3.0", "e.g.x") does not end a sentence.
+/// Empty sentences are dropped.
+pub fn split_sentences(text: &str) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    let mut iter = text.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        let boundary = match c {
+            '!' | '?' | ';' | '\n' | '\r' | '。' | '！' | '？' | '；' | '…' => true,
+            '.' => {
+                let next = bytes.get(i + 1).copied();
+                next.is_none() || next.is_some_and(|b| b.is_ascii_whitespace() || b == b'.')
+            }
+            _ => false,
+        };
+        if boundary {
+            // Swallow runs of terminators ("!!!", "?!", "...").
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = iter.peek() {
+                if matches!(d, '!' | '?' | '.' | '。' | '！' | '？' | '…') {
+                    end = j + d.len_utf8();
+                    iter.next();
+                } else {
+                    break;
+                }
+            }
+            push_span(text, start, end, &mut spans);
+            start = end;
+        }
+    }
+    push_span(text, start, text.len(), &mut spans);
+    spans
+}
+
+fn push_span(text: &str, start: usize, end: usize, spans: &mut Vec<Span>) {
+    let piece = &text[start..end];
+    let trimmed_start = start + (piece.len() - piece.trim_start().len());
+    let trimmed_end = start + piece.trim_end().len();
+    if trimmed_end > trimmed_start {
+        spans.push(Span {
+            start: trimmed_start,
+            end: trimmed_end,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn terms(text: &str) -> Vec<String> {
+        tokenize(text).into_iter().map(|w| w.term).collect()
+    }
+
+    #[test]
+    fn english_words_are_lowercased_and_stemmed() {
+        assert_eq!(
+            terms("Refunds DELAYED, refunding"),
+            ["refund", "delay", "refund"]
+        );
+    }
+
+    #[test]
+    fn apostrophes_stay_inside_words() {
+        let words = tokenize("I don’t know 'quoted'");
+        let lower: Vec<_> = words.iter().map(|w| w.lower.as_str()).collect();
+        assert_eq!(lower, ["i", "don't", "know", "quoted"]);
+    }
+
+    #[test]
+    fn chinese_is_segmented_into_words_with_offsets() {
+        let text = "我要退款，快递太慢了";
+        let words = tokenize(text);
+        assert!(words.iter().any(|w| w.term == "退款"));
+        for w in &words {
+            assert_eq!(&text[w.start..w.end], w.term);
+            assert_eq!(w.script, Script::Han);
+        }
+    }
+
+    #[test]
+    fn mixed_text_keeps_both_scripts() {
+        let t = terms("iPhone壳破了");
+        assert_eq!(t[0], "iphon");
+        assert!(t.len() >= 2);
+    }
+
+    #[test]
+    fn sentences_split_on_terminators_not_versions() {
+        let text = "Version 5.3.0 crashes. Fix it!!! 快递慢。谢谢";
+        let s: Vec<_> = split_sentences(text)
+            .into_iter()
+            .map(|s| &text[s.start..s.end])
+            .collect();
+        assert_eq!(
+            s,
+            ["Version 5.3.0 crashes.", "Fix it!!!", "快递慢。", "谢谢"]
+        );
+    }
+
+    #[test]
+    fn odd_unicode_never_panics() {
+        let text = "\u{202E}abc\u{0000}😀 ٱلعربية 🇨🇳 e\u{301} ’ '";
+        let _ = tokenize(text);
+        let _ = split_sentences(text);
+    }
+}
