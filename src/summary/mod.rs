@@ -23,7 +23,11 @@ const WEEK: i64 = 7 * 86_400;
 pub const MAX_WEEKS: usize = 26;
 /// Significance level of the emerging test.
 pub const EMERGING_P: f64 = 0.01;
-/// Fewest records in the latest week for a theme to be called emerging.
+/// Weeks that form the recent window of the emerging test.
+pub const RECENT_WEEKS: usize = 2;
+/// Weeks before the recent window that form its baseline.
+pub const BASELINE_WEEKS: usize = 6;
+/// Fewest records in the recent window for a theme to be called emerging.
 pub const EMERGING_MIN_RECORDS: u64 = 5;
 /// Quotes per theme.
 pub const QUOTES_PER_THEME: usize = 3;
@@ -79,7 +83,11 @@ pub struct Trend {
     pub previous_records: u64,
     /// Relative change, (latest - previous) / previous; null when previous is 0.
     pub change: Option<f64>,
-    /// Significantly more frequent than before (binomial test, see README).
+    /// Mean records per week in the recent window (the last [`RECENT_WEEKS`] weeks).
+    pub recent_weekly: f64,
+    /// Mean records per week in the [`BASELINE_WEEKS`] weeks before the recent window.
+    pub baseline_weekly: f64,
+    /// Significantly more frequent than in the baseline (binomial test, see README).
     pub emerging: bool,
     /// p-value of the test.
     pub p_value: f64,
@@ -395,11 +403,7 @@ impl<'t> SummaryBuilder<'t> {
         let week_labels: Vec<String> = (0..weeks)
             .filter_map(|w| as_of.map(|a| format_date(a - WEEK * (weeks - w) as i64 + 1)))
             .collect();
-        let (all_latest, all_previous) = if weeks >= 2 {
-            (weekly_all[weeks - 1], weekly_all[weeks - 2])
-        } else {
-            (0, 0)
-        };
+        let all_counts = TrendCounts::of(&weekly_all);
 
         let mut themes: Vec<ThemeSummary> = Vec::new();
         for (i, acc) in self.themes.iter().enumerate() {
@@ -407,11 +411,6 @@ impl<'t> SummaryBuilder<'t> {
                 continue;
             }
             let def = &self.taxonomy.themes[i];
-            let (latest, previous) = if weeks >= 2 {
-                (weekly[i][weeks - 1], weekly[i][weeks - 2])
-            } else {
-                (0, 0)
-            };
             let mean_sentiment = acc.mention_sum / acc.records as f64;
             themes.push(ThemeSummary {
                 id: def.id.clone(),
@@ -429,7 +428,7 @@ impl<'t> SummaryBuilder<'t> {
                     self.score_sum,
                     n,
                 )),
-                trend: trend(latest, previous, all_latest, all_previous),
+                trend: trend(TrendCounts::of(&weekly[i]), &all_counts),
                 weekly: weekly[i].clone(),
                 top_phrases: top_phrases(&acc.cues),
                 quotes: pick_quotes(if mean_sentiment <= 0.0 {
@@ -494,26 +493,83 @@ impl<'t> SummaryBuilder<'t> {
     }
 }
 
-/// The latest week against the previous one. Emerging: a one-sided binomial
-/// test that the theme's share of the two weeks' records falls in the latest
-/// week more often than all records do.
-pub fn trend(latest: u64, previous: u64, all_latest: u64, all_previous: u64) -> Trend {
-    let n = latest + previous;
-    let p0 = if all_latest + all_previous > 0 {
-        all_latest as f64 / (all_latest + all_previous) as f64
+/// Weekly counts around the anchor: the latest weeks and the baseline before them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TrendCounts {
+    /// Records in the latest week.
+    pub latest: u64,
+    /// Records in the week before.
+    pub previous: u64,
+    /// Records in the recent window.
+    pub recent: u64,
+    /// Weeks in the recent window (fewer when the data is short).
+    pub recent_weeks: usize,
+    /// Records in the baseline weeks.
+    pub baseline: u64,
+    /// Weeks in the baseline.
+    pub baseline_weeks: usize,
+}
+
+impl TrendCounts {
+    /// Reads the windows off a weekly series, oldest first.
+    pub fn of(series: &[u64]) -> TrendCounts {
+        let n = series.len();
+        if n < 2 {
+            return TrendCounts::default();
+        }
+        let recent_weeks = RECENT_WEEKS.min(n - 1);
+        let recent = &series[n - recent_weeks..];
+        let baseline = &series[(n - recent_weeks).saturating_sub(BASELINE_WEEKS)..n - recent_weeks];
+        TrendCounts {
+            latest: series[n - 1],
+            previous: series[n - 2],
+            recent: recent.iter().sum(),
+            recent_weeks,
+            baseline: baseline.iter().sum(),
+            baseline_weeks: baseline.len(),
+        }
+    }
+}
+
+/// A theme's trend: latest week against the week before, and the emerging test.
+///
+/// Emerging is a one-sided conditional binomial test: of the theme's records
+/// in the recent window plus the baseline, the recent window holds more than
+/// its share of all records (`all`) would predict, so a theme that grows only
+/// because everything grew is not emerging. It also needs at least
+/// [`EMERGING_MIN_RECORDS`] recent records, a higher weekly rate than the
+/// baseline, and p < [`EMERGING_P`].
+pub fn trend(theme: TrendCounts, all: &TrendCounts) -> Trend {
+    let n = theme.recent + theme.baseline;
+    let p0 = if all.recent + all.baseline > 0 {
+        all.recent as f64 / (all.recent + all.baseline) as f64
     } else {
         0.5
     };
-    let p_value = if n == 0 {
+    let p_value = if n == 0 || theme.baseline_weeks == 0 {
         1.0
     } else {
-        binomial_upper_tail(latest, n, p0)
+        binomial_upper_tail(theme.recent, n, p0)
     };
+    let rate = |count: u64, weeks: usize| {
+        if weeks > 0 {
+            count as f64 / weeks as f64
+        } else {
+            0.0
+        }
+    };
+    let recent_weekly = rate(theme.recent, theme.recent_weeks);
+    let baseline_weekly = rate(theme.baseline, theme.baseline_weeks);
     Trend {
-        latest_records: latest,
-        previous_records: previous,
-        change: (previous > 0).then(|| round4((latest as f64 - previous as f64) / previous as f64)),
-        emerging: latest >= EMERGING_MIN_RECORDS && latest > previous && p_value < EMERGING_P,
+        latest_records: theme.latest,
+        previous_records: theme.previous,
+        change: (theme.previous > 0)
+            .then(|| round4((theme.latest as f64 - theme.previous as f64) / theme.previous as f64)),
+        recent_weekly: round4(recent_weekly),
+        baseline_weekly: round4(baseline_weekly),
+        emerging: theme.recent >= EMERGING_MIN_RECORDS
+            && recent_weekly > baseline_weekly
+            && p_value < EMERGING_P,
         p_value: round4(p_value),
     }
 }
@@ -623,18 +679,56 @@ fn pick_quotes(pool: &[Candidate]) -> Vec<Quote> {
 mod tests {
     use super::*;
 
+    fn weekly(series: &[u64]) -> TrendCounts {
+        TrendCounts::of(series)
+    }
+
+    #[test]
+    fn windows_are_read_off_the_series() {
+        let t = weekly(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!((t.latest, t.previous), (10, 9));
+        assert_eq!((t.recent, t.recent_weeks), (19, 2));
+        assert_eq!((t.baseline, t.baseline_weeks), (3 + 4 + 5 + 6 + 7 + 8, 6));
+        assert_eq!(weekly(&[5]), TrendCounts::default());
+    }
+
     #[test]
     fn trend_flags_a_significant_rise_only() {
-        // Overall volume flat (100 vs 100); theme 20 vs 5: emerging.
-        let t = trend(20, 5, 100, 100);
+        let flat = weekly(&[100; 8]);
+        // Theme at 5 a week, then 20 and 20: emerging.
+        let t = trend(weekly(&[5, 5, 5, 5, 5, 5, 20, 20]), &flat);
         assert!(t.emerging, "{t:?}");
-        assert_eq!(t.change, Some(3.0));
-        // 6 vs 4 is noise.
-        assert!(!trend(6, 4, 100, 100).emerging);
+        assert_eq!(t.change, Some(0.0));
+        assert_eq!((t.recent_weekly, t.baseline_weekly), (20.0, 5.0));
+        // 6 against 4 a week is noise.
+        assert!(!trend(weekly(&[4, 4, 4, 4, 4, 4, 6, 6]), &flat).emerging);
         // Everything tripled: the theme tripling with it is not emerging.
-        assert!(!trend(15, 5, 300, 100).emerging);
+        let grown = weekly(&[100, 100, 100, 100, 100, 100, 300, 300]);
+        assert!(!trend(weekly(&[5, 5, 5, 5, 5, 5, 15, 15]), &grown).emerging);
         // Below the minimum volume never counts.
-        assert!(!trend(4, 0, 100, 100).emerging);
+        assert!(!trend(weekly(&[0, 0, 0, 0, 0, 0, 2, 2]), &flat).emerging);
+    }
+
+    #[test]
+    fn trend_p_value_matches_hand_computation() {
+        // Recent 3 of n = 4 (baseline 1); all records split 200/200, p0 = 0.5:
+        // P(X >= 3) = (4 + 1) / 16.
+        let theme = TrendCounts {
+            latest: 2,
+            previous: 1,
+            recent: 3,
+            recent_weeks: 2,
+            baseline: 1,
+            baseline_weeks: 2,
+        };
+        let all = TrendCounts {
+            recent: 200,
+            recent_weeks: 2,
+            baseline: 200,
+            baseline_weeks: 2,
+            ..Default::default()
+        };
+        assert_eq!(trend(theme, &all).p_value, 0.3125);
     }
 
     #[test]
