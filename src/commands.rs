@@ -55,6 +55,21 @@ fn load_analyzer(taxonomy: Option<&Path>) -> anyhow::Result<Analyzer> {
     ))
 }
 
+/// The taxonomy for commands that read an index: `--taxonomy` when given,
+/// else the one the index was tagged with, else the built-in one.
+fn taxonomy_of_index(flag: Option<&Path>, index: &VocIndex) -> anyhow::Result<Taxonomy> {
+    if flag.is_some() {
+        return load_taxonomy(flag);
+    }
+    match index.committed_taxonomy() {
+        Some(text) => Ok(Taxonomy::parse(
+            &text,
+            &format!("taxonomy stored in {}", index.path().display()),
+        )?),
+        None => load_taxonomy(None),
+    }
+}
+
 fn parse_date_arg(flag: &str, value: Option<&str>) -> Result<Option<i64>> {
     match value {
         None => Ok(None),
@@ -222,7 +237,7 @@ fn analyze_line(analyzer: &Analyzer, line: u64, bytes: &[u8]) -> (Value, Option<
         .and_then(Value::as_str)
         .filter(|t| !t.trim().is_empty());
     let full = match title {
-        Some(t) => format!("{t}.\n{body}"),
+        Some(t) => format!("{t}\n{body}"),
         None => body.to_string(),
     };
     let rating = match value.get("rating") {
@@ -292,14 +307,6 @@ pub fn search(args: SearchArgs) -> Result<()> {
                 .to_string(),
         ),
     };
-    if let Some(theme) = &args.theme {
-        let taxonomy = load_taxonomy(None)?;
-        if taxonomy.theme(theme).is_none() {
-            return Err(usage(format!(
-                "--theme: unknown theme `{theme}` (see `vocscope themes`)"
-            )));
-        }
-    }
     let request = SearchRequest {
         query: args.query.clone(),
         theme: args.theme.clone(),
@@ -315,6 +322,14 @@ pub fn search(args: SearchArgs) -> Result<()> {
         },
     };
     let index = VocIndex::open(&args.index).map_err(|e| Failure::Failed(anyhow!(e)))?;
+    if let Some(theme) = &args.theme {
+        let taxonomy = taxonomy_of_index(None, &index)?;
+        if taxonomy.theme(theme).is_none() {
+            return Err(usage(format!(
+                "--theme: unknown theme `{theme}` (see `vocscope themes`)"
+            )));
+        }
+    }
     let results = index.search(&request).map_err(|e| match e {
         vocscope::index::SearchError::Query { .. } => usage(e.to_string()),
         other => Failure::Failed(anyhow!(other)),
@@ -369,7 +384,11 @@ pub fn report(args: ReportArgs) -> Result<()> {
     let since = parse_date_arg("--since", args.since.as_deref())?;
     let until = parse_date_arg("--until", args.until.as_deref())?;
     let as_of = parse_date_arg("--as-of", args.as_of.as_deref())?;
-    let analyzer = load_analyzer(args.taxonomy.as_deref())?;
+    let index = VocIndex::open(&args.index).map_err(|e| Failure::Failed(anyhow!(e)))?;
+    let analyzer = Analyzer::new(
+        taxonomy_of_index(args.taxonomy.as_deref(), &index)?,
+        Lexicon::default_lexicon().map_err(|e| Failure::Failed(e.into()))?,
+    );
     let options = SummaryOptions {
         since,
         until,
@@ -378,7 +397,7 @@ pub fn report(args: ReportArgs) -> Result<()> {
         counts: Default::default(),
     };
     let (summary, written) =
-        pipeline::report(&args.index, &args.out, &analyzer, options, args.excel_bom).with_context(
+        pipeline::report(&index, &args.out, &analyzer, options, args.excel_bom).with_context(
             || {
                 format!(
                     "report from index {} could not complete",

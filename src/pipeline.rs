@@ -109,7 +109,7 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
     let mut retagged = 0;
     if index.num_records() > 0 && index.committed_fingerprint() != Some(fingerprint) {
         progress("taxonomy or lexicons changed since the last run: re-tagging indexed records");
-        retagged = retag(&index, &mut writer, analyzer, &pool, fingerprint)?;
+        retagged = retag(&index, &mut writer, analyzer, &pool)?;
     }
 
     let known = index.content_hashes()?;
@@ -119,7 +119,7 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
     })?;
     let mut rejects = RejectsWriter::create(&config.out_dir.join("rejects.jsonl"))?;
     let mut counts = Counts::default();
-    let mut seen: HashMap<u64, u64> = HashMap::new();
+    let mut ledger = Ledger::default();
     let mut since_commit = 0u64;
     let mut failed_files = Vec::new();
 
@@ -142,11 +142,11 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
                 }
             });
             if let Err(e) = result {
-                failed.push(e.to_string());
+                failed.push(e.detail());
                 batch.push(Item::Rejected(Reject {
                     file: file.name(),
                     location: "file".into(),
-                    reason: format!("cannot read file: {e}"),
+                    reason: format!("cannot read file: {}", e.detail()),
                     raw: serde_json::Value::Null,
                 }));
             }
@@ -171,29 +171,10 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
             };
             let kh = key_hash(&record.key());
             let hash = record.content_hash();
-            match seen.get(&kh) {
-                Some(&h) if h == hash => {
-                    counts.duplicates += 1;
-                    continue;
-                }
-                Some(_) => counts.updated += 1,
-                None => match known.get(&kh) {
-                    Some(&h) if h == hash => {
-                        counts.unchanged += 1;
-                        seen.insert(kh, hash);
-                        if record.created_at.is_none() {
-                            counts.undated += 1;
-                        }
-                        continue;
-                    }
-                    Some(_) => counts.updated += 1,
-                    None => counts.new += 1,
-                },
+            match ledger.classify(kh, hash, record.created_at.is_none(), &known, &mut counts) {
+                Decision::Duplicate | Decision::Keep => continue,
+                Decision::Write => {}
             }
-            if record.created_at.is_none() {
-                counts.undated += 1;
-            }
-            seen.insert(kh, hash);
             to_index.push((record, hash));
         }
         let analyses: Vec<Analysis> = pool.install(|| {
@@ -207,7 +188,7 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
         }
         since_commit += to_index.len() as u64;
         if since_commit >= COMMIT_EVERY {
-            writer.commit(&payload(fingerprint, &counts))?;
+            writer.commit(&payload(analyzer, &counts))?;
             since_commit = 0;
             progress(&format!(
                 "committed {} records",
@@ -217,7 +198,8 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
     }
     failed_files.extend(reader.join().unwrap_or_default());
     counts.indexed = counts.new + counts.updated + counts.unchanged;
-    writer.commit(&payload(fingerprint, &counts))?;
+    debug_assert!(counts.adds_up(), "{counts:?}");
+    writer.commit(&payload(analyzer, &counts))?;
     writer.finish()?;
     rejects.commit()?;
     index.reload()?;
@@ -241,6 +223,100 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
     })
 }
 
+/// What to do with a record read in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// An exact repeat of the latest version seen in this run.
+    Duplicate,
+    /// The index already holds exactly this.
+    Keep,
+    /// Analyse and upsert.
+    Write,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bucket {
+    New,
+    Updated,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    hash: u64,
+    bucket: Bucket,
+    undated: bool,
+    written: bool,
+}
+
+/// Classifies each record of a run against the index as it was when the run
+/// started and against earlier versions in this run, so that every item ends
+/// in exactly one bucket. When one key comes twice with different content,
+/// the later version wins: the earlier one moves to `superseded`, and the
+/// later one is compared with the index as it was before the run (so a
+/// re-run of the same inputs reports nothing new or updated).
+#[derive(Default)]
+struct Ledger {
+    seen: HashMap<u64, Seen>,
+}
+
+impl Ledger {
+    fn classify(
+        &mut self,
+        key_hash: u64,
+        hash: u64,
+        undated: bool,
+        known: &HashMap<u64, u64>,
+        counts: &mut Counts,
+    ) -> Decision {
+        let mut index_changed = false;
+        if let Some(prev) = self.seen.get(&key_hash).copied() {
+            if prev.hash == hash {
+                counts.duplicates += 1;
+                return Decision::Duplicate;
+            }
+            match prev.bucket {
+                Bucket::New => counts.new -= 1,
+                Bucket::Updated => counts.updated -= 1,
+                Bucket::Unchanged => counts.unchanged -= 1,
+            }
+            if prev.undated {
+                counts.undated -= 1;
+            }
+            counts.superseded += 1;
+            index_changed = prev.written;
+        }
+        let bucket = match known.get(&key_hash) {
+            None => Bucket::New,
+            Some(&h) if h == hash => Bucket::Unchanged,
+            Some(_) => Bucket::Updated,
+        };
+        match bucket {
+            Bucket::New => counts.new += 1,
+            Bucket::Updated => counts.updated += 1,
+            Bucket::Unchanged => counts.unchanged += 1,
+        }
+        if undated {
+            counts.undated += 1;
+        }
+        let write = bucket != Bucket::Unchanged || index_changed;
+        self.seen.insert(
+            key_hash,
+            Seen {
+                hash,
+                bucket,
+                undated,
+                written: write || index_changed,
+            },
+        );
+        if write {
+            Decision::Write
+        } else {
+            Decision::Keep
+        }
+    }
+}
+
 /// Analyses one record: title and text together, with its rating.
 pub fn analyze_record(analyzer: &Analyzer, record: &Record) -> Analysis {
     let text = record.full_text();
@@ -252,9 +328,10 @@ pub fn analyze_record(analyzer: &Analyzer, record: &Record) -> Analysis {
     })
 }
 
-fn payload(fingerprint: u64, counts: &Counts) -> crate::index::CommitInfo {
+fn payload(analyzer: &Analyzer, counts: &Counts) -> crate::index::CommitInfo {
     crate::index::CommitInfo {
-        fingerprint,
+        fingerprint: analyzer.fingerprint(),
+        taxonomy: Some(analyzer.taxonomy().source.clone()),
         last_run: serde_json::to_value(LastRun {
             counts: counts.clone(),
             finished_at: jiff::Timestamp::now().to_string(),
@@ -268,7 +345,6 @@ fn retag(
     writer: &mut VocWriter,
     analyzer: &Analyzer,
     pool: &rayon::ThreadPool,
-    fingerprint: u64,
 ) -> Result<u64, RunError> {
     let mut batch: Vec<StoredRecord> = Vec::with_capacity(BATCH);
     let mut total = 0u64;
@@ -307,7 +383,7 @@ fn retag(
         .last_run::<LastRun>()
         .map(|l| l.counts)
         .unwrap_or_default();
-    writer.commit(&payload(fingerprint, &counts))?;
+    writer.commit(&payload(analyzer, &counts))?;
     index.reload()?;
     Ok(total)
 }
@@ -350,15 +426,68 @@ pub fn write_reports(
 
 /// Rebuilds the report files from the index for a period.
 pub fn report(
-    index_dir: &Path,
+    index: &VocIndex,
     out_dir: &Path,
     analyzer: &Analyzer,
     mut options: SummaryOptions,
     excel_bom: bool,
 ) -> Result<(Summary, Vec<PathBuf>), RunError> {
-    let index = VocIndex::open(index_dir)?;
     if let Some(last) = index.last_run::<LastRun>() {
         options.counts = last.counts;
     }
-    write_reports(&index, analyzer, options, out_dir, excel_bom)
+    write_reports(index, analyzer, options, out_dir, excel_bom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_through(items: &[(u64, u64)], known: &HashMap<u64, u64>) -> (Counts, Vec<Decision>) {
+        let mut ledger = Ledger::default();
+        let mut counts = Counts::default();
+        let decisions = items
+            .iter()
+            .map(|&(k, h)| {
+                counts.read += 1;
+                ledger.classify(k, h, false, known, &mut counts)
+            })
+            .collect();
+        counts.indexed = counts.new + counts.updated + counts.unchanged;
+        assert!(counts.adds_up(), "{counts:?}");
+        (counts, decisions)
+    }
+
+    #[test]
+    fn first_run_counts_new_duplicates_and_superseded() {
+        // key 1 twice the same, key 2 in two versions.
+        let (c, d) = run_through(&[(1, 10), (1, 10), (2, 20), (2, 21)], &HashMap::new());
+        assert_eq!((c.new, c.duplicates, c.superseded, c.indexed), (2, 1, 1, 2));
+        assert_eq!(
+            d,
+            [
+                Decision::Write,
+                Decision::Duplicate,
+                Decision::Write,
+                Decision::Write
+            ]
+        );
+    }
+
+    #[test]
+    fn rerun_with_two_versions_of_a_key_reports_nothing_changed() {
+        let known = HashMap::from([(1, 10), (2, 21)]);
+        let (c, d) = run_through(&[(1, 10), (1, 10), (2, 20), (2, 21)], &known);
+        assert_eq!((c.new, c.updated, c.unchanged), (0, 0, 2));
+        assert_eq!((c.duplicates, c.superseded), (1, 1));
+        // The older version was written over the index, so the latest is written back.
+        assert_eq!(d[3], Decision::Write);
+    }
+
+    #[test]
+    fn changed_record_is_updated() {
+        let known = HashMap::from([(1, 10)]);
+        let (c, d) = run_through(&[(1, 11)], &known);
+        assert_eq!((c.updated, c.indexed), (1, 1));
+        assert_eq!(d, [Decision::Write]);
+    }
 }

@@ -83,19 +83,11 @@ impl Record {
         format!("{}:{}", self.source, self.id)
     }
 
-    /// Title and text joined, as analysed.
+    /// Title and text joined, as analysed: the title is its own sentence.
     pub fn full_text(&self) -> String {
         match &self.title {
             Some(title) if !title.trim().is_empty() && !self.text.is_empty() => {
-                let sep = if title
-                    .trim_end()
-                    .ends_with(['.', '!', '?', '。', '！', '？'])
-                {
-                    "\n"
-                } else {
-                    ".\n"
-                };
-                format!("{}{}{}", title.trim_end(), sep, self.text)
+                format!("{}\n{}", title.trim_end(), self.text)
             }
             Some(title) if self.text.is_empty() => title.clone(),
             _ => self.text.clone(),
@@ -159,6 +151,6 @@ mod tests {
 
     #[test]
     fn full_text_joins_title_as_a_sentence() {
-        assert_eq!(sample().full_text(), "Refund.\nWhere is my refund");
+        assert_eq!(sample().full_text(), "Refund\nWhere is my refund");
     }
 }

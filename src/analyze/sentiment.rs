@@ -355,6 +355,17 @@ impl Lexicon {
         None
     }
 
+    /// Whether a word (lowercase surface form) carries sentiment or is a
+    /// modifier (negator, booster, contrast): such words describe how the
+    /// customer feels, not what about.
+    pub fn is_sentiment_word(&self, word: &Word) -> bool {
+        is_modifier(word)
+            || match word.script {
+                Script::Latin => self.en_words.contains_key(&word.lower),
+                Script::Han => self.zh_words.contains_key(&word.lower),
+            }
+    }
+
     /// Hash of the lexicon contents.
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint

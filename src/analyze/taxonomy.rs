@@ -82,6 +82,9 @@ pub struct Taxonomy {
     pub signals: Vec<SignalDef>,
     /// Hash of the file's meaning, to notice edits between runs.
     pub fingerprint: u64,
+    /// The TOML text it was parsed from (kept with the index, so that later
+    /// commands use the taxonomy the records were tagged with).
+    pub source: String,
 }
 
 /// Why a taxonomy file cannot be used.
@@ -167,6 +170,7 @@ impl Taxonomy {
             fingerprint: crate::record::fnv1a(&canonical),
             themes: parsed.theme,
             signals: parsed.signal,
+            source: text.to_string(),
         })
     }
 

@@ -49,7 +49,7 @@ pub enum IndexError {
         message: String,
     },
     /// A tantivy error, with the index path.
-    #[error("index {path}: {source}")]
+    #[error("index {path}")]
     Tantivy {
         /// Index directory.
         path: PathBuf,
@@ -67,7 +67,7 @@ pub enum IndexError {
         message: String,
     },
     /// A file beside the index.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -143,6 +143,9 @@ pub struct CommitInfo {
     pub fingerprint: u64,
     /// Whatever the pipeline wants to remember about the last run.
     pub last_run: serde_json::Value,
+    /// The taxonomy (TOML text) the records were tagged with.
+    #[serde(default)]
+    pub taxonomy: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -255,6 +258,11 @@ impl VocIndex {
     /// Analyzer fingerprint of the last commit (None for a new index).
     pub fn committed_fingerprint(&self) -> Option<u64> {
         self.commit_info().map(|i| i.fingerprint)
+    }
+
+    /// The taxonomy (TOML text) the committed records were tagged with.
+    pub fn committed_taxonomy(&self) -> Option<String> {
+        self.commit_info()?.taxonomy
     }
 
     /// What the last commit remembered of its run.

@@ -167,9 +167,15 @@ impl VocIndex {
         for (score, address) in addresses {
             let doc: TantivyDocument = searcher.doc(address).map_err(err)?;
             let stored = self.decode(&doc)?;
-            let snippet = generator.snippet(&stored.record.text);
+            // A record with a title and no text shows its title.
+            let shown = if stored.record.text.is_empty() {
+                stored.record.title.as_deref().unwrap_or("")
+            } else {
+                &stored.record.text
+            };
+            let snippet = generator.snippet(shown);
             let (snippet, highlights) = if snippet.highlighted().is_empty() {
-                (lead(&stored.record.text, 200), Vec::new())
+                (lead(shown, 200), Vec::new())
             } else {
                 let offsets = snippet
                     .highlighted()

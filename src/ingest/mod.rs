@@ -119,13 +119,22 @@ pub enum Item {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// A path given on the command line does not exist or cannot be read.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The path.
         path: String,
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl IngestError {
+    /// The message with its cause, on one line (for rejects.jsonl).
+    pub fn detail(&self) -> String {
+        match self {
+            IngestError::Io { path, source } => format!("{path}: {source}"),
+        }
+    }
 }
 
 /// File endings read when walking a directory.

@@ -18,7 +18,7 @@ use crate::summary::Summary;
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// Writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -26,7 +26,7 @@ pub enum OutputError {
         source: std::io::Error,
     },
     /// CSV encoding failed.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Csv {
         /// The file.
         path: PathBuf,

@@ -22,6 +22,13 @@ pub fn render_summary(summary: &Summary) -> String {
         "counts: read {}, indexed {} (new {}, updated {}, unchanged {}), duplicates {}, rejected {}",
         c.read, c.indexed, c.new, c.updated, c.unchanged, c.duplicates, c.rejected
     );
+    if c.superseded > 0 {
+        let _ = writeln!(
+            out,
+            "        {} older versions were superseded by a later version of the same record",
+            c.superseded
+        );
+    }
     if c.undated > 0 {
         let _ = writeln!(
             out,
@@ -130,6 +137,23 @@ pub fn render_summary(summary: &Summary) -> String {
                 out,
                 "top pain, in a customer's words: \"{}\" ({}:{})",
                 q.text, q.source, q.id
+            );
+        }
+    }
+    if !summary.unmapped.is_empty() {
+        let _ = writeln!(
+            out,
+            "unmapped complaints (no theme covers them; see summary.json for TOML snippets):"
+        );
+        for c in summary.unmapped.iter().take(5) {
+            let example = c.quotes.first().map(|q| q.text.as_str()).unwrap_or("");
+            let _ = writeln!(
+                out,
+                "  \"{}\" in {} negative records (x{:.1} vs the rest): \"{}\"",
+                c.label,
+                c.records,
+                c.lift,
+                one_line(example)
             );
         }
     }

@@ -5,8 +5,10 @@
 //! Time windows are anchored at the newest record (or `--as-of`), never at
 //! the wall clock, so the same index always gives the same summary.
 
+mod discovery;
 mod stats;
 
+pub use discovery::{Discovery, UnmappedCandidate, UnmappedQuote};
 pub use stats::{binomial_upper_tail, key_driver_impact};
 
 use std::collections::{HashMap, HashSet};
@@ -49,6 +51,8 @@ pub struct Counts {
     pub unchanged: u64,
     /// Exact repeats of a record seen earlier in the same run.
     pub duplicates: u64,
+    /// Older versions of a record replaced by a later version in the same run.
+    pub superseded: u64,
     /// Items written to rejects.jsonl.
     pub rejected: u64,
     /// Records kept without a creation date (not in trends).
@@ -58,7 +62,7 @@ pub struct Counts {
 impl Counts {
     /// Whether every item read is accounted for.
     pub fn adds_up(&self) -> bool {
-        self.read == self.indexed + self.duplicates + self.rejected
+        self.read == self.indexed + self.superseded + self.duplicates + self.rejected
             && self.indexed == self.new + self.updated + self.unchanged
     }
 }
@@ -201,6 +205,8 @@ pub struct Summary {
     pub metrics: Metrics,
     /// Signals with records.
     pub signals: Vec<SignalSummary>,
+    /// Complaints no theme covers, grouped into suggested themes.
+    pub unmapped: Vec<UnmappedCandidate>,
 }
 
 /// Options of a summary.
@@ -266,6 +272,7 @@ pub struct SummaryBuilder<'t> {
     nps: (u64, u64, u64),
     unthemed: u64,
     signals: HashMap<String, u64>,
+    discovery: Discovery,
 }
 
 impl<'t> SummaryBuilder<'t> {
@@ -289,6 +296,7 @@ impl<'t> SummaryBuilder<'t> {
             nps: (0, 0, 0),
             unthemed: 0,
             signals: HashMap::new(),
+            discovery: Discovery::default(),
         }
     }
 
@@ -363,6 +371,7 @@ impl<'t> SummaryBuilder<'t> {
         if theme_ids.is_empty() {
             self.unthemed += 1;
         }
+        self.discovery.add(stored);
         self.compact.push(Compact {
             created: record.created_at,
             themes: theme_ids,
@@ -489,6 +498,7 @@ impl<'t> SummaryBuilder<'t> {
             sentiment: self.sentiment,
             metrics,
             signals,
+            unmapped: self.discovery.finish(),
         }
     }
 }

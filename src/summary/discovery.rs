@@ -1,0 +1,871 @@
+//! Discovery: complaints the taxonomy misses.
+//!
+//! Phrases of 1 to 3 words (English stems or Chinese words) are counted in
+//! the sentences that no theme claimed, separately in negative and in other
+//! records. A phrase is a candidate when it appears in at least
+//! [`MIN_RECORDS`] negative records, is clearly more frequent there than in
+//! the rest (lift ≥ [`MIN_LIFT`], with add-one smoothing), and most records
+//! that use it are negative ([`MIN_NEGATIVE_SHARE`]). Sentiment words and
+//! generic support words are skipped: they say that something went wrong,
+//! not what. Candidates that
+//! occur in the same records are grouped into one suggested theme, with
+//! example quotes and a TOML snippet ready to paste into the taxonomy.
+//!
+//! Memory is bounded: phrase counts are pruned when the table grows past
+//! [`MAX_PHRASES`], and the sentences kept for grouping and quotes are those
+//! of the latest [`MAX_KEPT`] negative records.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::LazyLock;
+
+use serde::Serialize;
+
+use crate::analyze::{Label, Lexicon};
+use crate::index::StoredRecord;
+use crate::text::{split_sentences, tokenize, Script, Word};
+
+/// Fewest negative records a phrase needs to be a candidate.
+pub const MIN_RECORDS: u64 = 5;
+/// Least over-representation in negative records.
+pub const MIN_LIFT: f64 = 1.5;
+/// Least share of a phrase's records that are negative.
+pub const MIN_NEGATIVE_SHARE: f64 = 0.6;
+/// Most suggested themes.
+pub const MAX_CANDIDATES: usize = 8;
+const MAX_PHRASES: usize = 400_000;
+const MAX_KEPT: usize = 20_000;
+
+const EN_STOPWORDS: &[&str] = &[
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "don't",
+    "for",
+    "from",
+    "get",
+    "got",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "him",
+    "his",
+    "how",
+    "i",
+    "i'm",
+    "i've",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "it's",
+    "its",
+    "just",
+    "me",
+    "more",
+    "my",
+    "no",
+    "not",
+    "now",
+    "of",
+    "on",
+    "one",
+    "only",
+    "or",
+    "other",
+    "our",
+    "out",
+    "over",
+    "please",
+    "so",
+    "some",
+    "still",
+    "than",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "this",
+    "those",
+    "to",
+    "too",
+    "up",
+    "us",
+    "very",
+    "was",
+    "we",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "who",
+    "why",
+    "will",
+    "with",
+    "would",
+    "you",
+    "your",
+    "hi",
+    "hello",
+    "thanks",
+    "thank",
+    "dear",
+    "regards",
+    "can't",
+    "won't",
+    "didn't",
+    "doesn't",
+    "isn't",
+    "wasn't",
+    "even",
+    "really",
+    "day",
+    "days",
+    "week",
+    "weeks",
+    "time",
+    "today",
+    "yesterday",
+    "lumio",
+    "work",
+    "works",
+    "worked",
+    "working",
+    "new",
+    "never",
+    "make",
+    "made",
+    "want",
+    "need",
+    "try",
+    "tried",
+    "use",
+    "used",
+    "go",
+    "going",
+    "come",
+    "came",
+    "say",
+    "said",
+    "tell",
+    "told",
+    "know",
+    "see",
+    "look",
+    "looks",
+    "think",
+    "ever",
+    "every",
+    "anything",
+    "something",
+    "nothing",
+    "everything",
+    "anyone",
+    "someone",
+    "back",
+    "first",
+    "last",
+    "next",
+    "same",
+    "another",
+    "way",
+    "thing",
+    "things",
+    "much",
+    "many",
+    "lot",
+    "bit",
+    "well",
+    "good",
+    "bad",
+    "since",
+    "until",
+    "while",
+    "should",
+    "shall",
+    "may",
+    "might",
+    "must",
+    "let",
+    "put",
+    "take",
+    "took",
+    "give",
+    "gave",
+    "keep",
+    "kept",
+    "yet",
+    "though",
+    "both",
+    "each",
+    "few",
+    "own",
+    "such",
+    "once",
+    "twice",
+    "ago",
+    "around",
+    "via",
+    "per",
+    "etc",
+    "ok",
+    "okay",
+    "yes",
+    "hey",
+    "guys",
+    "team",
+    "order",
+    "orders",
+    "item",
+    "items",
+    "product",
+    "products",
+    "app",
+    "account",
+    "customer",
+    "service",
+    "support",
+    "company",
+    "store",
+    "shop",
+    "website",
+    "site",
+    "email",
+    "phone",
+    "call",
+    "message",
+    "issue",
+    "issues",
+    "problem",
+    "problems",
+    "help",
+    "get",
+    "got",
+    "getting",
+];
+
+const ZH_STOPWORDS: &[&str] = &[
+    "的",
+    "了",
+    "是",
+    "我",
+    "你",
+    "他",
+    "她",
+    "它",
+    "我们",
+    "你们",
+    "他们",
+    "在",
+    "有",
+    "和",
+    "就",
+    "都",
+    "也",
+    "很",
+    "还",
+    "又",
+    "把",
+    "被",
+    "给",
+    "让",
+    "这",
+    "那",
+    "这个",
+    "那个",
+    "一个",
+    "什么",
+    "怎么",
+    "吗",
+    "呢",
+    "吧",
+    "啊",
+    "呀",
+    "哦",
+    "嗯",
+    "着",
+    "过",
+    "到",
+    "说",
+    "要",
+    "会",
+    "能",
+    "可以",
+    "没有",
+    "没",
+    "不",
+    "请",
+    "您",
+    "你好",
+    "您好",
+    "谢谢",
+    "一下",
+    "一直",
+    "已经",
+    "现在",
+    "然后",
+    "但是",
+    "因为",
+    "所以",
+    "如果",
+    "还是",
+    "就是",
+    "而且",
+    "自己",
+    "一",
+    "个",
+    "上",
+    "下",
+    "里",
+    "不能",
+    "麻烦",
+    "问题",
+    "客服",
+    "订单",
+    "东西",
+    "商品",
+    "产品",
+    "账号",
+    "时候",
+    "感觉",
+    "知道",
+    "觉得",
+    "希望",
+    "需要",
+    "应该",
+    "直接",
+    "之前",
+    "以后",
+    "为什么",
+    "能不能",
+    "帮忙",
+    "一次",
+    "每次",
+    "多少",
+    "这么",
+    "那么",
+    "这样",
+    "那样",
+    "还有",
+    "只是",
+    "真的",
+    "其实",
+    "比较",
+    "有点",
+    "已",
+];
+
+static LEXICON: LazyLock<Option<Lexicon>> = LazyLock::new(|| Lexicon::default_lexicon().ok());
+
+/// Function words, generic support words, and sentiment words: they say how
+/// or that something went wrong, not what.
+fn is_stopword(word: &Word) -> bool {
+    if LEXICON.as_ref().is_some_and(|l| l.is_sentiment_word(word)) {
+        return true;
+    }
+    match word.script {
+        Script::Latin => {
+            EN_STOPWORDS.contains(&word.lower.as_str())
+                || word.lower.chars().count() < 2
+                || word.lower.chars().all(|c| c.is_ascii_digit())
+        }
+        Script::Han => ZH_STOPWORDS.contains(&word.lower.as_str()),
+    }
+}
+
+/// A suggested theme for complaints no theme covers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnmappedCandidate {
+    /// The leading phrase, as customers wrote it.
+    pub label: String,
+    /// Phrases of the group, leading phrase first.
+    pub phrases: Vec<String>,
+    /// Negative records with the leading phrase in an unthemed sentence.
+    pub records: u64,
+    /// How much more frequent the leading phrase is in negative records.
+    pub lift: f64,
+    /// Example sentences with their record ids.
+    pub quotes: Vec<UnmappedQuote>,
+    /// A `[[theme]]` block to paste into the taxonomy.
+    pub toml: String,
+}
+
+/// An example sentence of a candidate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnmappedQuote {
+    /// Record id.
+    pub id: String,
+    /// Record source.
+    pub source: String,
+    /// The sentence.
+    pub text: String,
+}
+
+#[derive(Default)]
+struct PhraseStats {
+    negative: u64,
+    other: u64,
+    surface: String,
+    zh: bool,
+}
+
+struct Kept {
+    id: String,
+    source: String,
+    sentences: Vec<(String, Vec<u32>)>,
+}
+
+/// Accumulates unthemed sentences; see the module docs.
+#[derive(Default)]
+pub struct Discovery {
+    ids: HashMap<String, u32>,
+    stats: Vec<PhraseStats>,
+    negative_records: u64,
+    other_records: u64,
+    kept: VecDeque<Kept>,
+}
+
+impl Discovery {
+    /// Counts one record's unthemed sentences.
+    pub fn add(&mut self, stored: &StoredRecord) {
+        let text = stored.record.full_text();
+        let negative = stored.analysis.sentiment.label == Label::Negative;
+        let claimed: Vec<(u32, u32)> = stored
+            .analysis
+            .themes
+            .iter()
+            .flat_map(|t| t.spans.iter().copied())
+            .collect();
+        let words = tokenize(&text);
+        let mut seen: HashSet<u32> = HashSet::new();
+        let mut kept_sentences = Vec::new();
+        for span in split_sentences(&text) {
+            if claimed
+                .iter()
+                .any(|&(s, e)| s as usize == span.start && e as usize == span.end)
+            {
+                continue;
+            }
+            let sentence_words: Vec<&Word> = words
+                .iter()
+                .filter(|w| w.start >= span.start && w.end <= span.end)
+                .collect();
+            let mut grams = Vec::new();
+            for n in 1..=3 {
+                for window in sentence_words.windows(n) {
+                    if is_stopword(window[0]) || is_stopword(window[n - 1]) {
+                        continue;
+                    }
+                    // A Chinese single character says little on its own.
+                    if n == 1
+                        && window[0].script == Script::Han
+                        && window[0].lower.chars().count() < 2
+                    {
+                        continue;
+                    }
+                    let key: Vec<&str> = window.iter().map(|w| w.term.as_str()).collect();
+                    let key = key.join(" ");
+                    let id = self.intern(
+                        &key,
+                        &text[window[0].start..window[n - 1].end],
+                        window[0].script == Script::Han,
+                    );
+                    grams.push(id);
+                }
+            }
+            for &g in &grams {
+                if seen.insert(g) {
+                    let s = &mut self.stats[g as usize];
+                    if negative {
+                        s.negative += 1;
+                    } else {
+                        s.other += 1;
+                    }
+                }
+            }
+            if negative && !grams.is_empty() {
+                kept_sentences.push((text[span.start..span.end].trim().to_string(), grams));
+            }
+        }
+        if negative {
+            self.negative_records += 1;
+            if !kept_sentences.is_empty() {
+                if self.kept.len() == MAX_KEPT {
+                    self.kept.pop_front();
+                }
+                self.kept.push_back(Kept {
+                    id: stored.record.id.clone(),
+                    source: stored.record.source.clone(),
+                    sentences: kept_sentences,
+                });
+            }
+        } else {
+            self.other_records += 1;
+        }
+        if self.ids.len() > MAX_PHRASES {
+            self.prune();
+        }
+    }
+
+    fn intern(&mut self, key: &str, surface: &str, zh: bool) -> u32 {
+        if let Some(&id) = self.ids.get(key) {
+            return id;
+        }
+        let id = self.stats.len() as u32;
+        self.ids.insert(key.to_string(), id);
+        self.stats.push(PhraseStats {
+            surface: surface.to_lowercase(),
+            zh,
+            ..Default::default()
+        });
+        id
+    }
+
+    /// Drops phrases seen in a single negative record: they cannot become
+    /// candidates soon. Ids stay valid (their counts are zeroed).
+    fn prune(&mut self) {
+        let stats = &mut self.stats;
+        self.ids.retain(|_, id| {
+            let s = &mut stats[*id as usize];
+            let keep = s.negative > 1;
+            if !keep {
+                s.negative = 0;
+                s.other = 0;
+            }
+            keep
+        });
+    }
+
+    fn lift(&self, s: &PhraseStats) -> f64 {
+        let neg = (s.negative as f64 + 1.0) / (self.negative_records as f64 + 1.0);
+        let other = (s.other as f64 + 1.0) / (self.other_records as f64 + 1.0);
+        neg / other
+    }
+
+    /// The suggested themes, strongest first.
+    pub fn finish(self) -> Vec<UnmappedCandidate> {
+        let mut candidates: Vec<u32> = (0..self.stats.len() as u32)
+            .filter(|&g| {
+                let s = &self.stats[g as usize];
+                s.negative >= MIN_RECORDS
+                    && self.lift(s) >= MIN_LIFT
+                    && s.negative as f64 >= MIN_NEGATIVE_SHARE * (s.negative + s.other) as f64
+            })
+            .collect();
+        // Strongest first: volume, weighted by how specific to complaints up
+        // to a lift of e (a rare phrase with a huge lift is still rare).
+        let score = |g: u32| {
+            let s = &self.stats[g as usize];
+            s.negative as f64 * self.lift(s).ln().min(1.0)
+        };
+        candidates.sort_by(|&a, &b| {
+            score(b).total_cmp(&score(a)).then(
+                self.stats[a as usize]
+                    .surface
+                    .cmp(&self.stats[b as usize].surface),
+            )
+        });
+        candidates.truncate(200);
+
+        // Records (in the kept window) of each candidate.
+        let candidate_set: HashSet<u32> = candidates.iter().copied().collect();
+        let mut postings: HashMap<u32, HashSet<usize>> = HashMap::new();
+        for (r, kept) in self.kept.iter().enumerate() {
+            for (_, grams) in &kept.sentences {
+                for g in grams {
+                    if candidate_set.contains(g) {
+                        postings.entry(*g).or_default().insert(r);
+                    }
+                }
+            }
+        }
+
+        let mut used: HashSet<u32> = HashSet::new();
+        let mut out = Vec::new();
+        for &seed in &candidates {
+            if used.contains(&seed) || out.len() == MAX_CANDIDATES {
+                continue;
+            }
+            let Some(seed_records) = postings.get(&seed) else {
+                continue;
+            };
+            // Group: candidates whose records mostly overlap the seed's.
+            let mut group = vec![seed];
+            for &other in &candidates {
+                if other == seed || used.contains(&other) {
+                    continue;
+                }
+                let Some(records) = postings.get(&other) else {
+                    continue;
+                };
+                let overlap = records.intersection(seed_records).count();
+                if overlap * 2 >= records.len().min(seed_records.len()) && overlap >= 2 {
+                    group.push(other);
+                }
+            }
+            used.extend(group.iter().copied());
+            let phrases: Vec<String> = dedup_contained(
+                group
+                    .iter()
+                    .map(|&g| self.stats[g as usize].surface.clone())
+                    .collect(),
+            );
+            let quotes = self.quotes_for(seed);
+            let s = &self.stats[seed as usize];
+            out.push(UnmappedCandidate {
+                label: s.surface.clone(),
+                toml: toml_snippet(
+                    &s.surface,
+                    &group
+                        .iter()
+                        .map(|&g| &self.stats[g as usize])
+                        .collect::<Vec<_>>(),
+                    out.len() + 1,
+                ),
+                phrases,
+                records: s.negative,
+                lift: (self.lift(s) * 100.0).round() / 100.0,
+                quotes,
+            });
+        }
+        out
+    }
+
+    fn quotes_for(&self, gram: u32) -> Vec<UnmappedQuote> {
+        let mut quotes: Vec<UnmappedQuote> = Vec::new();
+        for kept in self.kept.iter().rev() {
+            if let Some((text, _)) = kept.sentences.iter().find(|(_, g)| g.contains(&gram)) {
+                if quotes.iter().any(|q| q.text == *text) {
+                    continue;
+                }
+                quotes.push(UnmappedQuote {
+                    id: kept.id.clone(),
+                    source: kept.source.clone(),
+                    text: shorten(text, 200),
+                });
+                if quotes.len() == 3 {
+                    break;
+                }
+            }
+        }
+        quotes
+    }
+}
+
+/// Drops phrases contained in a longer phrase of the group.
+fn dedup_contained(mut phrases: Vec<String>) -> Vec<String> {
+    let first = phrases.first().cloned();
+    phrases.sort_by_key(|p| std::cmp::Reverse(p.chars().count()));
+    let mut kept: Vec<String> = Vec::new();
+    for p in phrases {
+        if !kept.iter().any(|k| k.contains(p.as_str())) {
+            kept.push(p);
+        }
+    }
+    // Leading phrase first.
+    if let Some(f) = first {
+        if let Some(pos) = kept.iter().position(|k| k.contains(f.as_str())) {
+            let lead = kept.remove(pos);
+            kept.insert(0, lead);
+        }
+    }
+    kept.truncate(8);
+    kept
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+fn slug(text: &str, n: usize) -> String {
+    let s: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let s = s
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    if s.is_empty() {
+        format!("new_theme_{n}")
+    } else {
+        s
+    }
+}
+
+fn toml_quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn toml_snippet(label: &str, group: &[&PhraseStats], n: usize) -> String {
+    let en: Vec<String> = group
+        .iter()
+        .filter(|s| !s.zh)
+        .map(|s| toml_quote(&s.surface))
+        .collect();
+    let zh: Vec<String> = group
+        .iter()
+        .filter(|s| s.zh)
+        .map(|s| toml_quote(&s.surface))
+        .collect();
+    format!(
+        "[[theme]]\nid = \"{}\"\nname = {}\nen = [{}]\nzh = [{}]\n",
+        slug(label, n),
+        toml_quote(label),
+        en.join(", "),
+        zh.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{Analysis, Sentiment};
+    use crate::record::{Kind, Record};
+    use crate::text::Lang;
+
+    fn stored(id: usize, text: &str, score: f64) -> StoredRecord {
+        StoredRecord {
+            record: Record {
+                id: id.to_string(),
+                source: "t".into(),
+                kind: Kind::Ticket,
+                created_at: Some(0),
+                title: None,
+                text: text.into(),
+                rating: None,
+                nps: None,
+                lang: Lang::En,
+                channel: None,
+                product: None,
+                status: None,
+                tags: vec![],
+                customer_tier: None,
+                extra: Default::default(),
+            },
+            analysis: Analysis {
+                lang: Lang::En,
+                text_sentiment: Sentiment::from_score(score),
+                sentiment: Sentiment::from_score(score),
+                themes: vec![],
+                signals: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn an_uncovered_complaint_becomes_a_candidate_with_a_snippet() {
+        let mut d = Discovery::default();
+        for i in 0..8 {
+            d.add(&stored(
+                i,
+                &format!("My reward points expired without warning, case {i}."),
+                -0.6,
+            ));
+        }
+        for i in 0..8 {
+            d.add(&stored(100 + i, "Great blender, works well.", 0.7));
+        }
+        for i in 0..4 {
+            d.add(&stored(200 + i, "The blender is loud and awful.", -0.5));
+        }
+        let found = d.finish();
+        assert!(!found.is_empty());
+        let first = &found[0];
+        assert!(
+            first.phrases.iter().any(|p| p.contains("points")),
+            "{first:?}"
+        );
+        assert_eq!(first.records, 8);
+        assert!(first.toml.starts_with("[[theme]]\nid = \""));
+        assert!(!first.quotes.is_empty());
+        // The snippet parses as a taxonomy.
+        crate::analyze::Taxonomy::parse(&first.toml, "snippet").unwrap();
+    }
+
+    #[test]
+    fn rare_or_balanced_phrases_are_not_candidates() {
+        let mut d = Discovery::default();
+        for i in 0..3 {
+            d.add(&stored(i, "The widget hinge squeaks.", -0.6));
+        }
+        for i in 0..10 {
+            d.add(&stored(10 + i, "Shipping box was fine.", -0.4));
+            d.add(&stored(30 + i, "Shipping box was fine.", 0.4));
+        }
+        let found = d.finish();
+        assert!(
+            found.iter().all(|c| !c.label.contains("hinge")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().all(|c| !c.label.contains("shipping box")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn chinese_phrases_are_found() {
+        let mut d = Discovery::default();
+        for i in 0..6 {
+            d.add(&stored(
+                i,
+                &format!("我的积分突然清零了，没有任何通知{i}。"),
+                -0.6,
+            ));
+        }
+        for i in 0..6 {
+            d.add(&stored(50 + i, "东西很好，很喜欢。", 0.8));
+        }
+        let found = d.finish();
+        assert!(
+            found
+                .iter()
+                .any(|c| c.phrases.iter().any(|p| p.contains("积分"))),
+            "{found:?}"
+        );
+    }
+}
