@@ -9,9 +9,11 @@
 //! both scripts.
 
 mod lang;
+mod pii;
 mod tokenizer;
 
 pub use lang::{detect_language, Lang};
+pub use pii::redact;
 pub use tokenizer::{register_analyzer, VocTokenizer, ANALYZER_NAME};
 
 use std::sync::LazyLock;
