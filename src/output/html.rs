@@ -111,6 +111,7 @@ pub fn render_html(summary: &Summary) -> String {
     );
     headline(&mut h, summary);
     emerging(&mut h, summary);
+    signals(&mut h, summary);
     ranked(&mut h, summary);
     trends(&mut h, summary);
     table(&mut h, summary);
@@ -205,6 +206,22 @@ fn emerging(h: &mut String, s: &Summary) {
         );
     }
     h.push_str("</ul></section>\n");
+}
+
+fn signals(h: &mut String, s: &Summary) {
+    if s.signals.is_empty() {
+        return;
+    }
+    h.push_str(r#"<section><h2>Risk signals</h2><p class="hint">Records with words that call for action, any theme.</p><div class="signals">"#);
+    for signal in &s.signals {
+        let _ = write!(
+            h,
+            r#"<span class="signal"><b>{}</b> {}</span>"#,
+            signal.records,
+            escape(&signal.name)
+        );
+    }
+    h.push_str("</div></section>\n");
 }
 
 fn ranked(h: &mut String, s: &Summary) {
@@ -359,6 +376,9 @@ svg.chart{max-width:100%;height:auto;display:block}
 svg .lbl{font-size:13px;fill:var(--ink)}
 svg .note,svg .axis{font-size:12px;fill:var(--muted)}
 svg .inbar{font-size:12px;fill:#fff;font-weight:600}
+.signals{display:flex;flex-wrap:wrap;gap:8px}
+.signal{border:1px solid var(--line);border-radius:14px;padding:2px 12px;background:#fbfcfd}
+.signal b{color:#c0392b;margin-right:4px}
 .alert{border-left:6px solid var(--accent)}
 .alert ul{margin:0;padding-left:18px}
 .alert li{margin:0 0 8px}

@@ -1,7 +1,7 @@
 //! `vocscope.xlsx`: the summary as a workbook for spreadsheet users.
 //!
 //! Sheets: Summary (counts, metrics, top themes), Themes (the ranked table),
-//! Trends (theme by week with a native Excel line chart) and Records (one row
+//! Trends (theme by week, one row per theme, with a native Excel line chart) and Records (one row
 //! per record, streamed in constant-memory mode so a large index never sits in
 //! memory). The Records sheet is filled during the one pass over the index
 //! that also writes records.csv ([`XlsxReport::add_record`]); the summary
@@ -91,12 +91,13 @@ pub fn xlsx_text(text: &str) -> String {
 struct Formats {
     header: Format,
     wrap: Format,
-    date: Format,
     datetime: Format,
+    header_date: Format,
     percent: Format,
     score: Format,
     impact: Format,
     title: Format,
+    left: Format,
 }
 
 impl Formats {
@@ -108,7 +109,11 @@ impl Formats {
                 .set_font_color(0xFFFFFF)
                 .set_align(FormatAlign::Top),
             wrap: Format::new().set_text_wrap().set_align(FormatAlign::Top),
-            date: Format::new().set_num_format("yyyy-mm-dd"),
+            header_date: Format::new()
+                .set_bold()
+                .set_background_color(0x1F3A5F)
+                .set_font_color(0xFFFFFF)
+                .set_num_format("mmm d"),
             datetime: Format::new()
                 .set_num_format("yyyy-mm-dd hh:mm")
                 .set_align(FormatAlign::Top),
@@ -116,6 +121,7 @@ impl Formats {
             score: Format::new().set_num_format("0.00"),
             impact: Format::new().set_num_format("0.0000"),
             title: Format::new().set_bold().set_font_size(14),
+            left: Format::new().set_align(FormatAlign::Left),
         }
     }
 }
@@ -149,6 +155,11 @@ impl XlsxReport {
                 .map_err(&err)?;
         }
         records.set_freeze_panes(1, 0).map_err(&err)?;
+        records
+            .set_landscape()
+            .set_print_fit_to_pages(1, 0)
+            .set_repeat_rows(0, 0)
+            .map_err(&err)?;
         Ok(XlsxReport {
             path: path.to_path_buf(),
             workbook,
@@ -348,7 +359,7 @@ fn write_summary_sheet(
     }
     for t in summary.themes.iter().take(SUMMARY_THEMES) {
         let r = label(sheet, "")?;
-        sheet.write_number(r, 0, t.rank as f64)?;
+        sheet.write_number_with_format(r, 0, t.rank as f64, &f.left)?;
         sheet.write_string(r, 1, xlsx_text(&t.name))?;
         sheet.write_number(r, 2, t.records as f64)?;
         sheet.write_number_with_format(r, 3, t.impact, &f.impact)?;
@@ -359,6 +370,7 @@ fn write_summary_sheet(
     sheet.set_column_width(2, 10)?;
     sheet.set_column_width(3, 10)?;
     sheet.set_column_width(4, 10)?;
+    sheet.set_print_fit_to_pages(1, 1);
     Ok(())
 }
 
@@ -399,6 +411,10 @@ fn write_themes_sheet(
     sheet.autofit();
     sheet.set_column_width(18, 80)?;
     sheet.set_freeze_panes(1, 3)?;
+    sheet
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0)
+        .set_repeat_rows(0, 0)?;
     sheet.autofilter(
         0,
         0,
@@ -413,33 +429,39 @@ fn write_trends_sheet(
     summary: &Summary,
     f: &Formats,
 ) -> Result<(), XlsxError> {
-    sheet.write_string_with_format(0, 0, "week starting", &f.header)?;
-    sheet.write_string_with_format(0, 1, "all records", &f.header)?;
-    for (i, t) in summary.themes.iter().enumerate() {
-        sheet.write_string_with_format(0, i as u16 + 2, xlsx_text(&t.name), &f.header)?;
-    }
+    // One row per theme (by rank), one column per week: a short, wide-enough
+    // table that prints on one page across, with the chart under it.
+    sheet.write_string_with_format(0, 0, "theme (by rank)", &f.header)?;
+    sheet.write_string_with_format(0, 1, "records", &f.header)?;
     for (w, week) in summary.weeks.iter().enumerate() {
-        let row = w as u32 + 1;
+        let col = w as u16 + 2;
         match ExcelDateTime::parse_from_str(week) {
-            Ok(d) => sheet.write_datetime_with_format(row, 0, &d, &f.date)?,
-            Err(_) => sheet.write_string(row, 0, xlsx_text(week))?,
+            Ok(d) => sheet.write_datetime_with_format(0, col, &d, &f.header_date)?,
+            Err(_) => sheet.write_string_with_format(0, col, xlsx_text(week), &f.header)?,
         };
-        if let Some(n) = summary.weekly_records.get(w) {
-            sheet.write_number(row, 1, *n as f64)?;
-        }
-        for (i, t) in summary.themes.iter().enumerate() {
-            if let Some(n) = t.weekly.get(w) {
-                sheet.write_number(row, i as u16 + 2, *n as f64)?;
-            }
+        sheet.set_column_width(col, 7)?;
+    }
+    sheet.write_string(1, 0, "All records")?;
+    sheet.write_number(1, 1, summary.records as f64)?;
+    for (w, n) in summary.weekly_records.iter().enumerate() {
+        sheet.write_number(1, w as u16 + 2, *n as f64)?;
+    }
+    for (i, t) in summary.themes.iter().enumerate() {
+        let row = i as u32 + 2;
+        sheet.write_string(row, 0, xlsx_text(&format!("{}. {}", t.rank, t.name)))?;
+        sheet.write_number(row, 1, t.records as f64)?;
+        for (w, n) in t.weekly.iter().enumerate() {
+            sheet.write_number(row, w as u16 + 2, *n as f64)?;
         }
     }
-    sheet.set_column_width(0, 14)?;
-    sheet.set_column_width(1, 11)?;
-    for i in 0..summary.themes.len() {
-        sheet.set_column_width(i as u16 + 2, 16)?;
-    }
+    sheet.set_column_width(0, 36)?;
+    sheet.set_column_width(1, 8)?;
     sheet.set_freeze_panes(1, 1)?;
-    let weeks = summary.weeks.len() as u32;
+    sheet
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0)
+        .set_repeat_rows(0, 0)?;
+    let weeks = summary.weeks.len() as u16;
     if weeks == 0 {
         return Ok(());
     }
@@ -452,16 +474,17 @@ fn write_trends_sheet(
         .set_name("week starting")
         .set_num_format("mmm d");
     chart.y_axis().set_name("records");
+    let last_col = weeks + 1;
     for i in 0..summary.themes.len().min(CHART_THEMES) {
-        let col = i as u16 + 2;
+        let row = i as u32 + 2;
         chart
             .add_series()
-            .set_name(("Trends", 0, col))
-            .set_categories(("Trends", 1, 0, weeks, 0))
-            .set_values(("Trends", 1, col, weeks, col));
+            .set_name(("Trends", row, 0))
+            .set_categories(("Trends", 0, 2, 0, last_col))
+            .set_values(("Trends", row, 2, row, last_col));
     }
     chart.set_width(900).set_height(420);
-    sheet.insert_chart(weeks + 3, 0, &chart)?;
+    sheet.insert_chart(summary.themes.len() as u32 + 4, 0, &chart)?;
     Ok(())
 }
 
