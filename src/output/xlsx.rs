@@ -403,13 +403,14 @@ fn write_themes_sheet(
         sheet.write_number(row, 14, t.trend.baseline_weekly)?;
         sheet.write_boolean(row, 15, t.trend.emerging)?;
         sheet.write_number(row, 16, t.trend.p_value)?;
-        sheet.write_string(row, 17, xlsx_text(&t.top_phrases.join("; ")))?;
+        sheet.write_string_with_format(row, 17, xlsx_text(&t.top_phrases.join("; ")), &f.wrap)?;
         let quote = t.quotes.first().map(|q| q.text.as_str()).unwrap_or("");
-        sheet.write_string(row, 18, xlsx_text(quote))?;
+        sheet.write_string_with_format(row, 18, xlsx_text(quote), &f.wrap)?;
     }
-    sheet.set_autofit_max_width(400);
+    sheet.set_autofit_max_width(300);
     sheet.autofit();
-    sheet.set_column_width(18, 80)?;
+    sheet.set_column_width(17, 30)?;
+    sheet.set_column_width(18, 60)?;
     sheet.set_freeze_panes(1, 3)?;
     sheet
         .set_landscape()
