@@ -197,7 +197,11 @@ impl ProgressView {
                     "{spinner} reading   [{bar:30}] file {pos}/{len}  {prefix}  {wide_msg}",
                 );
                 bar.set_position(number.saturating_sub(1) as u64);
-                bar.set_message(name.to_string());
+                let short = Path::new(name)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| name.to_string());
+                bar.set_message(short);
             }
             Progress::Read(items) => {
                 if let Some(bar) = &self.bar {

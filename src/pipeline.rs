@@ -477,3 +477,84 @@ pub fn report(
     }
     write_reports(&index, analyzer, options, out_dir, excel_bom, &mut progress)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{Lexicon, Taxonomy};
+
+    /// Events as owned values, to compare after the run.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        File(usize, usize, String),
+        Read(u64),
+        Stage(String, u64),
+        Step,
+        StageDone,
+        Note,
+    }
+
+    #[test]
+    fn run_reports_progress_and_writes_every_report_file() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let analyzer = Analyzer::new(
+            Taxonomy::default_taxonomy().expect("taxonomy"),
+            Lexicon::default_lexicon().expect("lexicon"),
+        );
+        let config = RunConfig {
+            inputs: vec![
+                InputFile::Embedded {
+                    name: "a.jsonl",
+                    bytes: b"{\"id\":\"1\",\"text\":\"the app keeps crashing\",\"created_at\":\"2026-11-02\"}\n",
+                },
+                InputFile::Embedded {
+                    name: "b.jsonl",
+                    bytes: b"{\"id\":\"2\",\"text\":\"refund never arrived\",\"created_at\":\"2026-11-09\"}\nnot json\n",
+                },
+            ],
+            index_dir: tmp.path().join("index"),
+            out_dir: tmp.path().join("out"),
+            analyzer,
+            threads: 1,
+            source: None,
+            as_of: None,
+            excel_bom: false,
+            generated_at: "2026-11-16T00:00:00Z".into(),
+        };
+        let mut seen = Vec::new();
+        let outcome = run(&config, |p| {
+            seen.push(match p {
+                Progress::Note(_) => Seen::Note,
+                Progress::File {
+                    number,
+                    files,
+                    name,
+                } => Seen::File(number, files, name.to_string()),
+                Progress::Read(n) => Seen::Read(n),
+                Progress::Stage { name, total } => Seen::Stage(name.to_string(), total),
+                Progress::Step(_) => Seen::Step,
+                Progress::StageDone => Seen::StageDone,
+            })
+        })
+        .expect("run");
+        assert_eq!(outcome.counts.read, 3);
+        assert_eq!(seen.first(), Some(&Seen::File(1, 2, "a.jsonl".into())));
+        assert!(seen.contains(&Seen::File(2, 2, "b.jsonl".into())));
+        assert!(seen.contains(&Seen::Read(3)));
+        assert!(seen.contains(&Seen::Stage("writing reports".into(), 2)));
+        assert_eq!(seen.last(), Some(&Seen::StageDone));
+        assert!(!seen.contains(&Seen::Note));
+        for file in [
+            "summary.json",
+            "themes.csv",
+            "records.csv",
+            "vocscope.xlsx",
+            "report.html",
+            "rejects.jsonl",
+        ] {
+            let path = config.out_dir.join(file);
+            assert!(outcome.written.contains(&path), "{file} not listed");
+            assert!(path.exists(), "{file} not written");
+        }
+    }
+}

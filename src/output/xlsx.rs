@@ -18,7 +18,8 @@
 use std::path::{Path, PathBuf};
 
 use rust_xlsxwriter::{
-    Chart, ChartType, ExcelDateTime, Format, FormatAlign, Workbook, Worksheet, XlsxError,
+    Chart, ChartType, DocProperties, ExcelDateTime, Format, FormatAlign, Workbook, Worksheet,
+    XlsxError,
 };
 
 use super::{safe_cell, OutputError};
@@ -217,6 +218,17 @@ impl XlsxReport {
     /// file renamed into place).
     pub fn finish(mut self, summary: &Summary) -> Result<(), OutputError> {
         let err = xlsx_err(&self.path);
+        // Creation time from the summary, not the clock: the same summary
+        // gives the same file.
+        let mut properties = DocProperties::new()
+            .set_title("Voice of the customer")
+            .set_comment("Made by vocscope");
+        if let Some(created) = parse_date_str(&summary.generated_at)
+            .and_then(|t| ExcelDateTime::from_timestamp(t).ok())
+        {
+            properties = properties.set_creation_datetime(&created);
+        }
+        self.workbook.set_properties(&properties);
         let f = &self.formats;
         let last_row = self.next_row.saturating_sub(1).max(1);
         let records = self.workbook.worksheet_from_index(RECORDS).map_err(&err)?;
