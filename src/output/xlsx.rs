@@ -37,6 +37,9 @@ const RECORDS: usize = 3;
 const CHART_THEMES: usize = 6;
 /// Top themes listed on the Summary sheet.
 const SUMMARY_THEMES: usize = 10;
+/// Most record rows on the Records sheet: Excel's 1,048,576 rows, less the
+/// header and a closing note. Records past it are counted and left to records.csv.
+pub const MAX_RECORD_ROWS: u32 = 1_048_576 - 2;
 /// Longest text kept in a cell (Excel's own limit is 32,767 characters).
 const MAX_CELL_CHARS: usize = 32_000;
 
@@ -133,6 +136,8 @@ pub struct XlsxReport {
     workbook: Workbook,
     formats: Formats,
     next_row: u32,
+    max_rows: u32,
+    omitted: u64,
 }
 
 impl XlsxReport {
@@ -166,13 +171,20 @@ impl XlsxReport {
             workbook,
             formats,
             next_row: 1,
+            max_rows: MAX_RECORD_ROWS,
+            omitted: 0,
         })
     }
 
-    /// Appends one record to the Records sheet.
+    /// Appends one record to the Records sheet (past [`MAX_RECORD_ROWS`] it
+    /// only counts it; a note at the end of the sheet says how many).
     pub fn add_record(&mut self, stored: &StoredRecord) -> Result<(), OutputError> {
         let err = xlsx_err(&self.path);
         let row = self.next_row;
+        if row > self.max_rows {
+            self.omitted += 1;
+            return Ok(());
+        }
         let f = &self.formats;
         let sheet = self.workbook.worksheet_from_index(RECORDS).map_err(&err)?;
         let r = &stored.record;
@@ -232,6 +244,13 @@ impl XlsxReport {
         let f = &self.formats;
         let last_row = self.next_row.saturating_sub(1).max(1);
         let records = self.workbook.worksheet_from_index(RECORDS).map_err(&err)?;
+        if self.omitted > 0 {
+            let note = format!(
+                "{} more records do not fit in a worksheet: see records.csv",
+                self.omitted
+            );
+            records.write_string(self.next_row, 0, note).map_err(&err)?;
+        }
         records
             .autofilter(0, 0, last_row, RECORD_COLUMNS.len() as u16 - 1)
             .map_err(&err)?;
@@ -504,6 +523,68 @@ fn write_trends_sheet(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::{AnalysisInput, Analyzer, Lexicon, Taxonomy};
+    use crate::record::{Kind, Record};
+    use crate::summary::{SummaryBuilder, SummaryOptions};
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+
+    fn stored(analyzer: &Analyzer, id: &str, text: &str, created_at: i64) -> StoredRecord {
+        let record = Record {
+            id: id.into(),
+            source: "generic".into(),
+            kind: Kind::Review,
+            created_at: Some(created_at),
+            title: None,
+            text: text.into(),
+            rating: Some(1.0),
+            nps: None,
+            lang: crate::text::Lang::En,
+            channel: None,
+            product: None,
+            status: None,
+            tags: vec![],
+            customer_tier: None,
+            extra: Default::default(),
+        };
+        let analysis = analyzer.analyze(AnalysisInput {
+            text,
+            rating: record.rating,
+            nps: None,
+            lang: Some(record.lang),
+        });
+        StoredRecord { record, analysis }
+    }
+
+    #[test]
+    fn rows_past_the_sheet_limit_are_counted_in_a_note() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v.xlsx");
+        let analyzer = Analyzer::new(
+            Taxonomy::default_taxonomy().expect("taxonomy"),
+            Lexicon::default_lexicon().expect("lexicon"),
+        );
+        let mut builder = SummaryBuilder::new(analyzer.taxonomy(), SummaryOptions::default());
+        let mut xlsx = XlsxReport::create(&path).expect("create");
+        xlsx.max_rows = 2;
+        let texts = ["@SUM(A1) app crashes", "+1 refund late", "-2 rude agent"];
+        for (i, text) in texts.iter().enumerate() {
+            let s = stored(&analyzer, &format!("r{i}"), text, 1_762_000_000 + i as i64);
+            builder.add(&s);
+            xlsx.add_record(&s).expect("add");
+        }
+        xlsx.finish(&builder.finish()).expect("finish");
+        let mut wb: Xlsx<_> = open_workbook(&path).expect("open");
+        let records = wb.worksheet_range("Records").expect("Records");
+        let rows: Vec<&[Data]> = records.rows().collect();
+        assert_eq!(rows.len(), 4, "header, 2 records, the note");
+        assert_eq!(rows[1][12], Data::String("'@SUM(A1) app crashes".into()));
+        assert_eq!(rows[2][12], Data::String("'+1 refund late".into()));
+        assert!(matches!(rows[1][3], Data::DateTime(_)));
+        assert_eq!(
+            rows[3][0],
+            Data::String("1 more records do not fit in a worksheet: see records.csv".into())
+        );
+    }
 
     #[test]
     fn xlsx_text_neutralises_and_cuts() {
