@@ -254,9 +254,41 @@ fn chromium() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-/// Runs headless Chromium on a file with no network; returns (stdout, stderr).
-fn headless(chromium: &Path, page: &Path, extra: &[String]) -> (String, String) {
+/// What headless Chromium did with a page.
+struct Visit {
+    /// The serialized DOM (with `--dump-dom`).
+    dom: String,
+    /// Chromium's log (stderr).
+    log: String,
+    /// URLs the page itself asked the network for (from Chromium's NetLog:
+    /// requests whose network isolation key is the file:// page; the
+    /// browser's own background requests are not the page's).
+    page_requests: Vec<String>,
+}
+
+impl Visit {
+    /// Console messages (the page has no scripts, so any is a problem:
+    /// errors, warnings, violations) and network requests by the page.
+    fn problems(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .log
+            .lines()
+            .filter(|l| l.contains(":CONSOLE") || l.contains("Uncaught"))
+            .map(str::to_string)
+            .collect();
+        out.extend(
+            self.page_requests
+                .iter()
+                .map(|u| format!("network request: {u}")),
+        );
+        out
+    }
+}
+
+/// Loads a file in headless Chromium with name resolution blocked.
+fn headless(chromium: &Path, page: &Path, extra: &[String]) -> Visit {
     let profile = tempfile::tempdir().expect("profile dir");
+    let netlog = profile.path().join("netlog.json");
     let mut child = Command::new(chromium)
         .args([
             "--headless",
@@ -272,7 +304,11 @@ fn headless(chromium: &Path, page: &Path, extra: &[String]) -> (String, String) 
             "--enable-logging=stderr",
             "--v=0",
         ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            profile.path().join("profile").display()
+        ))
+        .arg(format!("--log-net-log={}", netlog.display()))
         .args(extra)
         .arg(format!("file://{}", page.display()))
         .stdout(Stdio::piped())
@@ -296,21 +332,30 @@ fn headless(chromium: &Path, page: &Path, extra: &[String]) -> (String, String) 
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    (
-        out_thread.join().unwrap_or_default(),
-        err_thread.join().unwrap_or_default(),
-    )
-}
-
-/// Log lines that mean the page failed: console errors or network attempts.
-fn page_problems(log: &str) -> Vec<&str> {
-    log.lines()
-        .filter(|l| {
-            (l.contains("CONSOLE") && (l.contains("ERROR") || l.contains("Uncaught")))
-                || l.contains("net::ERR_")
-                || l.contains("Failed to load resource")
+    let log = err_thread.join().unwrap_or_default();
+    let net = std::fs::read_to_string(&netlog)
+        .unwrap_or_else(|e| panic!("no NetLog at {} ({e}): {log}", netlog.display()));
+    let net: serde_json::Value = serde_json::from_str(&net).expect("NetLog is JSON");
+    let mut page_requests: Vec<String> = net["events"]
+        .as_array()
+        .expect("NetLog events")
+        .iter()
+        .filter_map(|e| {
+            let params = &e["params"];
+            let from_page = params["network_isolation_key"]
+                .as_str()
+                .is_some_and(|k| k.contains("file://"));
+            from_page
+                .then(|| params["url"].as_str().map(str::to_string))
+                .flatten()
         })
-        .collect()
+        .collect();
+    page_requests.dedup();
+    Visit {
+        dom: out_thread.join().unwrap_or_default(),
+        log,
+        page_requests,
+    }
 }
 
 fn assert_self_contained(html: &str) {
@@ -345,19 +390,20 @@ fn report_html_loads_in_headless_chromium_with_no_errors_or_network() {
     std::fs::create_dir_all(&target).expect("target dir");
     let shot = target.join("report-screenshot.png");
     let _ = std::fs::remove_file(&shot);
-    let (dom, log) = headless(&chromium, &page, &["--dump-dom".into()]);
+    let visit = headless(&chromium, &page, &["--dump-dom".into()]);
     assert!(
-        dom.contains("Voice of the customer"),
-        "page did not render: {log}"
+        visit.dom.contains("Voice of the customer"),
+        "page did not render: {}",
+        visit.log
     );
-    assert!(dom.contains("Biggest pain points"));
-    let problems = page_problems(&log);
+    assert!(visit.dom.contains("Biggest pain points"));
+    let problems = visit.problems();
     assert!(
         problems.is_empty(),
-        "console errors or network requests: {problems:#?}"
+        "console messages or network requests: {problems:#?}"
     );
 
-    let (_, log) = headless(
+    let visit = headless(
         &chromium,
         &page,
         &[
@@ -366,16 +412,17 @@ fn report_html_loads_in_headless_chromium_with_no_errors_or_network() {
             "--hide-scrollbars".into(),
         ],
     );
-    let problems = page_problems(&log);
+    let problems = visit.problems();
     assert!(
         problems.is_empty(),
-        "console errors or network requests: {problems:#?}"
+        "console messages or network requests: {problems:#?}"
     );
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(
         size > 10_000,
-        "no screenshot written at {}: {log}",
-        shot.display()
+        "no screenshot written at {}: {}",
+        shot.display(),
+        visit.log
     );
 }
 
@@ -395,16 +442,49 @@ fn script_in_ticket_text_renders_as_text_in_chromium() {
         );
         return;
     };
-    let (dom, log) = headless(&chromium, &page, &["--dump-dom".into()]);
+    let visit = headless(&chromium, &page, &["--dump-dom".into()]);
     assert!(
-        dom.contains("Voice of the customer"),
-        "page did not render: {log}"
+        visit.dom.contains("Voice of the customer"),
+        "page did not render: {}",
+        visit.log
     );
-    assert!(!dom.contains("<script"), "a script element was created");
-    assert!(dom.contains("&lt;script&gt;alert('xss')"), "shown as text");
-    let problems = page_problems(&log);
+    assert!(
+        !visit.dom.contains("<script"),
+        "a script element was created"
+    );
+    assert!(
+        visit.dom.contains("&lt;script&gt;alert('xss')"),
+        "shown as text"
+    );
+    let problems = visit.problems();
     assert!(
         problems.is_empty(),
-        "console errors or network requests: {problems:#?}"
+        "console messages or network requests: {problems:#?}"
+    );
+}
+
+#[test]
+fn browser_check_catches_console_errors_and_network_requests() {
+    let Some(chromium) = chromium() else {
+        eprintln!(
+            "NOTICE: /usr/bin/chromium not found: skipping the browser check (CI installs it)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page = dir.path().join("bad.html");
+    std::fs::write(
+        &page,
+        r#"<!DOCTYPE html><p>bad</p><img src="http://example.invalid/x.png"><script>console.error("boom")</script>"#,
+    )
+    .expect("write page");
+    let visit = headless(&chromium, &page, &["--dump-dom".into()]);
+    let problems = visit.problems();
+    assert!(problems.iter().any(|p| p.contains("boom")), "{problems:#?}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("http://example.invalid/x.png")),
+        "{problems:#?}"
     );
 }
