@@ -488,3 +488,27 @@ fn browser_check_catches_console_errors_and_network_requests() {
         "{problems:#?}"
     );
 }
+
+#[test]
+fn progress_is_silent_when_stderr_is_not_a_terminal() {
+    let src = tempfile::tempdir().expect("temp dir");
+    let input = fixture(src.path());
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(env!("CARGO_BIN_EXE_vocscope"))
+        .arg("run")
+        .arg(&input)
+        .arg("--index")
+        .arg(tmp.path().join("index"))
+        .arg("--out")
+        .arg(tmp.path().join("report"))
+        .output()
+        .expect("run vocscope");
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains('\r') && !stderr.contains("reading") && !stderr.contains('\u{1b}'),
+        "progress drawn on a pipe: {stderr:?}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("vocscope.xlsx") && stdout.contains("report.html"));
+}
