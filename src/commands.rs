@@ -2,8 +2,10 @@
 
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
@@ -11,7 +13,7 @@ use vocscope::analyze::{AnalysisInput, Analyzer, Label, Lexicon, Taxonomy};
 use vocscope::index::{SearchRequest, SortOrder, VocIndex};
 use vocscope::ingest::{discover, format_rfc3339, parse_date_str};
 use vocscope::output::{render_search, render_summary, write_search_csv};
-use vocscope::pipeline::{self, RunConfig};
+use vocscope::pipeline::{self, Progress, RunConfig};
 use vocscope::summary::SummaryOptions;
 use vocscope::text::Lang;
 
@@ -131,12 +133,11 @@ pub fn run(args: RunArgs) -> Result<()> {
         excel_bom: args.excel_bom,
         generated_at: now(),
     };
-    let outcome = pipeline::run(&config, |msg| {
-        if !quiet {
-            eprintln!("{msg}");
-        }
-    })
-    .with_context(|| format!("run on index {} could not complete", args.index.display()))?;
+    let mut view = ProgressView::new(quiet);
+    let outcome = pipeline::run(&config, |p| view.show(p));
+    view.clear();
+    let outcome = outcome
+        .with_context(|| format!("run on index {} could not complete", args.index.display()))?;
     for failed in &outcome.failed_files {
         eprintln!("error: {failed} (recorded in rejects.jsonl)");
     }
@@ -160,6 +161,89 @@ pub fn run(args: RunArgs) -> Result<()> {
         writeln!(stdout, "\nwrote: {}", files.join(", ")).context("writing to stdout")?;
     }
     Ok(())
+}
+
+/// Shows the pipeline's progress on stderr: bars when stderr is a terminal,
+/// notes only when it is not, nothing at all with `--quiet`.
+struct ProgressView {
+    quiet: bool,
+    terminal: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl ProgressView {
+    fn new(quiet: bool) -> ProgressView {
+        ProgressView {
+            quiet,
+            terminal: !quiet && std::io::stderr().is_terminal(),
+            bar: None,
+        }
+    }
+
+    fn bar(&mut self, len: u64, template: &str) -> &ProgressBar {
+        self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("█▉▊▋▌▍▎▏ ");
+            bar.set_style(style);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        })
+    }
+
+    fn show(&mut self, event: Progress<'_>) {
+        if self.quiet {
+            return;
+        }
+        match event {
+            Progress::Note(text) => match &self.bar {
+                Some(bar) => bar.println(text),
+                None => eprintln!("{text}"),
+            },
+            _ if !self.terminal => {}
+            Progress::File {
+                number,
+                files,
+                name,
+            } => {
+                let bar = self.bar(
+                    files as u64,
+                    "{spinner} reading   [{bar:30}] file {pos}/{len}  {prefix}  {wide_msg}",
+                );
+                bar.set_position(number.saturating_sub(1) as u64);
+                let short = Path::new(name)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| name.to_string());
+                bar.set_message(short);
+            }
+            Progress::Read(items) => {
+                if let Some(bar) = &self.bar {
+                    bar.set_prefix(format!("{items} items"));
+                }
+            }
+            Progress::Stage { name, total } => {
+                self.clear();
+                let template = format!(
+                    "{{spinner}} {name:<9} [{{bar:30}}] {{pos}}/{{len}} records  {{elapsed}}"
+                );
+                self.bar(total, &template);
+            }
+            Progress::Step(done) => {
+                if let Some(bar) = &self.bar {
+                    bar.set_position(done);
+                }
+            }
+            Progress::StageDone => self.clear(),
+        }
+    }
+
+    fn clear(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// `vocscope analyze`.
@@ -396,15 +480,17 @@ pub fn report(args: ReportArgs) -> Result<()> {
         generated_at: now(),
         counts: Default::default(),
     };
-    let (summary, written) =
-        pipeline::report(&index, &args.out, &analyzer, options, args.excel_bom).with_context(
-            || {
-                format!(
-                    "report from index {} could not complete",
-                    args.index.display()
-                )
-            },
-        )?;
+    let mut view = ProgressView::new(args.quiet);
+    let result = pipeline::report(&index, &args.out, &analyzer, options, args.excel_bom, |p| {
+        view.show(p)
+    });
+    view.clear();
+    let (summary, written) = result.with_context(|| {
+        format!(
+            "report from index {} could not complete",
+            args.index.display()
+        )
+    })?;
     if !args.quiet {
         let mut out = std::io::stdout().lock();
         write!(out, "{}", render_summary(&summary)).context("writing to stdout")?;

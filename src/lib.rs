@@ -5,7 +5,7 @@
 //! [`ingest`] (exports → [`record::Record`]s or rejects) → [`text`] (language,
 //! the one analyzer chain) → [`analyze`] (sentiment, themes, signals) →
 //! [`index`] (tantivy, upsert by `source:id`) → [`summary`] (rank, trends,
-//! quotes) → [`output`] (terminal, JSON, CSV). [`pipeline`] wires them into
+//! quotes) → [`output`] (terminal, JSON, CSV, XLSX, HTML). [`pipeline`] wires them into
 //! the `run` and `report` jobs.
 #![warn(missing_docs)]
 

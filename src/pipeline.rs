@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::analyze::{Analysis, AnalysisInput, Analyzer};
 use crate::index::{key_hash, IndexError, StoredRecord, VocIndex, VocWriter};
 use crate::ingest::{read_input, InputFile, Item, MapHints, Reject};
-use crate::output::{self, OutputError, RejectsWriter};
+use crate::output::{self, OutputError, RejectsWriter, XlsxReport};
 use crate::record::Record;
 use crate::summary::{Counts, Summary, SummaryBuilder, SummaryOptions};
 
@@ -43,6 +43,46 @@ pub enum RunError {
         /// Why.
         message: String,
     },
+}
+
+/// What a job reports while it works: notes, and counts for progress bars.
+///
+/// The library only emits these; the binary decides how to show them (a bar
+/// on a terminal, nothing when piped or `--quiet`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress<'a> {
+    /// A one-line note for the user.
+    Note(&'a str),
+    /// An input file is being read: its position (from 1), how many there are, its name.
+    File {
+        /// Position of the file, from 1.
+        number: usize,
+        /// Number of input files.
+        files: usize,
+        /// The file's name.
+        name: &'a str,
+    },
+    /// Items read from the inputs so far.
+    Read(u64),
+    /// A stage over indexed records starts (re-tagging, writing reports).
+    Stage {
+        /// What the stage does.
+        name: &'a str,
+        /// Records it will go through.
+        total: u64,
+    },
+    /// Records done in the current stage so far.
+    Step(u64),
+    /// The current stage is finished.
+    StageDone,
+}
+
+/// What the ingest thread hands over.
+enum Batch {
+    /// A file starts: position (from 1) and name.
+    File(usize, String),
+    /// Items read.
+    Items(Vec<Item>),
 }
 
 /// What a run needs.
@@ -92,7 +132,10 @@ pub struct LastRun {
 }
 
 /// Runs the whole job.
-pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutcome, RunError> {
+pub fn run(
+    config: &RunConfig,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Result<RunOutcome, RunError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(config.threads)
         .build()
@@ -108,8 +151,10 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
     // Re-tag what an earlier taxonomy or lexicon analysed.
     let mut retagged = 0;
     if index.num_records() > 0 && index.committed_fingerprint() != Some(fingerprint) {
-        progress("taxonomy or lexicons changed since the last run: re-tagging indexed records");
-        retagged = retag(&index, &mut writer, analyzer, &pool)?;
+        progress(Progress::Note(
+            "taxonomy or lexicons changed since the last run: re-tagging indexed records",
+        ));
+        retagged = retag(&index, &mut writer, analyzer, &pool, &mut progress)?;
     }
 
     let known = index.content_hashes()?;
@@ -123,7 +168,7 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
     let mut since_commit = 0u64;
     let mut failed_files = Vec::new();
 
-    let (tx, rx) = sync_channel::<Vec<Item>>(4);
+    let (tx, rx) = sync_channel::<Batch>(4);
     let inputs = config.inputs.clone();
     let source = config.source.clone();
     let reader = std::thread::spawn(move || {
@@ -133,12 +178,16 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
         };
         let mut batch = Vec::with_capacity(BATCH);
         let mut failed = Vec::new();
-        for file in &inputs {
+        for (number, file) in inputs.iter().enumerate() {
+            if !batch.is_empty() {
+                let _ = tx.send(Batch::Items(std::mem::take(&mut batch)));
+            }
+            let _ = tx.send(Batch::File(number + 1, file.name()));
             let result = read_input(file, &hints, |item| {
                 batch.push(item);
                 if batch.len() >= BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    let _ = tx.send(full);
+                    let _ = tx.send(Batch::Items(full));
                 }
             });
             if let Err(e) = result {
@@ -152,12 +201,24 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
             }
         }
         if !batch.is_empty() {
-            let _ = tx.send(batch);
+            let _ = tx.send(Batch::Items(batch));
         }
         failed
     });
 
-    for batch in rx {
+    let files = config.inputs.len();
+    for message in rx {
+        let batch = match message {
+            Batch::File(number, name) => {
+                progress(Progress::File {
+                    number,
+                    files,
+                    name: &name,
+                });
+                continue;
+            }
+            Batch::Items(items) => items,
+        };
         let mut to_index: Vec<(Record, u64)> = Vec::with_capacity(batch.len());
         for item in batch {
             counts.read += 1;
@@ -190,11 +251,12 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
         if since_commit >= COMMIT_EVERY {
             writer.commit(&payload(analyzer, &counts))?;
             since_commit = 0;
-            progress(&format!(
+            progress(Progress::Note(&format!(
                 "committed {} records",
                 counts.new + counts.updated
-            ));
+            )));
         }
+        progress(Progress::Read(counts.read));
     }
     failed_files.extend(reader.join().unwrap_or_default());
     counts.indexed = counts.new + counts.updated + counts.unchanged;
@@ -211,8 +273,14 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
         generated_at: config.generated_at.clone(),
         counts: counts.clone(),
     };
-    let (summary, mut written) =
-        write_reports(&index, analyzer, options, &config.out_dir, config.excel_bom)?;
+    let (summary, mut written) = write_reports(
+        &index,
+        analyzer,
+        options,
+        &config.out_dir,
+        config.excel_bom,
+        &mut progress,
+    )?;
     written.push(config.out_dir.join("rejects.jsonl"));
     Ok(RunOutcome {
         counts,
@@ -345,10 +413,16 @@ fn retag(
     writer: &mut VocWriter,
     analyzer: &Analyzer,
     pool: &rayon::ThreadPool,
+    progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<u64, RunError> {
+    progress(Progress::Stage {
+        name: "re-tagging",
+        total: index.num_records(),
+    });
     let mut batch: Vec<StoredRecord> = Vec::with_capacity(BATCH);
     let mut total = 0u64;
     let mut failure: Option<IndexError> = None;
+    let mut visited = 0u64;
     let mut flush =
         |batch: &mut Vec<StoredRecord>, writer: &mut VocWriter| -> Result<(), IndexError> {
             let analyses: Vec<Analysis> = pool.install(|| {
@@ -369,16 +443,19 @@ fn retag(
             return;
         }
         batch.push(stored);
+        visited += 1;
         if batch.len() >= BATCH {
             if let Err(e) = flush(&mut batch, writer) {
                 failure = Some(e);
             }
+            progress(Progress::Step(visited));
         }
     })?;
     if let Some(e) = failure {
         return Err(e.into());
     }
     flush(&mut batch, writer)?;
+    progress(Progress::StageDone);
     let counts = index
         .last_run::<LastRun>()
         .map(|l| l.counts)
@@ -388,24 +465,42 @@ fn retag(
     Ok(total)
 }
 
-/// Builds the summary from the index and writes summary.json, themes.csv and records.csv.
+/// Builds the summary from the index and writes the report files:
+/// summary.json, themes.csv, records.csv, vocscope.xlsx and report.html.
+///
+/// The index is read once: each record goes to the summary builder, to
+/// records.csv and to the workbook's Records sheet in the same pass; the
+/// files that need the whole summary are written after it.
 pub fn write_reports(
     index: &VocIndex,
     analyzer: &Analyzer,
     options: SummaryOptions,
     out_dir: &Path,
     excel_bom: bool,
+    progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(Summary, Vec<PathBuf>), RunError> {
     let records_path = out_dir.join("records.csv");
+    let xlsx_path = out_dir.join("vocscope.xlsx");
+    let html_path = out_dir.join("report.html");
     let mut builder = SummaryBuilder::new(analyzer.taxonomy(), options.clone());
+    let mut workbook = XlsxReport::create(&xlsx_path)?;
     let mut index_error = None;
+    let mut done = 0u64;
+    progress(Progress::Stage {
+        name: "writing reports",
+        total: index.num_records(),
+    });
     output::write_records_csv(&records_path, excel_bom, |row| {
         let result = index.for_each_record(|stored| {
             builder.add(&stored);
             if options.includes(stored.record.created_at) {
-                if let Err(e) = row(&stored) {
+                if let Err(e) = row(&stored).and_then(|()| workbook.add_record(&stored)) {
                     index_error.get_or_insert(RunError::Output(e));
                 }
+            }
+            done += 1;
+            if done.is_multiple_of(1000) {
+                progress(Progress::Step(done));
             }
         });
         if let Err(e) = result {
@@ -413,6 +508,7 @@ pub fn write_reports(
         }
         Ok(())
     })?;
+    progress(Progress::StageDone);
     if let Some(e) = index_error {
         return Err(e);
     }
@@ -421,7 +517,18 @@ pub fn write_reports(
     let themes_path = out_dir.join("themes.csv");
     output::write_summary_json(&summary, &summary_path)?;
     output::write_themes_csv(&summary, &themes_path, excel_bom)?;
-    Ok((summary, vec![summary_path, themes_path, records_path]))
+    workbook.finish(&summary)?;
+    output::write_html_report(&summary, &html_path)?;
+    Ok((
+        summary,
+        vec![
+            summary_path,
+            themes_path,
+            records_path,
+            xlsx_path,
+            html_path,
+        ],
+    ))
 }
 
 /// Rebuilds the report files from the index for a period.
@@ -431,11 +538,12 @@ pub fn report(
     analyzer: &Analyzer,
     mut options: SummaryOptions,
     excel_bom: bool,
+    mut progress: impl FnMut(Progress<'_>),
 ) -> Result<(Summary, Vec<PathBuf>), RunError> {
     if let Some(last) = index.last_run::<LastRun>() {
         options.counts = last.counts;
     }
-    write_reports(index, analyzer, options, out_dir, excel_bom)
+    write_reports(index, analyzer, options, out_dir, excel_bom, &mut progress)
 }
 
 #[cfg(test)]
@@ -489,5 +597,82 @@ mod tests {
         let (c, d) = run_through(&[(1, 11)], &known);
         assert_eq!((c.updated, c.indexed), (1, 1));
         assert_eq!(d, [Decision::Write]);
+    }
+
+    use crate::analyze::{Lexicon, Taxonomy};
+
+    /// Events as owned values, to compare after the run.
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        File(usize, usize, String),
+        Read(u64),
+        Stage(String, u64),
+        Step,
+        StageDone,
+        Note,
+    }
+
+    #[test]
+    fn run_reports_progress_and_writes_every_report_file() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let analyzer = Analyzer::new(
+            Taxonomy::default_taxonomy().expect("taxonomy"),
+            Lexicon::default_lexicon().expect("lexicon"),
+        );
+        let config = RunConfig {
+            inputs: vec![
+                InputFile::Embedded {
+                    name: "a.jsonl",
+                    bytes: b"{\"id\":\"1\",\"text\":\"the app keeps crashing\",\"created_at\":\"2026-11-02\"}\n",
+                },
+                InputFile::Embedded {
+                    name: "b.jsonl",
+                    bytes: b"{\"id\":\"2\",\"text\":\"refund never arrived\",\"created_at\":\"2026-11-09\"}\nnot json\n",
+                },
+            ],
+            index_dir: tmp.path().join("index"),
+            out_dir: tmp.path().join("out"),
+            analyzer,
+            threads: 1,
+            source: None,
+            as_of: None,
+            excel_bom: false,
+            generated_at: "2026-11-16T00:00:00Z".into(),
+        };
+        let mut seen = Vec::new();
+        let outcome = run(&config, |p| {
+            seen.push(match p {
+                Progress::Note(_) => Seen::Note,
+                Progress::File {
+                    number,
+                    files,
+                    name,
+                } => Seen::File(number, files, name.to_string()),
+                Progress::Read(n) => Seen::Read(n),
+                Progress::Stage { name, total } => Seen::Stage(name.to_string(), total),
+                Progress::Step(_) => Seen::Step,
+                Progress::StageDone => Seen::StageDone,
+            })
+        })
+        .expect("run");
+        assert_eq!(outcome.counts.read, 3);
+        assert_eq!(seen.first(), Some(&Seen::File(1, 2, "a.jsonl".into())));
+        assert!(seen.contains(&Seen::File(2, 2, "b.jsonl".into())));
+        assert!(seen.contains(&Seen::Read(3)));
+        assert!(seen.contains(&Seen::Stage("writing reports".into(), 2)));
+        assert_eq!(seen.last(), Some(&Seen::StageDone));
+        assert!(!seen.contains(&Seen::Note));
+        for file in [
+            "summary.json",
+            "themes.csv",
+            "records.csv",
+            "vocscope.xlsx",
+            "report.html",
+            "rejects.jsonl",
+        ] {
+            let path = config.out_dir.join(file);
+            assert!(outcome.written.contains(&path), "{file} not listed");
+            assert!(path.exists(), "{file} not written");
+        }
     }
 }

@@ -1,11 +1,20 @@
 //! Output: every writer takes the same [`Summary`] or records; files are
 //! written to a temporary name and renamed, so a reader never sees half a file.
+//!
+//! Writers: terminal tables, summary.json, CSV files (`csv_files`), the
+//! workbook (`xlsx`) and the self-contained HTML report (`html`, with charts
+//! drawn as inline SVG by `svg`).
 
 mod csv_files;
+pub mod html;
+pub mod svg;
 mod terminal;
+mod xlsx;
 
 pub use csv_files::{safe_cell, write_records_csv, write_search_csv, write_themes_csv, RecordRow};
+pub use html::write_html_report;
 pub use terminal::{render_search, render_summary};
+pub use xlsx::{xlsx_text, XlsxReport};
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -32,6 +41,14 @@ pub enum OutputError {
         path: PathBuf,
         /// The cause.
         source: csv::Error,
+    },
+    /// Writing the workbook failed.
+    #[error("{path}")]
+    Xlsx {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: rust_xlsxwriter::XlsxError,
     },
 }
 

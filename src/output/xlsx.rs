@@ -1,0 +1,597 @@
+//! `vocscope.xlsx`: the summary as a workbook for spreadsheet users.
+//!
+//! Sheets: Summary (counts, metrics, top themes), Themes (the ranked table),
+//! Trends (theme by week, one row per theme, with a native Excel line chart) and Records (one row
+//! per record, streamed in constant-memory mode so a large index never sits in
+//! memory). The Records sheet is filled during the one pass over the index
+//! that also writes records.csv ([`XlsxReport::add_record`]); the summary
+//! sheets are filled once the summary is known ([`XlsxReport::finish`]).
+//!
+//! Safety: every text cell comes from customer data, so it is written with
+//! `write_string` (never as a formula) and neutralised with [`safe_cell`]
+//! like the CSV files, so no spreadsheet evaluates it even after an edit.
+//! Numbers are numbers and dates are real Excel dates.
+//!
+//! The discovery feature (unmapped complaints) does not exist yet and the
+//! [`Summary`] has no list of candidates, so there is no Unmapped sheet.
+
+use std::path::{Path, PathBuf};
+
+use rust_xlsxwriter::{
+    Chart, ChartType, DocProperties, ExcelDateTime, Format, FormatAlign, Workbook, Worksheet,
+    XlsxError,
+};
+
+use super::{safe_cell, OutputError};
+use crate::index::StoredRecord;
+use crate::ingest::parse_date_str;
+use crate::summary::Summary;
+
+/// Sheet positions, in the order they are added.
+const SUMMARY: usize = 0;
+const THEMES: usize = 1;
+const TRENDS: usize = 2;
+const RECORDS: usize = 3;
+
+/// Themes drawn in the Trends chart (all themes are in the table).
+const CHART_THEMES: usize = 6;
+/// Top themes listed on the Summary sheet.
+const SUMMARY_THEMES: usize = 10;
+/// Most record rows on the Records sheet: Excel's 1,048,576 rows, less the
+/// header and a closing note. Records past it are counted and left to records.csv.
+pub const MAX_RECORD_ROWS: u32 = 1_048_576 - 2;
+/// Longest text kept in a cell (Excel's own limit is 32,767 characters).
+const MAX_CELL_CHARS: usize = 32_000;
+
+/// Header of the Records sheet, with column widths.
+const RECORD_COLUMNS: [(&str, f64); 13] = [
+    ("id", 14.0),
+    ("source", 11.0),
+    ("kind", 8.0),
+    ("created_at", 17.0),
+    ("lang", 6.0),
+    ("rating", 7.0),
+    ("sentiment_score", 10.0),
+    ("sentiment_label", 10.0),
+    ("text_sentiment_score", 10.0),
+    ("themes", 34.0),
+    ("signals", 16.0),
+    ("title", 30.0),
+    ("text", 80.0),
+];
+
+/// Header of the Themes sheet.
+const THEME_COLUMNS: [&str; 19] = [
+    "rank",
+    "id",
+    "name",
+    "name_zh",
+    "parent",
+    "records",
+    "share",
+    "negative_share",
+    "mean_sentiment",
+    "impact",
+    "latest_week",
+    "previous_week",
+    "change",
+    "recent_weekly",
+    "baseline_weekly",
+    "emerging",
+    "p_value",
+    "top_phrases",
+    "quote",
+];
+
+/// Text for a cell: neutralised against formula injection, cut to Excel's limit.
+pub fn xlsx_text(text: &str) -> String {
+    let safe = safe_cell(text);
+    match safe.char_indices().nth(MAX_CELL_CHARS) {
+        Some((i, _)) => format!("{}…", &safe[..i]),
+        None => safe,
+    }
+}
+
+struct Formats {
+    header: Format,
+    wrap: Format,
+    datetime: Format,
+    header_date: Format,
+    percent: Format,
+    score: Format,
+    impact: Format,
+    title: Format,
+    left: Format,
+}
+
+impl Formats {
+    fn new() -> Formats {
+        Formats {
+            header: Format::new()
+                .set_bold()
+                .set_background_color(0x1F3A5F)
+                .set_font_color(0xFFFFFF)
+                .set_align(FormatAlign::Top),
+            wrap: Format::new().set_text_wrap().set_align(FormatAlign::Top),
+            header_date: Format::new()
+                .set_bold()
+                .set_background_color(0x1F3A5F)
+                .set_font_color(0xFFFFFF)
+                .set_num_format("mmm d"),
+            datetime: Format::new()
+                .set_num_format("yyyy-mm-dd hh:mm")
+                .set_align(FormatAlign::Top),
+            percent: Format::new().set_num_format("0.0%"),
+            score: Format::new().set_num_format("0.00"),
+            impact: Format::new().set_num_format("0.0000"),
+            title: Format::new().set_bold().set_font_size(14),
+            left: Format::new().set_align(FormatAlign::Left),
+        }
+    }
+}
+
+/// The workbook being written: Records streamed first, summary sheets at the end.
+pub struct XlsxReport {
+    path: PathBuf,
+    workbook: Workbook,
+    formats: Formats,
+    next_row: u32,
+    max_rows: u32,
+    omitted: u64,
+}
+
+impl XlsxReport {
+    /// Starts the workbook: adds the sheets and the Records header.
+    pub fn create(path: &Path) -> Result<XlsxReport, OutputError> {
+        let err = xlsx_err(path);
+        let mut workbook = Workbook::new();
+        let formats = Formats::new();
+        workbook.add_worksheet().set_name("Summary").map_err(&err)?;
+        workbook.add_worksheet().set_name("Themes").map_err(&err)?;
+        workbook.add_worksheet().set_name("Trends").map_err(&err)?;
+        let records = workbook
+            .add_worksheet_with_constant_memory()
+            .map_err(&err)?;
+        records.set_name("Records").map_err(&err)?;
+        for (col, (name, width)) in RECORD_COLUMNS.iter().enumerate() {
+            let col = col as u16;
+            records.set_column_width(col, *width).map_err(&err)?;
+            records
+                .write_string_with_format(0, col, *name, &formats.header)
+                .map_err(&err)?;
+        }
+        records.set_freeze_panes(1, 0).map_err(&err)?;
+        records
+            .set_landscape()
+            .set_print_fit_to_pages(1, 0)
+            .set_repeat_rows(0, 0)
+            .map_err(&err)?;
+        Ok(XlsxReport {
+            path: path.to_path_buf(),
+            workbook,
+            formats,
+            next_row: 1,
+            max_rows: MAX_RECORD_ROWS,
+            omitted: 0,
+        })
+    }
+
+    /// Appends one record to the Records sheet (past [`MAX_RECORD_ROWS`] it
+    /// only counts it; a note at the end of the sheet says how many).
+    pub fn add_record(&mut self, stored: &StoredRecord) -> Result<(), OutputError> {
+        let err = xlsx_err(&self.path);
+        let row = self.next_row;
+        if row > self.max_rows {
+            self.omitted += 1;
+            return Ok(());
+        }
+        let f = &self.formats;
+        let sheet = self.workbook.worksheet_from_index(RECORDS).map_err(&err)?;
+        let r = &stored.record;
+        let a = &stored.analysis;
+        let text = |sheet: &mut Worksheet, col: u16, value: &str| {
+            sheet
+                .write_string_with_format(row, col, xlsx_text(value), &f.wrap)
+                .map(|_| ())
+        };
+        text(sheet, 0, &r.id).map_err(&err)?;
+        text(sheet, 1, &r.source).map_err(&err)?;
+        text(sheet, 2, r.kind.as_str()).map_err(&err)?;
+        if let Some(date) = r
+            .created_at
+            .and_then(|t| ExcelDateTime::from_timestamp(t).ok())
+        {
+            sheet
+                .write_datetime_with_format(row, 3, &date, &f.datetime)
+                .map_err(&err)?;
+        }
+        text(sheet, 4, a.lang.as_str()).map_err(&err)?;
+        if let Some(rating) = r.rating {
+            sheet.write_number(row, 5, rating).map_err(&err)?;
+        }
+        sheet
+            .write_number_with_format(row, 6, a.sentiment.score, &f.score)
+            .map_err(&err)?;
+        text(sheet, 7, a.sentiment.label.as_str()).map_err(&err)?;
+        sheet
+            .write_number_with_format(row, 8, a.text_sentiment.score, &f.score)
+            .map_err(&err)?;
+        let themes: Vec<&str> = a.themes.iter().map(|t| t.id.as_str()).collect();
+        text(sheet, 9, &themes.join("; ")).map_err(&err)?;
+        let signals: Vec<&str> = a.signals.iter().map(|s| s.id.as_str()).collect();
+        text(sheet, 10, &signals.join("; ")).map_err(&err)?;
+        text(sheet, 11, r.title.as_deref().unwrap_or("")).map_err(&err)?;
+        text(sheet, 12, &r.text).map_err(&err)?;
+        self.next_row += 1;
+        Ok(())
+    }
+
+    /// Fills the summary sheets and saves the workbook (atomically: a temporary
+    /// file renamed into place).
+    pub fn finish(mut self, summary: &Summary) -> Result<(), OutputError> {
+        let err = xlsx_err(&self.path);
+        // Creation time from the summary, not the clock: the same summary
+        // gives the same file.
+        let mut properties = DocProperties::new()
+            .set_title("Voice of the customer")
+            .set_comment("Made by vocscope");
+        if let Some(created) = parse_date_str(&summary.generated_at)
+            .and_then(|t| ExcelDateTime::from_timestamp(t).ok())
+        {
+            properties = properties.set_creation_datetime(&created);
+        }
+        self.workbook.set_properties(&properties);
+        let f = &self.formats;
+        let last_row = self.next_row.saturating_sub(1).max(1);
+        let records = self.workbook.worksheet_from_index(RECORDS).map_err(&err)?;
+        if self.omitted > 0 {
+            let note = format!(
+                "{} more records do not fit in a worksheet: see records.csv",
+                self.omitted
+            );
+            records.write_string(self.next_row, 0, note).map_err(&err)?;
+        }
+        records
+            .autofilter(0, 0, last_row, RECORD_COLUMNS.len() as u16 - 1)
+            .map_err(&err)?;
+        write_summary_sheet(
+            self.workbook.worksheet_from_index(SUMMARY).map_err(&err)?,
+            summary,
+            f,
+        )
+        .map_err(&err)?;
+        write_themes_sheet(
+            self.workbook.worksheet_from_index(THEMES).map_err(&err)?,
+            summary,
+            f,
+        )
+        .map_err(&err)?;
+        write_trends_sheet(
+            self.workbook.worksheet_from_index(TRENDS).map_err(&err)?,
+            summary,
+            f,
+        )
+        .map_err(&err)?;
+        let mut tmp = self.path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        self.workbook.save(&tmp).map_err(&err)?;
+        std::fs::rename(&tmp, &self.path).map_err(|source| OutputError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+fn xlsx_err(path: &Path) -> impl Fn(XlsxError) -> OutputError + '_ {
+    move |source| OutputError::Xlsx {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_summary_sheet(
+    sheet: &mut Worksheet,
+    summary: &Summary,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    sheet.write_string_with_format(0, 0, "Voice of the customer", &f.title)?;
+    let row = std::cell::Cell::new(2u32);
+    let gap = || row.set(row.get() + 1);
+    let label = |sheet: &mut Worksheet, text: &str| -> Result<u32, XlsxError> {
+        let r = row.get();
+        sheet.write_string(r, 0, text)?;
+        row.set(r + 1);
+        Ok(r)
+    };
+    let date_cell = |sheet: &mut Worksheet, r: u32, value: &Option<String>| {
+        match value.as_deref().and_then(parse_date_str) {
+            Some(t) => match ExcelDateTime::from_timestamp(t) {
+                Ok(d) => sheet.write_datetime_with_format(r, 1, &d, &f.datetime),
+                Err(_) => sheet.write_string(r, 1, xlsx_text(value.as_deref().unwrap_or(""))),
+            },
+            None => sheet.write_string(r, 1, ""),
+        }
+        .map(|_| ())
+    };
+    let r = label(sheet, "period from")?;
+    date_cell(sheet, r, &summary.period.from)?;
+    let r = label(sheet, "period to")?;
+    date_cell(sheet, r, &summary.period.to)?;
+    let r = label(sheet, "trends anchored at")?;
+    date_cell(sheet, r, &summary.period.as_of)?;
+    let r = label(sheet, "generated at")?;
+    sheet.write_string(r, 1, xlsx_text(&summary.generated_at))?;
+    let r = label(sheet, "records")?;
+    sheet.write_number(r, 1, summary.records as f64)?;
+    let r = label(sheet, "unthemed records")?;
+    sheet.write_number(r, 1, summary.unthemed as f64)?;
+    gap();
+    let r = label(sheet, "sentiment")?;
+    sheet.write_string_with_format(r, 0, "sentiment", &f.header)?;
+    sheet.write_string_with_format(r, 1, "records", &f.header)?;
+    sheet.write_string_with_format(r, 2, "share", &f.header)?;
+    let n = summary.records.max(1) as f64;
+    for (name, count) in [
+        ("negative", summary.sentiment.negative),
+        ("neutral", summary.sentiment.neutral),
+        ("positive", summary.sentiment.positive),
+    ] {
+        let r = label(sheet, name)?;
+        sheet.write_number(r, 1, count as f64)?;
+        sheet.write_number_with_format(r, 2, count as f64 / n, &f.percent)?;
+    }
+    gap();
+    let r = label(sheet, "metric")?;
+    sheet.write_string_with_format(r, 0, "metric", &f.header)?;
+    sheet.write_string_with_format(r, 1, "value", &f.header)?;
+    let m = &summary.metrics;
+    let r = label(sheet, "rated records")?;
+    sheet.write_number(r, 1, m.rated as f64)?;
+    if let Some(v) = m.mean_rating {
+        let r = label(sheet, "mean rating (1-5)")?;
+        sheet.write_number_with_format(r, 1, v, &f.score)?;
+    }
+    if let Some(v) = m.csat {
+        let r = label(sheet, "CSAT (share of 4-5 ratings)")?;
+        sheet.write_number_with_format(r, 1, v / 100.0, &f.percent)?;
+    }
+    let r = label(sheet, "NPS responses")?;
+    sheet.write_number(r, 1, m.nps_responses as f64)?;
+    if let Some(v) = m.nps {
+        let r = label(sheet, "NPS")?;
+        sheet.write_number(r, 1, v)?;
+    }
+    gap();
+    let r = label(sheet, "counts of the last run")?;
+    sheet.write_string_with_format(r, 0, "counts of the last run", &f.header)?;
+    sheet.write_string_with_format(r, 1, "items", &f.header)?;
+    let c = &summary.counts;
+    for (name, v) in [
+        ("read", c.read),
+        ("indexed", c.indexed),
+        ("new", c.new),
+        ("updated", c.updated),
+        ("unchanged", c.unchanged),
+        ("duplicates", c.duplicates),
+        ("rejected", c.rejected),
+        ("undated", c.undated),
+    ] {
+        let r = label(sheet, name)?;
+        sheet.write_number(r, 1, v as f64)?;
+    }
+    gap();
+    let r = label(sheet, "top themes")?;
+    for (col, name) in ["rank", "theme", "records", "impact", "emerging"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string_with_format(r, col as u16, *name, &f.header)?;
+    }
+    for t in summary.themes.iter().take(SUMMARY_THEMES) {
+        let r = label(sheet, "")?;
+        sheet.write_number_with_format(r, 0, t.rank as f64, &f.left)?;
+        sheet.write_string(r, 1, xlsx_text(&t.name))?;
+        sheet.write_number(r, 2, t.records as f64)?;
+        sheet.write_number_with_format(r, 3, t.impact, &f.impact)?;
+        sheet.write_boolean(r, 4, t.trend.emerging)?;
+    }
+    sheet.set_column_width(0, 28)?;
+    sheet.set_column_width(1, 36)?;
+    sheet.set_column_width(2, 10)?;
+    sheet.set_column_width(3, 10)?;
+    sheet.set_column_width(4, 10)?;
+    sheet.set_print_fit_to_pages(1, 1);
+    Ok(())
+}
+
+fn write_themes_sheet(
+    sheet: &mut Worksheet,
+    summary: &Summary,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    for (col, name) in THEME_COLUMNS.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *name, &f.header)?;
+    }
+    for (i, t) in summary.themes.iter().enumerate() {
+        let row = i as u32 + 1;
+        sheet.write_number(row, 0, t.rank as f64)?;
+        sheet.write_string(row, 1, xlsx_text(&t.id))?;
+        sheet.write_string(row, 2, xlsx_text(&t.name))?;
+        sheet.write_string(row, 3, xlsx_text(t.name_zh.as_deref().unwrap_or("")))?;
+        sheet.write_string(row, 4, xlsx_text(t.parent.as_deref().unwrap_or("")))?;
+        sheet.write_number(row, 5, t.records as f64)?;
+        sheet.write_number_with_format(row, 6, t.share, &f.percent)?;
+        sheet.write_number_with_format(row, 7, t.negative_share, &f.percent)?;
+        sheet.write_number_with_format(row, 8, t.mean_sentiment, &f.score)?;
+        sheet.write_number_with_format(row, 9, t.impact, &f.impact)?;
+        sheet.write_number(row, 10, t.trend.latest_records as f64)?;
+        sheet.write_number(row, 11, t.trend.previous_records as f64)?;
+        if let Some(change) = t.trend.change {
+            sheet.write_number_with_format(row, 12, change, &f.percent)?;
+        }
+        sheet.write_number(row, 13, t.trend.recent_weekly)?;
+        sheet.write_number(row, 14, t.trend.baseline_weekly)?;
+        sheet.write_boolean(row, 15, t.trend.emerging)?;
+        sheet.write_number(row, 16, t.trend.p_value)?;
+        sheet.write_string_with_format(row, 17, xlsx_text(&t.top_phrases.join("; ")), &f.wrap)?;
+        let quote = t.quotes.first().map(|q| q.text.as_str()).unwrap_or("");
+        sheet.write_string_with_format(row, 18, xlsx_text(quote), &f.wrap)?;
+    }
+    sheet.set_autofit_max_width(300);
+    sheet.autofit();
+    sheet.set_column_width(17, 30)?;
+    sheet.set_column_width(18, 60)?;
+    sheet.set_freeze_panes(1, 3)?;
+    sheet
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0)
+        .set_repeat_rows(0, 0)?;
+    sheet.autofilter(
+        0,
+        0,
+        summary.themes.len().max(1) as u32,
+        THEME_COLUMNS.len() as u16 - 1,
+    )?;
+    Ok(())
+}
+
+fn write_trends_sheet(
+    sheet: &mut Worksheet,
+    summary: &Summary,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    // One row per theme (by rank), one column per week: a short, wide-enough
+    // table that prints on one page across, with the chart under it.
+    sheet.write_string_with_format(0, 0, "theme (by rank)", &f.header)?;
+    sheet.write_string_with_format(0, 1, "records", &f.header)?;
+    for (w, week) in summary.weeks.iter().enumerate() {
+        let col = w as u16 + 2;
+        match ExcelDateTime::parse_from_str(week) {
+            Ok(d) => sheet.write_datetime_with_format(0, col, &d, &f.header_date)?,
+            Err(_) => sheet.write_string_with_format(0, col, xlsx_text(week), &f.header)?,
+        };
+        sheet.set_column_width(col, 7)?;
+    }
+    sheet.write_string(1, 0, "All records")?;
+    sheet.write_number(1, 1, summary.records as f64)?;
+    for (w, n) in summary.weekly_records.iter().enumerate() {
+        sheet.write_number(1, w as u16 + 2, *n as f64)?;
+    }
+    for (i, t) in summary.themes.iter().enumerate() {
+        let row = i as u32 + 2;
+        sheet.write_string(row, 0, xlsx_text(&format!("{}. {}", t.rank, t.name)))?;
+        sheet.write_number(row, 1, t.records as f64)?;
+        for (w, n) in t.weekly.iter().enumerate() {
+            sheet.write_number(row, w as u16 + 2, *n as f64)?;
+        }
+    }
+    sheet.set_column_width(0, 36)?;
+    sheet.set_column_width(1, 8)?;
+    sheet.set_freeze_panes(1, 1)?;
+    sheet
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0)
+        .set_repeat_rows(0, 0)?;
+    let weeks = summary.weeks.len() as u16;
+    // A chart needs at least one series: no weeks or no themes, no chart.
+    if weeks == 0 || summary.themes.is_empty() {
+        return Ok(());
+    }
+    let mut chart = Chart::new(ChartType::Line);
+    chart
+        .title()
+        .set_name("Records per week, top themes by impact");
+    chart
+        .x_axis()
+        .set_name("week starting")
+        .set_num_format("mmm d");
+    chart.y_axis().set_name("records");
+    let last_col = weeks + 1;
+    for i in 0..summary.themes.len().min(CHART_THEMES) {
+        let row = i as u32 + 2;
+        chart
+            .add_series()
+            .set_name(("Trends", row, 0))
+            .set_categories(("Trends", 0, 2, 0, last_col))
+            .set_values(("Trends", row, 2, row, last_col));
+    }
+    chart.set_width(900).set_height(420);
+    sheet.insert_chart(summary.themes.len() as u32 + 4, 0, &chart)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{AnalysisInput, Analyzer, Lexicon, Taxonomy};
+    use crate::record::{Kind, Record};
+    use crate::summary::{SummaryBuilder, SummaryOptions};
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+
+    fn stored(analyzer: &Analyzer, id: &str, text: &str, created_at: i64) -> StoredRecord {
+        let record = Record {
+            id: id.into(),
+            source: "generic".into(),
+            kind: Kind::Review,
+            created_at: Some(created_at),
+            title: None,
+            text: text.into(),
+            rating: Some(1.0),
+            nps: None,
+            lang: crate::text::Lang::En,
+            channel: None,
+            product: None,
+            status: None,
+            tags: vec![],
+            customer_tier: None,
+            extra: Default::default(),
+        };
+        let analysis = analyzer.analyze(AnalysisInput {
+            text,
+            rating: record.rating,
+            nps: None,
+            lang: Some(record.lang),
+        });
+        StoredRecord { record, analysis }
+    }
+
+    #[test]
+    fn rows_past_the_sheet_limit_are_counted_in_a_note() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v.xlsx");
+        let analyzer = Analyzer::new(
+            Taxonomy::default_taxonomy().expect("taxonomy"),
+            Lexicon::default_lexicon().expect("lexicon"),
+        );
+        let mut builder = SummaryBuilder::new(analyzer.taxonomy(), SummaryOptions::default());
+        let mut xlsx = XlsxReport::create(&path).expect("create");
+        xlsx.max_rows = 2;
+        let texts = ["@SUM(A1) app crashes", "+1 refund late", "-2 rude agent"];
+        for (i, text) in texts.iter().enumerate() {
+            let s = stored(&analyzer, &format!("r{i}"), text, 1_762_000_000 + i as i64);
+            builder.add(&s);
+            xlsx.add_record(&s).expect("add");
+        }
+        xlsx.finish(&builder.finish()).expect("finish");
+        let mut wb: Xlsx<_> = open_workbook(&path).expect("open");
+        let records = wb.worksheet_range("Records").expect("Records");
+        let rows: Vec<&[Data]> = records.rows().collect();
+        assert_eq!(rows.len(), 4, "header, 2 records, the note");
+        assert_eq!(rows[1][12], Data::String("'@SUM(A1) app crashes".into()));
+        assert_eq!(rows[2][12], Data::String("'+1 refund late".into()));
+        assert!(matches!(rows[1][3], Data::DateTime(_)));
+        assert_eq!(
+            rows[3][0],
+            Data::String("1 more records do not fit in a worksheet: see records.csv".into())
+        );
+    }
+
+    #[test]
+    fn xlsx_text_neutralises_and_cuts() {
+        assert_eq!(xlsx_text("=1+1"), "'=1+1");
+        assert_eq!(xlsx_text("退款"), "退款");
+        let long = "x".repeat(40_000);
+        assert_eq!(xlsx_text(&long).chars().count(), MAX_CELL_CHARS + 1);
+    }
+}
