@@ -129,7 +129,7 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
     let reader = std::thread::spawn(move || {
         let hints = MapHints {
             source: source.as_deref(),
-            wrapper: None,
+            ..MapHints::default()
         };
         let mut batch = Vec::with_capacity(BATCH);
         let mut failed = Vec::new();
