@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Analysis, AnalysisInput, Analyzer};
 use crate::index::{key_hash, IndexError, StoredRecord, VocIndex, VocWriter};
-use crate::ingest::{read_input, InputFile, Item, MapHints, Reject};
+use crate::ingest::neardup::text_hash;
+use crate::ingest::{read_input, FileReport, InputFile, Item, MapHints, MapSpec, Reject};
 use crate::output::{self, OutputError, RejectsWriter};
 use crate::record::Record;
 use crate::summary::{Counts, Summary, SummaryBuilder, SummaryOptions};
@@ -59,6 +60,8 @@ pub struct RunConfig {
     pub threads: usize,
     /// `--source` override.
     pub source: Option<String>,
+    /// `--map` file, applied to every input instead of format detection.
+    pub map: Option<MapSpec>,
     /// Anchor of the trend windows.
     pub as_of: Option<i64>,
     /// Write a UTF-8 BOM at the start of CSV files.
@@ -76,6 +79,8 @@ pub struct RunOutcome {
     pub retagged: u64,
     /// Files that could not be opened (also counted as rejects).
     pub failed_files: Vec<String>,
+    /// What each file held (layout, mappers, records, rejects).
+    pub files: Vec<FileReport>,
     /// The summary written.
     pub summary: Summary,
     /// Files written.
@@ -113,6 +118,12 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
     }
 
     let known = index.content_hashes()?;
+    // First owner of each customer text: from the index, then this run.
+    let mut text_owners: HashMap<u64, (u64, TextOwner)> = index
+        .text_owners()?
+        .into_iter()
+        .map(|(t, (k, address))| (t, (k, TextOwner::Indexed(address))))
+        .collect();
     std::fs::create_dir_all(&config.out_dir).map_err(|source| OutputError::Io {
         path: config.out_dir.clone(),
         source,
@@ -126,13 +137,16 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
     let (tx, rx) = sync_channel::<Vec<Item>>(4);
     let inputs = config.inputs.clone();
     let source = config.source.clone();
+    let map = config.map.clone();
     let reader = std::thread::spawn(move || {
         let hints = MapHints {
             source: source.as_deref(),
+            map: map.as_ref(),
             ..MapHints::default()
         };
         let mut batch = Vec::with_capacity(BATCH);
         let mut failed = Vec::new();
+        let mut reports = Vec::new();
         for file in &inputs {
             let result = read_input(file, &hints, |item| {
                 batch.push(item);
@@ -141,20 +155,23 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
                     let _ = tx.send(full);
                 }
             });
-            if let Err(e) = result {
-                failed.push(e.to_string());
-                batch.push(Item::Rejected(Reject {
-                    file: file.name(),
-                    location: "file".into(),
-                    reason: format!("cannot read file: {e}"),
-                    raw: serde_json::Value::Null,
-                }));
+            match result {
+                Ok(report) => reports.push(report),
+                Err(e) => {
+                    failed.push(e.to_string());
+                    batch.push(Item::Rejected(Reject {
+                        file: file.name(),
+                        location: "file".into(),
+                        reason: format!("cannot read file: {e}"),
+                        raw: serde_json::Value::Null,
+                    }));
+                }
             }
         }
         if !batch.is_empty() {
             let _ = tx.send(batch);
         }
-        failed
+        (failed, reports)
     });
 
     for batch in rx {
@@ -169,7 +186,23 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
                 }
                 Item::Record { record, .. } => *record,
             };
-            let kh = key_hash(&record.key());
+            let mut record = record;
+            let key = record.key();
+            let kh = key_hash(&key);
+            if let Some(th) = text_hash(&record.text) {
+                match text_owners.get(&th) {
+                    Some((owner, at)) if *owner != kh => {
+                        record.duplicate_of = Some(match at {
+                            TextOwner::Run(k) => k.clone(),
+                            TextOwner::Indexed(address) => index.key_at(*address)?,
+                        });
+                    }
+                    Some(_) => {}
+                    None => {
+                        text_owners.insert(th, (kh, TextOwner::Run(key)));
+                    }
+                }
+            }
             let hash = record.content_hash();
             match seen.get(&kh) {
                 Some(&h) if h == hash => {
@@ -180,6 +213,9 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
                 None => match known.get(&kh) {
                     Some(&h) if h == hash => {
                         counts.unchanged += 1;
+                        if record.duplicate_of.is_some() {
+                            counts.near_duplicates += 1;
+                        }
                         seen.insert(kh, hash);
                         if record.created_at.is_none() {
                             counts.undated += 1;
@@ -192,6 +228,9 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
             }
             if record.created_at.is_none() {
                 counts.undated += 1;
+            }
+            if record.duplicate_of.is_some() {
+                counts.near_duplicates += 1;
             }
             seen.insert(kh, hash);
             to_index.push((record, hash));
@@ -215,7 +254,8 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
             ));
         }
     }
-    failed_files.extend(reader.join().unwrap_or_default());
+    let (failed, files) = reader.join().unwrap_or_default();
+    failed_files.extend(failed);
     counts.indexed = counts.new + counts.updated + counts.unchanged;
     writer.commit(&payload(fingerprint, &counts))?;
     writer.finish()?;
@@ -236,9 +276,18 @@ pub fn run(config: &RunConfig, mut progress: impl FnMut(&str)) -> Result<RunOutc
         counts,
         retagged,
         failed_files,
+        files,
         summary,
         written,
     })
+}
+
+/// Where the first record with a given text is.
+enum TextOwner {
+    /// In the index, at this document.
+    Indexed(tantivy::DocAddress),
+    /// Earlier in this run, with this key.
+    Run(String),
 }
 
 /// Analyses one record: title and text together, with its rating.
