@@ -337,10 +337,16 @@ pub fn sniff_format(file: &InputFile) -> std::io::Result<Format> {
     if text.starts_with('[') || name.ends_with(".json") {
         return Ok(Format::JsonDocument);
     }
-    // A CSV header: printable, with a delimiter, and no NUL bytes in the head.
+    // A CSV header without a .csv name: no binary bytes, at least three
+    // columns, and short names that are not sentences (prose has commas too).
     let binary = head.contains(&0) || text.contains('\u{fffd}');
     let delimiter = csv_file::guess_delimiter(first_line);
-    if !binary && first_line.contains(delimiter as char) && first_line.len() < 4096 {
+    let cells: Vec<&str> = first_line.split(delimiter as char).collect();
+    let header_like = cells.len() >= 3
+        && cells
+            .iter()
+            .all(|c| c.trim().len() <= 64 && !c.trim_end().ends_with(['.', '!', '?']));
+    if !binary && header_like {
         return Ok(Format::Csv(delimiter));
     }
     Ok(Format::Unknown)
@@ -530,5 +536,59 @@ fn to_item(raw: RawItem, file: &str, hints: &MapHints) -> (Option<Mapper>, Item)
                 raw: raw.map(Value::String).unwrap_or(Value::Null),
             }),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sniff(name: &'static str, bytes: &'static [u8]) -> Format {
+        sniff_format(&InputFile::Embedded { name, bytes }).unwrap()
+    }
+
+    #[test]
+    fn sniffing_tells_layouts_apart() {
+        assert_eq!(sniff("a.json", b"[{}]"), Format::JsonDocument);
+        assert_eq!(
+            sniff("a.json", b"{\"a\":1}\n{\"a\":2}\n"),
+            Format::JsonLines
+        );
+        assert_eq!(sniff("a.csv", b"id;text\n1;x"), Format::Csv(b';'));
+        assert_eq!(sniff("a.tsv", b"id\ttext\n1\tx"), Format::Csv(b'\t'));
+        assert_eq!(sniff("export", b"id,text,rating\n1,x,2"), Format::Csv(b','));
+        assert_eq!(
+            sniff(
+                "letter.txt",
+                b"Dear team,\nthis is a letter, not an export.\n"
+            ),
+            Format::Unknown
+        );
+        assert_eq!(sniff("x.bin", b"\x00\x01binary,a,b"), Format::Unknown);
+        assert_eq!(sniff("e.json", b"  \n"), Format::Empty);
+    }
+
+    #[test]
+    fn utf16_csv_is_read_and_reported() {
+        const BYTES: &[u8] =
+            b"\xFF\xFEi\x00d\x00,\x00t\x00e\x00x\x00t\x00\n\x001\x00,\x00\xd1\x95\xd0\x90\n\x00";
+        let file = InputFile::Embedded {
+            name: "r.csv",
+            bytes: BYTES,
+        };
+        let mut items = Vec::new();
+        let report = read_input(&file, &MapHints::default(), |i| items.push(i)).unwrap();
+        assert!(report.utf16);
+        assert_eq!(report.format, Format::Csv(b','));
+        assert_eq!(report.records, 1);
+        match &items[0] {
+            Item::Record {
+                record, location, ..
+            } => {
+                assert_eq!(record.text, "闑郐");
+                assert_eq!(location, "line 2");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
