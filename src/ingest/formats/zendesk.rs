@@ -16,7 +16,8 @@ use crate::record::{Kind, Record};
 /// How the Zendesk mapper maps fields.
 pub const DESCRIPTION: &str = "id ← id; title ← subject|raw_subject; text ← description + the requester's public comments \
 (other comments → extra.agent_replies); created_at ← created_at; rating ← satisfaction_rating.score (good 5, bad 1); \
-channel ← via.channel; status ← status; tags ← tags; priority, updated_at, … → extra";
+channel ← via.channel; status ← status; tags ← tags; satisfaction_rating.comment → extra.satisfaction_comment; \
+priority, updated_at, … → extra";
 
 const PATHS: Paths<'static> = Paths {
     id: &["id"],
@@ -41,6 +42,11 @@ pub fn map(
 ) -> Result<Record, String> {
     let mut spec = Spec::new("zendesk", PATHS);
     spec.kind = Some(Kind::Ticket);
+    // The CSAT comment is the customer's, but a verdict on support rather than
+    // the issue: kept beside the record, not analysed with the ticket text.
+    if let Some(c) = str_at(obj, "satisfaction_rating.comment") {
+        spec.extra.insert("satisfaction_comment".into(), json!(c));
+    }
     if let Some(Value::Array(comments)) = obj.get("comments") {
         let requester = obj
             .get("requester_id")
@@ -148,6 +154,7 @@ mod tests {
         assert_eq!(r.lang, Lang::En);
         assert_eq!(r.created_at, Some(1_788_256_800));
         assert_eq!(r.extra.get("priority"), Some(&json!("high")));
+        assert!(!r.extra.contains_key("satisfaction_comment"));
         assert!(r.extra.contains_key("updated_at"));
     }
 
