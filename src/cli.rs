@@ -45,6 +45,12 @@ pub struct RunArgs {
     /// Source name for these inputs (default: detected per record).
     #[arg(long)]
     pub source: Option<String>,
+    /// TOML field mapping for a layout vocscope does not recognise (applies to every input).
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+    /// Show per file the detected format, the mapping and the first records; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,

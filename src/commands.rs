@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 
 use vocscope::analyze::{AnalysisInput, Analyzer, Label, Lexicon, Taxonomy};
 use vocscope::index::{SearchRequest, SortOrder, VocIndex};
-use vocscope::ingest::{discover, format_rfc3339, parse_date_str};
+use vocscope::ingest::{
+    discover, format_rfc3339, parse_date_str, read_input, InputFile, Item, MapHints, MapSpec,
+};
 use vocscope::output::{render_search, render_summary, write_search_csv};
 use vocscope::pipeline::{self, Progress, RunConfig};
 use vocscope::summary::SummaryOptions;
@@ -100,11 +102,125 @@ fn threads(requested: Option<usize>) -> Result<usize> {
     }
 }
 
+fn load_map(path: Option<&Path>) -> anyhow::Result<Option<MapSpec>> {
+    let Some(p) = path else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("cannot read mapping file {}", p.display()))?;
+    Ok(Some(MapSpec::parse(&text, &p.display().to_string())?))
+}
+
+/// Records shown per file by `--dry-run`.
+const DRY_RUN_RECORDS: usize = 3;
+
+/// `vocscope run --dry-run`: reads every input and shows how it would be
+/// ingested; touches neither the index nor the report directory.
+fn dry_run(inputs: &[InputFile], source: Option<&str>, map: Option<&MapSpec>) -> Result<()> {
+    let hints = MapHints {
+        source,
+        map,
+        ..MapHints::default()
+    };
+    let mut out = std::io::stdout().lock();
+    let mut total = (0u64, 0u64);
+    for file in inputs {
+        let mut shown: Vec<Value> = Vec::new();
+        let mut rejects: Vec<String> = Vec::new();
+        let result = read_input(file, &hints, |item| match item {
+            Item::Record {
+                record, location, ..
+            } => {
+                if shown.len() < DRY_RUN_RECORDS {
+                    let mut v = serde_json::to_value(&*record).unwrap_or(Value::Null);
+                    if let Some(t) = record.created_at {
+                        v["created_at"] = json!(format_rfc3339(t));
+                    }
+                    shown.push(json!({"location": location, "record": v}));
+                }
+            }
+            Item::Rejected(r) => {
+                if rejects.len() < DRY_RUN_RECORDS {
+                    rejects.push(format!("{}: {}", r.location, r.reason));
+                }
+            }
+        });
+        writeln!(out, "{}", file.name()).context("writing to stdout")?;
+        let report = match result {
+            Ok(report) => report,
+            Err(e) => {
+                writeln!(out, "  error: {e}\n").context("writing to stdout")?;
+                continue;
+            }
+        };
+        total.0 += report.records;
+        total.1 += report.rejected;
+        let mut layout = report.format.describe();
+        if report.gzip {
+            layout.push_str(", gzip");
+        }
+        if report.utf16 {
+            layout.push_str(", UTF-16");
+        }
+        let mappers: Vec<String> = report
+            .mappers
+            .iter()
+            .map(|(m, n)| format!("{} ({n} items)", m.name()))
+            .collect();
+        let mapping = match (map, report.main_mapper()) {
+            (Some(spec), _) => spec.describe(),
+            (None, Some(m)) => m.describe().to_string(),
+            (None, None) => "-".to_string(),
+        };
+        writeln!(out, "  layout:  {layout}").context("writing to stdout")?;
+        writeln!(
+            out,
+            "  format:  {}",
+            if mappers.is_empty() {
+                "-".to_string()
+            } else {
+                mappers.join(", ")
+            }
+        )
+        .context("writing to stdout")?;
+        writeln!(out, "  mapping: {mapping}").context("writing to stdout")?;
+        writeln!(
+            out,
+            "  result:  {} records, {} rejected",
+            report.records, report.rejected
+        )
+        .context("writing to stdout")?;
+        if report.unrecognised() {
+            writeln!(out, "  error:   {}", report.unrecognised_message())
+                .context("writing to stdout")?;
+        }
+        for r in &rejects {
+            writeln!(out, "  reject:  {r}").context("writing to stdout")?;
+        }
+        if !shown.is_empty() {
+            writeln!(out, "  first records:").context("writing to stdout")?;
+        }
+        for v in &shown {
+            writeln!(out, "    {v}").context("writing to stdout")?;
+        }
+        writeln!(out).context("writing to stdout")?;
+    }
+    writeln!(
+        out,
+        "dry run: {} files, {} records, {} rejected; nothing written",
+        inputs.len(),
+        total.0,
+        total.1
+    )
+    .context("writing to stdout")?;
+    Ok(())
+}
+
 /// `vocscope run`.
 pub fn run(args: RunArgs) -> Result<()> {
     let as_of = parse_date_arg("--as-of", args.as_of.as_deref())?;
     let threads = threads(args.threads)?;
-    let analyzer = load_analyzer(args.taxonomy.as_deref())?;
+    let map = load_map(args.map.as_deref())?;
     let quiet = args.quiet;
     let inputs = if args.inputs.is_empty() {
         if !quiet {
@@ -115,13 +231,17 @@ pub fn run(args: RunArgs) -> Result<()> {
         let found = discover(&args.inputs);
         if !quiet && !found.skipped.is_empty() {
             eprintln!(
-                "skipped {} files that are not JSON/JSONL (e.g. {})",
+                "skipped {} files that are not JSON, JSONL or CSV (e.g. {})",
                 found.skipped.len(),
                 found.skipped[0].display()
             );
         }
         found.files
     };
+    if args.dry_run {
+        return dry_run(&inputs, args.source.as_deref(), map.as_ref());
+    }
+    let analyzer = load_analyzer(args.taxonomy.as_deref())?;
     let config = RunConfig {
         inputs,
         index_dir: args.index.clone(),
@@ -129,6 +249,7 @@ pub fn run(args: RunArgs) -> Result<()> {
         analyzer,
         threads,
         source: args.source.clone(),
+        map,
         as_of,
         excel_bom: args.excel_bom,
         generated_at: now(),
@@ -140,6 +261,19 @@ pub fn run(args: RunArgs) -> Result<()> {
         .with_context(|| format!("run on index {} could not complete", args.index.display()))?;
     for failed in &outcome.failed_files {
         eprintln!("error: {failed} (recorded in rejects.jsonl)");
+    }
+    for file in outcome.files.iter().filter(|f| f.unrecognised()) {
+        eprintln!(
+            "error: {} ({} items recorded in rejects.jsonl)",
+            file.unrecognised_message(),
+            file.rejected
+        );
+    }
+    if !quiet && outcome.counts.near_duplicates > 0 {
+        eprintln!(
+            "near-duplicates: {} records repeat the text of another record; flagged (duplicate_of) and counted once in themes",
+            outcome.counts.near_duplicates
+        );
     }
     if quiet {
         return Ok(());

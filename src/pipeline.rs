@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Analysis, AnalysisInput, Analyzer};
 use crate::index::{key_hash, IndexError, StoredRecord, VocIndex, VocWriter};
-use crate::ingest::{read_input, InputFile, Item, MapHints, Reject};
+use crate::ingest::neardup::text_hash;
+use crate::ingest::{read_input, FileReport, InputFile, Item, MapHints, MapSpec, Reject};
 use crate::output::{self, OutputError, RejectsWriter, XlsxReport};
 use crate::record::Record;
 use crate::summary::{Counts, Summary, SummaryBuilder, SummaryOptions};
@@ -99,6 +100,8 @@ pub struct RunConfig {
     pub threads: usize,
     /// `--source` override.
     pub source: Option<String>,
+    /// `--map` file, applied to every input instead of format detection.
+    pub map: Option<MapSpec>,
     /// Anchor of the trend windows.
     pub as_of: Option<i64>,
     /// Write a UTF-8 BOM at the start of CSV files.
@@ -116,6 +119,8 @@ pub struct RunOutcome {
     pub retagged: u64,
     /// Files that could not be opened (also counted as rejects).
     pub failed_files: Vec<String>,
+    /// What each file held (layout, mappers, records, rejects).
+    pub files: Vec<FileReport>,
     /// The summary written.
     pub summary: Summary,
     /// Files written.
@@ -158,6 +163,12 @@ pub fn run(
     }
 
     let known = index.content_hashes()?;
+    // First owner of each customer text: from the index, then this run.
+    let mut text_owners: HashMap<u64, (u64, TextOwner)> = index
+        .text_owners()?
+        .into_iter()
+        .map(|(t, (k, address))| (t, (k, TextOwner::Indexed(address))))
+        .collect();
     std::fs::create_dir_all(&config.out_dir).map_err(|source| OutputError::Io {
         path: config.out_dir.clone(),
         source,
@@ -171,13 +182,16 @@ pub fn run(
     let (tx, rx) = sync_channel::<Batch>(4);
     let inputs = config.inputs.clone();
     let source = config.source.clone();
+    let map = config.map.clone();
     let reader = std::thread::spawn(move || {
         let hints = MapHints {
             source: source.as_deref(),
-            wrapper: None,
+            map: map.as_ref(),
+            ..MapHints::default()
         };
         let mut batch = Vec::with_capacity(BATCH);
         let mut failed = Vec::new();
+        let mut reports = Vec::new();
         for (number, file) in inputs.iter().enumerate() {
             if !batch.is_empty() {
                 let _ = tx.send(Batch::Items(std::mem::take(&mut batch)));
@@ -190,20 +204,23 @@ pub fn run(
                     let _ = tx.send(Batch::Items(full));
                 }
             });
-            if let Err(e) = result {
-                failed.push(e.detail());
-                batch.push(Item::Rejected(Reject {
-                    file: file.name(),
-                    location: "file".into(),
-                    reason: format!("cannot read file: {}", e.detail()),
-                    raw: serde_json::Value::Null,
-                }));
+            match result {
+                Ok(report) => reports.push(report),
+                Err(e) => {
+                    failed.push(e.detail());
+                    batch.push(Item::Rejected(Reject {
+                        file: file.name(),
+                        location: "file".into(),
+                        reason: format!("cannot read file: {}", e.detail()),
+                        raw: serde_json::Value::Null,
+                    }));
+                }
             }
         }
         if !batch.is_empty() {
             let _ = tx.send(Batch::Items(batch));
         }
-        failed
+        (failed, reports)
     });
 
     let files = config.inputs.len();
@@ -230,9 +247,29 @@ pub fn run(
                 }
                 Item::Record { record, .. } => *record,
             };
-            let kh = key_hash(&record.key());
+            let mut record = record;
+            let key = record.key();
+            let kh = key_hash(&key);
+            if let Some(th) = text_hash(&record.text) {
+                match text_owners.get(&th) {
+                    Some((owner, at)) if *owner != kh => {
+                        record.duplicate_of = Some(match at {
+                            TextOwner::Run(k) => k.clone(),
+                            TextOwner::Indexed(address) => index.key_at(*address)?,
+                        });
+                    }
+                    Some(_) => {}
+                    None => {
+                        text_owners.insert(th, (kh, TextOwner::Run(key)));
+                    }
+                }
+            }
             let hash = record.content_hash();
-            match ledger.classify(kh, hash, record.created_at.is_none(), &known, &mut counts) {
+            let flags = Flags {
+                undated: record.created_at.is_none(),
+                near_duplicate: record.duplicate_of.is_some(),
+            };
+            match ledger.classify(kh, hash, flags, &known, &mut counts) {
                 Decision::Duplicate | Decision::Keep => continue,
                 Decision::Write => {}
             }
@@ -258,7 +295,8 @@ pub fn run(
         }
         progress(Progress::Read(counts.read));
     }
-    failed_files.extend(reader.join().unwrap_or_default());
+    let (failed, files) = reader.join().unwrap_or_default();
+    failed_files.extend(failed);
     counts.indexed = counts.new + counts.updated + counts.unchanged;
     debug_assert!(counts.adds_up(), "{counts:?}");
     writer.commit(&payload(analyzer, &counts))?;
@@ -286,6 +324,7 @@ pub fn run(
         counts,
         retagged,
         failed_files,
+        files,
         summary,
         written,
     })
@@ -309,11 +348,20 @@ enum Bucket {
     Unchanged,
 }
 
+/// Facts about a record version that counts keep track of.
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    /// The record has no date.
+    undated: bool,
+    /// Its text was seen first under another key.
+    near_duplicate: bool,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Seen {
     hash: u64,
     bucket: Bucket,
-    undated: bool,
+    flags: Flags,
     written: bool,
 }
 
@@ -333,7 +381,7 @@ impl Ledger {
         &mut self,
         key_hash: u64,
         hash: u64,
-        undated: bool,
+        flags: Flags,
         known: &HashMap<u64, u64>,
         counts: &mut Counts,
     ) -> Decision {
@@ -348,8 +396,11 @@ impl Ledger {
                 Bucket::Updated => counts.updated -= 1,
                 Bucket::Unchanged => counts.unchanged -= 1,
             }
-            if prev.undated {
+            if prev.flags.undated {
                 counts.undated -= 1;
+            }
+            if prev.flags.near_duplicate {
+                counts.near_duplicates -= 1;
             }
             counts.superseded += 1;
             index_changed = prev.written;
@@ -364,8 +415,11 @@ impl Ledger {
             Bucket::Updated => counts.updated += 1,
             Bucket::Unchanged => counts.unchanged += 1,
         }
-        if undated {
+        if flags.undated {
             counts.undated += 1;
+        }
+        if flags.near_duplicate {
+            counts.near_duplicates += 1;
         }
         let write = bucket != Bucket::Unchanged || index_changed;
         self.seen.insert(
@@ -373,7 +427,7 @@ impl Ledger {
             Seen {
                 hash,
                 bucket,
-                undated,
+                flags,
                 written: write || index_changed,
             },
         );
@@ -383,6 +437,14 @@ impl Ledger {
             Decision::Keep
         }
     }
+}
+
+/// Where the first record with a given text is.
+enum TextOwner {
+    /// In the index, at this document.
+    Indexed(tantivy::DocAddress),
+    /// Earlier in this run, with this key.
+    Run(String),
 }
 
 /// Analyses one record: title and text together, with its rating.
@@ -557,7 +619,16 @@ mod tests {
             .iter()
             .map(|&(k, h)| {
                 counts.read += 1;
-                ledger.classify(k, h, false, known, &mut counts)
+                ledger.classify(
+                    k,
+                    h,
+                    Flags {
+                        undated: false,
+                        near_duplicate: false,
+                    },
+                    known,
+                    &mut counts,
+                )
             })
             .collect();
         counts.indexed = counts.new + counts.updated + counts.unchanged;
@@ -635,6 +706,7 @@ mod tests {
             analyzer,
             threads: 1,
             source: None,
+            map: None,
             as_of: None,
             excel_bom: false,
             generated_at: "2026-11-16T00:00:00Z".into(),

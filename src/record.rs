@@ -75,6 +75,10 @@ pub struct Record {
     pub customer_tier: Option<String>,
     /// Every other field of the source item, kept but not analysed.
     pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Key (`source:id`) of an earlier record with the same customer text
+    /// (a near-duplicate): still indexed, but left out of theme statistics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
 }
 
 impl Record {
@@ -132,6 +136,7 @@ mod tests {
             tags: vec![],
             customer_tier: None,
             extra: Default::default(),
+            duplicate_of: None,
         }
     }
 

@@ -82,6 +82,7 @@ pub(crate) struct Fields {
     pub key: Field,
     pub key_hash: Field,
     pub content_hash: Field,
+    pub text_hash: Field,
     pub source: Field,
     pub kind: Field,
     pub lang: Field,
@@ -97,7 +98,8 @@ pub(crate) struct Fields {
 }
 
 /// Version of the schema below; bump when it changes.
-const SCHEMA_VERSION: u32 = 1;
+/// 2: `text_hash` (near-duplicate detection).
+const SCHEMA_VERSION: u32 = 2;
 
 fn build_schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -110,6 +112,9 @@ fn build_schema() -> (Schema, Fields) {
         key: b.add_text_field("key", STRING | STORED),
         key_hash: b.add_u64_field("key_hash", FAST),
         content_hash: b.add_u64_field("content_hash", FAST),
+        // Normalized-text hash of records that are not near-duplicates
+        // themselves (0: none), to find the first owner of a text.
+        text_hash: b.add_u64_field("text_hash", FAST),
         source: b.add_text_field("source", STRING | FAST),
         kind: b.add_text_field("kind", STRING | FAST),
         lang: b.add_text_field("lang", STRING | FAST),
@@ -287,6 +292,51 @@ impl VocIndex {
         Ok(map)
     }
 
+    /// Normalized-text hash → (key hash, document) of every committed record
+    /// that is not itself a near-duplicate: the first owners of their texts.
+    /// The documents stay valid until the next [`VocIndex::reload`].
+    pub fn text_owners(&self) -> Result<HashMap<u64, (u64, tantivy::DocAddress)>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut map: HashMap<u64, (u64, tantivy::DocAddress)> = HashMap::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let fast = segment.fast_fields();
+            let keys = fast.u64("key_hash").map_err(|e| self.tantivy_err(e))?;
+            let texts = fast.u64("text_hash").map_err(|e| self.tantivy_err(e))?;
+            for doc in segment.doc_ids_alive() {
+                if let (Some(k), Some(t)) = (keys.first(doc), texts.first(doc)) {
+                    if t == 0 {
+                        continue;
+                    }
+                    let address = tantivy::DocAddress::new(ord as u32, doc);
+                    // Several owners of one text (written before this check
+                    // existed): keep the smallest key hash, deterministically.
+                    map.entry(t)
+                        .and_modify(|e| {
+                            if k < e.0 {
+                                *e = (k, address)
+                            }
+                        })
+                        .or_insert((k, address));
+                }
+            }
+        }
+        Ok(map)
+    }
+
+    /// The key (`source:id`) of a document found by [`VocIndex::text_owners`].
+    pub fn key_at(&self, address: tantivy::DocAddress) -> Result<String, IndexError> {
+        use tantivy::schema::Value;
+        let doc: TantivyDocument = self
+            .reader
+            .searcher()
+            .doc(address)
+            .map_err(|e| self.tantivy_err(e))?;
+        Ok(doc
+            .get_first(self.fields.key)
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default())
+    }
+
     /// Calls `f` with every stored record of the last visible commit, in a
     /// deterministic order: by creation time, then key.
     pub fn for_each_record(&self, mut f: impl FnMut(StoredRecord)) -> Result<(), IndexError> {
@@ -384,6 +434,11 @@ impl VocWriter {
         doc.add_text(f.key, &key);
         doc.add_u64(f.key_hash, key_hash(&key));
         doc.add_u64(f.content_hash, content_hash);
+        let text_hash = match record.duplicate_of {
+            None => crate::ingest::neardup::text_hash(&record.text).unwrap_or(0),
+            Some(_) => 0,
+        };
+        doc.add_u64(f.text_hash, text_hash);
         doc.add_text(f.source, &record.source);
         doc.add_text(f.kind, record.kind.as_str());
         doc.add_text(f.lang, analysis.lang.as_str());

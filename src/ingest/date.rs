@@ -65,6 +65,42 @@ pub fn parse_date_str(s: &str) -> Option<i64> {
     None
 }
 
+/// Parses a date string with a strftime-style format (`%d/%m/%Y %H:%M`, as
+/// jiff's `strtime` reads it). Without an offset in the format the time is
+/// taken as UTC; a format without a time gives midnight UTC.
+pub fn parse_date_with_format(s: &str, format: &str) -> Option<i64> {
+    let parsed = jiff::fmt::strtime::parse(format, s.trim()).ok()?;
+    if let Ok(ts) = parsed.to_timestamp() {
+        return Some(ts.as_second());
+    }
+    if let Ok(dt) = parsed.to_datetime() {
+        return dt
+            .to_zoned(TimeZone::UTC)
+            .ok()
+            .map(|z| z.timestamp().as_second());
+    }
+    let date = parsed.to_date().ok()?;
+    date.to_zoned(TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp().as_second())
+}
+
+/// Whether a strftime-style format can be used to parse dates: it must
+/// contain at least a day-of-month, month and year directive (or `%s`/`%F`/`%D`).
+pub fn check_date_format(format: &str) -> Result<(), String> {
+    let has = |d: &str| format.contains(d);
+    let full_date = has("%F") || has("%D") || has("%s") || has("%c");
+    let year = has("%Y") || has("%y");
+    let month = has("%m") || has("%b") || has("%B") || has("%h");
+    if full_date || (year && month && (has("%d") || has("%e"))) {
+        Ok(())
+    } else {
+        Err(format!(
+            "date_format `{format}` needs a year, a month and a day (e.g. \"%d/%m/%Y %H:%M\")"
+        ))
+    }
+}
+
 /// Formats Unix seconds as RFC 3339 UTC (`2026-09-03T14:22:05Z`).
 pub fn format_rfc3339(secs: i64) -> String {
     Timestamp::from_second(secs)
@@ -96,6 +132,22 @@ mod tests {
         assert_eq!(parse_date_value(&json!(want.to_string())), Some(want));
         assert_eq!(parse_date_str("2026/09/03"), parse_date_str("2026-09-03"));
         assert_eq!(format_date(want), "2026-09-03");
+    }
+
+    #[test]
+    fn explicit_formats_parse() {
+        let want = parse_date_str("2026-09-03T14:22:00Z").unwrap();
+        assert_eq!(
+            parse_date_with_format("03/09/2026 14:22", "%d/%m/%Y %H:%M"),
+            Some(want)
+        );
+        assert_eq!(
+            parse_date_with_format("03.09.2026", "%d.%m.%Y"),
+            parse_date_str("2026-09-03")
+        );
+        assert_eq!(parse_date_with_format("2026-09-03", "%d/%m/%Y"), None);
+        assert!(check_date_format("%d/%m/%Y %H:%M").is_ok());
+        assert!(check_date_format("%H:%M").is_err());
     }
 
     #[test]

@@ -79,6 +79,7 @@ pub const WRAPPER_KEYS: &[&str] = &[
     "responses",
     "feedback",
     "customerReviews",
+    "rows",
 ];
 
 /// Reads JSON Lines: one item per non-blank line. Invalid UTF-8 or JSON on a

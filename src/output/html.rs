@@ -448,6 +448,7 @@ mod tests {
             period: Default::default(),
             counts: Default::default(),
             records: 6,
+            near_duplicates: 0,
             unthemed: 3,
             weeks: vec![
                 "2026-11-02".into(),

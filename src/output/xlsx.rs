@@ -545,6 +545,7 @@ mod tests {
             status: None,
             tags: vec![],
             customer_tier: None,
+            duplicate_of: None,
             extra: Default::default(),
         };
         let analysis = analyzer.analyze(AnalysisInput {

@@ -784,6 +784,7 @@ mod tests {
                 status: None,
                 tags: vec![],
                 customer_tier: None,
+                duplicate_of: None,
                 extra: Default::default(),
             },
             analysis: Analysis {

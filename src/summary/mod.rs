@@ -57,6 +57,10 @@ pub struct Counts {
     pub rejected: u64,
     /// Records kept without a creation date (not in trends).
     pub undated: u64,
+    /// Records indexed but flagged as near-duplicates of another record's
+    /// text (a subset of `indexed`; left out of theme statistics).
+    #[serde(default)]
+    pub near_duplicates: u64,
 }
 
 impl Counts {
@@ -193,6 +197,9 @@ pub struct Summary {
     pub records: u64,
     /// Records that no theme matched.
     pub unthemed: u64,
+    /// Records left out because they repeat an earlier record's text
+    /// (near-duplicates, flagged with `duplicate_of`), so each text counts once.
+    pub near_duplicates: u64,
     /// Start dates of the weeks in `weekly`, oldest first.
     pub weeks: Vec<String>,
     /// Records per week, all themes.
@@ -271,6 +278,7 @@ pub struct SummaryBuilder<'t> {
     ratings: (u64, f64, u64),
     nps: (u64, u64, u64),
     unthemed: u64,
+    near_duplicates: u64,
     signals: HashMap<String, u64>,
     discovery: Discovery,
 }
@@ -295,6 +303,7 @@ impl<'t> SummaryBuilder<'t> {
             ratings: (0, 0.0, 0),
             nps: (0, 0, 0),
             unthemed: 0,
+            near_duplicates: 0,
             signals: HashMap::new(),
             discovery: Discovery::default(),
         }
@@ -305,6 +314,11 @@ impl<'t> SummaryBuilder<'t> {
         let record = &stored.record;
         let analysis = &stored.analysis;
         if !self.options.includes(record.created_at) {
+            return;
+        }
+        // A near-duplicate repeats a text already counted: flag, don't count twice.
+        if record.duplicate_of.is_some() {
+            self.near_duplicates += 1;
             return;
         }
         let score = analysis.sentiment.score;
@@ -492,6 +506,7 @@ impl<'t> SummaryBuilder<'t> {
             counts: self.options.counts.clone(),
             records: n,
             unthemed: self.unthemed,
+            near_duplicates: self.near_duplicates,
             weeks: week_labels,
             weekly_records: weekly_all,
             themes,
