@@ -5,7 +5,7 @@
 //! [`ingest`] (exports → [`record::Record`]s or rejects) → [`text`] (language,
 //! the one analyzer chain) → [`analyze`] (sentiment, themes, signals) →
 //! [`index`] (tantivy, upsert by `source:id`) → [`summary`] (rank, trends,
-//! quotes) → [`output`] (terminal, JSON, CSV). [`pipeline`] wires them into
+//! quotes) → [`output`] (terminal, JSON, CSV) and [`serve`] (local web page). [`pipeline`] wires them into
 //! the `run` and `report` jobs.
 #![warn(missing_docs)]
 
@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod output;
 pub mod pipeline;
 pub mod record;
+pub mod serve;
 pub mod summary;
 pub mod text;
 
