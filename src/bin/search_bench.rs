@@ -18,6 +18,9 @@ use vocscope::analyze::{Analyzer, Lexicon, Taxonomy};
 use vocscope::index::{CommitInfo, SearchRequest, StoredRecord, VocIndex};
 use vocscope::pipeline::{self, RunConfig};
 
+/// Makes one request of a kind.
+type MakeRequest<'a> = Box<dyn Fn(&mut Rng) -> SearchRequest + 'a>;
+
 /// Queries of each kind.
 const QUERIES: usize = 300;
 const DAY: i64 = 86_400;
@@ -193,7 +196,7 @@ fn main() -> anyhow::Result<()> {
         "product",
     ];
     let mut rng = Rng(11);
-    let kinds: Vec<(&str, Box<dyn Fn(&mut Rng) -> SearchRequest>)> = vec![
+    let kinds: Vec<(&str, MakeRequest)> = vec![
         (
             "term",
             Box::new(|r: &mut Rng| SearchRequest {
