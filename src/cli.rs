@@ -26,6 +26,8 @@ pub enum Command {
     Report(ReportArgs),
     /// List the theme taxonomy.
     Themes(ThemesArgs),
+    /// Serve a local web page to search records and browse themes.
+    Serve(ServeArgs),
 }
 
 /// `vocscope run`.
@@ -126,6 +128,18 @@ pub struct SearchArgs {
     /// Only this language: en, zh or other.
     #[arg(long)]
     pub lang: Option<String>,
+    /// Only records rated at least this (records without a rating are left out).
+    #[arg(long, value_name = "STARS")]
+    pub min_rating: Option<f64>,
+    /// Only records rated at most this (records without a rating are left out).
+    #[arg(long, value_name = "STARS")]
+    pub max_rating: Option<f64>,
+    /// Only this channel (email, web, chat, ios, ...; case-insensitive).
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Only records with this tag (repeat for several: all must match; case-insensitive).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
     /// Most results.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
@@ -178,4 +192,18 @@ pub struct ThemesArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `vocscope serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Index directory.
+    #[arg(long, default_value = "vocscope-data/index")]
+    pub index: PathBuf,
+    /// Address to listen on (port 0: any free port; the URL is printed).
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    pub addr: String,
+    /// Taxonomy TOML file (default: the built-in one).
+    #[arg(long)]
+    pub taxonomy: Option<PathBuf>,
 }

@@ -19,7 +19,9 @@ use vocscope::pipeline::{self, Progress, RunConfig};
 use vocscope::summary::SummaryOptions;
 use vocscope::text::Lang;
 
-use crate::cli::{AnalyzeArgs, ReportArgs, RunArgs, SearchArgs, SearchFormat, SortArg, ThemesArgs};
+use crate::cli::{
+    AnalyzeArgs, ReportArgs, RunArgs, SearchArgs, SearchFormat, ServeArgs, SortArg, ThemesArgs,
+};
 
 /// A failure, by exit code.
 pub enum Failure {
@@ -525,6 +527,14 @@ pub fn search(args: SearchArgs) -> Result<()> {
                 .to_string(),
         ),
     };
+    for (flag, value) in [
+        ("--min-rating", args.min_rating),
+        ("--max-rating", args.max_rating),
+    ] {
+        if value.is_some_and(|v| !v.is_finite()) {
+            return Err(usage(format!("{flag} must be a number")));
+        }
+    }
     let request = SearchRequest {
         query: args.query.clone(),
         theme: args.theme.clone(),
@@ -533,6 +543,10 @@ pub fn search(args: SearchArgs) -> Result<()> {
         until: parse_date_arg("--until", args.until.as_deref())?,
         source: args.source.clone(),
         lang,
+        min_rating: args.min_rating,
+        max_rating: args.max_rating,
+        channel: args.channel.clone(),
+        tags: args.tags.clone(),
         limit: args.limit.max(1),
         sort: match args.sort {
             SortArg::Relevance => SortOrder::Relevance,
@@ -565,28 +579,8 @@ pub fn search(args: SearchArgs) -> Result<()> {
             write!(out, "{}", render_search(&results, bold)).context("writing to stdout")?;
         }
         SearchFormat::Json => {
-            let hits: Vec<Value> = results
-                .hits
-                .iter()
-                .map(|h| {
-                    let r = &h.stored.record;
-                    let a = &h.stored.analysis;
-                    json!({
-                        "id": r.id,
-                        "source": r.source,
-                        "created_at": r.created_at.map(format_rfc3339),
-                        "score": h.score,
-                        "lang": a.lang,
-                        "rating": r.rating,
-                        "sentiment": a.sentiment,
-                        "themes": a.themes.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
-                        "title": r.title,
-                        "snippet": h.snippet,
-                        "highlights": h.highlights,
-                    })
-                })
-                .collect();
-            let doc = json!({"total": results.total, "hits": hits});
+            let taxonomy = taxonomy_of_index(None, &index)?;
+            let doc = vocscope::serve::results_json(&results, &taxonomy);
             serde_json::to_writer_pretty(&mut out, &doc).context("writing to stdout")?;
             writeln!(out).context("writing to stdout")?;
         }
@@ -699,5 +693,34 @@ pub fn themes(args: ThemesArgs) -> Result<()> {
         )
         .context("writing to stdout")?;
     }
+    Ok(())
+}
+
+/// `vocscope serve`.
+pub fn serve(args: ServeArgs) -> Result<()> {
+    let addr: std::net::SocketAddr = args.addr.parse().map_err(|_| {
+        usage(format!(
+            "--addr: `{}` is not an address such as 127.0.0.1:7878",
+            args.addr
+        ))
+    })?;
+    let taxonomy = load_taxonomy(args.taxonomy.as_deref())?;
+    let index = VocIndex::open(&args.index).map_err(|e| Failure::Failed(anyhow!(e)))?;
+    let records = index.num_records();
+    let config = vocscope::serve::ServeConfig {
+        index,
+        taxonomy,
+        addr,
+    };
+    vocscope::serve::serve(config, |bound| {
+        // The first line on stdout is the URL (tests and scripts read it).
+        println!("serving http://{bound}/");
+        eprintln!(
+            "{records} records from {}; press Ctrl-C to stop",
+            args.index.display()
+        );
+        let _ = std::io::stdout().flush();
+    })
+    .context("serve")?;
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! [`ingest`] (exports → [`record::Record`]s or rejects) → [`text`] (language,
 //! the one analyzer chain) → [`analyze`] (sentiment, themes, signals) →
 //! [`index`] (tantivy, upsert by `source:id`) → [`summary`] (rank, trends,
-//! quotes) → [`output`] (terminal, JSON, CSV, XLSX, HTML). [`pipeline`] wires them into
+//! quotes) → [`output`] (terminal, JSON, CSV, XLSX, HTML) and [`serve`] (local web page).
+//! [`pipeline`] wires them into
 //! the `run` and `report` jobs.
 #![warn(missing_docs)]
 
@@ -15,6 +16,7 @@ pub mod ingest;
 pub mod output;
 pub mod pipeline;
 pub mod record;
+pub mod serve;
 pub mod summary;
 pub mod text;
 

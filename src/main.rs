@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         Command::Search(a) => commands::search(a),
         Command::Report(a) => commands::report(a),
         Command::Themes(a) => commands::themes(a),
+        Command::Serve(a) => commands::serve(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,7 +10,9 @@
 
 mod search;
 
-pub use search::{SearchError, SearchHit, SearchRequest, SearchResults, SortOrder};
+pub use search::{
+    FacetCount, Facets, SearchError, SearchHit, SearchRequest, SearchResults, SortOrder,
+};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -89,6 +91,8 @@ pub(crate) struct Fields {
     pub label: Field,
     pub theme: Field,
     pub signal: Field,
+    pub channel: Field,
+    pub tag: Field,
     pub created: Field,
     pub sentiment: Field,
     pub rating: Field,
@@ -98,7 +102,7 @@ pub(crate) struct Fields {
 }
 
 /// Version of the schema below; bump when it changes.
-/// 2: `text_hash` (near-duplicate detection).
+/// 2: `text_hash` (near-duplicate detection), `channel` and `tag` (search filters).
 const SCHEMA_VERSION: u32 = 2;
 
 fn build_schema() -> (Schema, Fields) {
@@ -121,6 +125,8 @@ fn build_schema() -> (Schema, Fields) {
         label: b.add_text_field("sentiment_label", STRING | FAST),
         theme: b.add_text_field("theme", STRING | FAST),
         signal: b.add_text_field("signal", STRING),
+        channel: b.add_text_field("channel", STRING | FAST),
+        tag: b.add_text_field("tag", STRING),
         created: b.add_date_field("created", INDEXED | FAST),
         sentiment: b.add_f64_field("sentiment", FAST),
         rating: b.add_f64_field("rating", FAST),
@@ -166,6 +172,12 @@ pub struct VocIndex {
     index: Index,
     fields: Fields,
     reader: IndexReader,
+}
+
+/// How channel and tag values are indexed and looked up: trimmed, lowercase
+/// (help desks are not consistent about `Email` versus `email`).
+pub fn normalize_term(value: &str) -> String {
+    value.trim().to_lowercase()
 }
 
 /// Hash of a record key, as stored in the `key_hash` fast field.
@@ -388,6 +400,34 @@ impl VocIndex {
         })
     }
 
+    /// The stored record with this key (`source:id`) in the last visible commit.
+    pub fn get(&self, key: &str) -> Result<Option<StoredRecord>, IndexError> {
+        let searcher = self.reader.searcher();
+        let query = tantivy::query::TermQuery::new(
+            Term::from_field_text(self.fields.key, key),
+            IndexRecordOption::Basic,
+        );
+        let top = searcher
+            .search(
+                &query,
+                &tantivy::collector::TopDocs::with_limit(1).order_by_score(),
+            )
+            .map_err(|e| self.tantivy_err(e))?;
+        match top.first() {
+            None => Ok(None),
+            Some((_, address)) => {
+                let doc: TantivyDocument =
+                    searcher.doc(*address).map_err(|e| self.tantivy_err(e))?;
+                self.decode(&doc).map(Some)
+            }
+        }
+    }
+
+    /// Opstamp of the last commit on disk (changes with every commit), if any.
+    pub fn committed_opstamp(&self) -> Option<u64> {
+        self.index.load_metas().ok().map(|m| m.opstamp)
+    }
+
     /// Takes the writer lock. Fails with [`IndexError::Busy`] when another run holds it.
     pub fn writer(&self, threads: usize) -> Result<VocWriter, IndexError> {
         let threads = threads.clamp(1, 8);
@@ -455,6 +495,17 @@ impl VocWriter {
         }
         for signal in &analysis.signals {
             doc.add_text(f.signal, &signal.id);
+        }
+        if let Some(channel) = record.channel.as_deref().map(normalize_term) {
+            if !channel.is_empty() {
+                doc.add_text(f.channel, &channel);
+            }
+        }
+        let mut tags: Vec<String> = record.tags.iter().map(|t| normalize_term(t)).collect();
+        tags.sort();
+        tags.dedup();
+        for tag in tags.iter().filter(|t| !t.is_empty()) {
+            doc.add_text(f.tag, tag);
         }
         if let Some(created) = record.created_at {
             doc.add_date(f.created, DateTime::from_timestamp_secs(created));

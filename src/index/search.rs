@@ -1,13 +1,24 @@
-//! Search: tantivy query syntax over title and text, with filters.
+//! Search: tantivy query syntax over title and text, with filters and facet counts.
+//!
+//! Filters are exact terms (theme with its ancestors, sentiment label, source,
+//! language, channel, tags) and fast-field ranges (creation date, rating), all
+//! `Must` clauses beside the text query. One pass over the matching documents
+//! counts them, keeps the top N and tallies the facets (themes, sentiment) of
+//! *all* hits with [`FacetCollector`], which reads the `theme` and
+//! `sentiment_label` fast-field columns by term ordinal: no stored document is
+//! touched except for the N hits shown.
 
 use std::ops::Bound;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::columnar::StrColumn;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DateTime, Order, TantivyDocument, Term};
+use tantivy::{DateTime, DocId, Order, Score, SegmentReader, TantivyDocument, Term};
 
 use super::{IndexError, StoredRecord, VocIndex};
 
@@ -38,6 +49,14 @@ pub struct SearchRequest {
     pub source: Option<String>,
     /// Language code.
     pub lang: Option<String>,
+    /// Lowest rating (inclusive); records without a rating are left out.
+    pub min_rating: Option<f64>,
+    /// Highest rating (inclusive); records without a rating are left out.
+    pub max_rating: Option<f64>,
+    /// Channel (matched trimmed and lowercase).
+    pub channel: Option<String>,
+    /// Tags; a record must carry all of them (matched trimmed and lowercase).
+    pub tags: Vec<String>,
     /// Most hits to return.
     pub limit: usize,
     /// Result order.
@@ -58,6 +77,25 @@ pub struct SearchHit {
     pub highlights: Vec<(usize, usize)>,
 }
 
+/// One facet value and how many hits carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FacetCount {
+    /// Theme id or sentiment label.
+    pub value: String,
+    /// Matching records with this value.
+    pub count: u64,
+}
+
+/// Facet counts over all matching records, most frequent first (then by value).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Facets {
+    /// Per theme id, groups (`delivery`) and leaves (`delivery.late`) alike;
+    /// a record counts once under each of its themes and their groups.
+    pub themes: Vec<FacetCount>,
+    /// Per sentiment label; these add up to the total.
+    pub sentiment: Vec<FacetCount>,
+}
+
 /// Results of a search.
 #[derive(Debug, Clone)]
 pub struct SearchResults {
@@ -65,6 +103,8 @@ pub struct SearchResults {
     pub total: usize,
     /// The best hits, at most `limit`.
     pub hits: Vec<SearchHit>,
+    /// Facet counts over all matching records.
+    pub facets: Facets,
 }
 
 /// Why a search could not run.
@@ -120,6 +160,28 @@ impl VocIndex {
         if let Some(lang) = &request.lang {
             clauses.push((Occur::Must, term(f.lang, lang)));
         }
+        if let Some(channel) = &request.channel {
+            clauses.push((
+                Occur::Must,
+                term(f.channel, &super::normalize_term(channel)),
+            ));
+        }
+        for tag in &request.tags {
+            clauses.push((Occur::Must, term(f.tag, &super::normalize_term(tag))));
+        }
+        if request.min_rating.is_some() || request.max_rating.is_some() {
+            let bound = |r: Option<f64>| match r {
+                Some(v) => Bound::Included(Term::from_field_f64(f.rating, v)),
+                None => Bound::Unbounded,
+            };
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(
+                    bound(request.min_rating),
+                    bound(request.max_rating),
+                )),
+            ));
+        }
         if request.since.is_some() || request.until.is_some() {
             let bound = |t: Option<i64>, inclusive: bool| match t {
                 Some(secs) => {
@@ -144,22 +206,25 @@ impl VocIndex {
         let query = BooleanQuery::new(clauses);
         let limit = request.limit.max(1);
         let err = |e| SearchError::Index(self_err(self, e));
-        let total = searcher.search(&query, &Count).map_err(err)?;
-        let addresses: Vec<(f32, tantivy::DocAddress)> = match request.sort {
-            SortOrder::Relevance => searcher
-                .search(&query, &TopDocs::with_limit(limit).order_by_score())
-                .map_err(err)?,
-            SortOrder::Newest => searcher
-                .search(
-                    &query,
-                    &TopDocs::with_limit(limit)
-                        .order_by_fast_field::<DateTime>("created", Order::Desc),
-                )
-                .map_err(err)?
-                .into_iter()
-                .map(|(_, a)| (0.0, a))
-                .collect(),
-        };
+        let facets = FacetCollector;
+        let (total, addresses, facets): (usize, Vec<(f32, tantivy::DocAddress)>, Facets) =
+            match request.sort {
+                SortOrder::Relevance => {
+                    let top = TopDocs::with_limit(limit).order_by_score();
+                    searcher
+                        .search(&query, &(Count, top, facets))
+                        .map_err(err)?
+                }
+                SortOrder::Newest => {
+                    let top = TopDocs::with_limit(limit)
+                        .order_by_fast_field::<DateTime>("created", Order::Desc);
+                    let (total, top, facets) = searcher
+                        .search(&query, &(Count, top, facets))
+                        .map_err(err)?;
+                    let top = top.into_iter().map(|(_, a)| (0.0, a)).collect();
+                    (total, top, facets)
+                }
+            };
         let mut generator =
             SnippetGenerator::create(&searcher, &*text_query, f.text).map_err(err)?;
         generator.set_max_num_chars(200);
@@ -191,7 +256,11 @@ impl VocIndex {
                 highlights,
             });
         }
-        Ok(SearchResults { total, hits })
+        Ok(SearchResults {
+            total,
+            hits,
+            facets,
+        })
     }
 }
 
@@ -199,10 +268,143 @@ fn self_err(index: &VocIndex, source: tantivy::TantivyError) -> IndexError {
     index.tantivy_err(source)
 }
 
+/// Counts the `theme` and `sentiment_label` values of every matching document.
+struct FacetCollector;
+
+/// Per segment: counts by term ordinal, turned into strings once at harvest.
+struct FacetSegmentCollector {
+    theme: Option<StrColumn>,
+    label: Option<StrColumn>,
+    theme_counts: Vec<u64>,
+    label_counts: Vec<u64>,
+}
+
+type FacetMaps = (BTreeMap<String, u64>, BTreeMap<String, u64>);
+
+impl Collector for FacetCollector {
+    type Fruit = Facets;
+    type Child = FacetSegmentCollector;
+
+    fn for_segment(
+        &self,
+        _segment_local_id: u32,
+        segment: &SegmentReader,
+    ) -> tantivy::Result<FacetSegmentCollector> {
+        let fast = segment.fast_fields();
+        let theme = fast.str("theme")?;
+        let label = fast.str("sentiment_label")?;
+        let theme_counts = vec![0; theme.as_ref().map_or(0, |c| c.num_terms())];
+        let label_counts = vec![0; label.as_ref().map_or(0, |c| c.num_terms())];
+        Ok(FacetSegmentCollector {
+            theme,
+            label,
+            theme_counts,
+            label_counts,
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<FacetMaps>) -> tantivy::Result<Facets> {
+        let mut themes = BTreeMap::new();
+        let mut labels = BTreeMap::new();
+        for (t, l) in fruits {
+            for (k, v) in t {
+                *themes.entry(k).or_insert(0) += v;
+            }
+            for (k, v) in l {
+                *labels.entry(k).or_insert(0) += v;
+            }
+        }
+        Ok(Facets {
+            themes: ranked(themes),
+            sentiment: ranked(labels),
+        })
+    }
+}
+
+impl SegmentCollector for FacetSegmentCollector {
+    type Fruit = FacetMaps;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        if let Some(column) = &self.theme {
+            for ord in column.term_ords(doc) {
+                if let Some(c) = self.theme_counts.get_mut(ord as usize) {
+                    *c += 1;
+                }
+            }
+        }
+        if let Some(column) = &self.label {
+            for ord in column.term_ords(doc) {
+                if let Some(c) = self.label_counts.get_mut(ord as usize) {
+                    *c += 1;
+                }
+            }
+        }
+    }
+
+    fn harvest(self) -> FacetMaps {
+        (
+            by_name(self.theme.as_ref(), &self.theme_counts),
+            by_name(self.label.as_ref(), &self.label_counts),
+        )
+    }
+}
+
+fn by_name(column: Option<&StrColumn>, counts: &[u64]) -> BTreeMap<String, u64> {
+    let mut map = BTreeMap::new();
+    let Some(column) = column else {
+        return map;
+    };
+    for (ord, &count) in counts.iter().enumerate() {
+        if count == 0 {
+            continue;
+        }
+        let mut name = String::new();
+        if let Ok(true) = column.ord_to_str(ord as u64, &mut name) {
+            *map.entry(name).or_insert(0) += count;
+        }
+    }
+    map
+}
+
+fn ranked(map: BTreeMap<String, u64>) -> Vec<FacetCount> {
+    let mut list: Vec<FacetCount> = map
+        .into_iter()
+        .map(|(value, count)| FacetCount { value, count })
+        .collect();
+    list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    list
+}
+
 /// The first `max` characters of a text, cut at a character boundary.
 fn lead(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facets_rank_by_count_then_value() {
+        let map = BTreeMap::from([
+            ("b".to_string(), 2),
+            ("a".to_string(), 2),
+            ("c".to_string(), 5),
+        ]);
+        let values: Vec<String> = ranked(map).into_iter().map(|f| f.value).collect();
+        assert_eq!(values, ["c", "a", "b"]);
+    }
+
+    #[test]
+    fn lead_cuts_at_characters() {
+        assert_eq!(lead("退款没到账", 2), "退款…");
+        assert_eq!(lead("short", 10), "short");
     }
 }

@@ -177,6 +177,9 @@ pub fn render_search(results: &SearchResults, bold: bool) -> String {
         results.total,
         results.hits.len()
     );
+    if results.total > 0 {
+        let _ = writeln!(out, "{}", render_facets(results));
+    }
     for hit in &results.hits {
         let r = &hit.stored.record;
         let a = &hit.stored.analysis;
@@ -203,6 +206,29 @@ pub fn render_search(results: &SearchResults, bold: bool) -> String {
             "  {}",
             one_line(&highlight(&hit.snippet, &hit.highlights, bold))
         );
+    }
+    out
+}
+
+/// Facet lines: sentiment counts, then the most frequent themes (groups and
+/// leaves; the full lists are in `--format json`).
+fn render_facets(results: &SearchResults) -> String {
+    let join = |list: &[crate::index::FacetCount], max: usize| {
+        let mut parts: Vec<String> = list
+            .iter()
+            .take(max)
+            .map(|f| format!("{} {}", f.value, f.count))
+            .collect();
+        if list.len() > max {
+            parts.push(format!("… {} more", list.len() - max));
+        }
+        parts.join(", ")
+    };
+    let mut out = format!("sentiment: {}", join(&results.facets.sentiment, 3));
+    if results.facets.themes.is_empty() {
+        out.push_str("\nthemes: none");
+    } else {
+        out.push_str(&format!("\nthemes: {}", join(&results.facets.themes, 12)));
     }
     out
 }

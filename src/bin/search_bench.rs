@@ -1,0 +1,273 @@
+//! Search benchmark: builds an index of generated records (default 1,000,000)
+//! and times typical searches, printing p50 and p99 latency.
+//!
+//! `cargo run --release --bin search_bench -- [RECORDS] [--dir DIR] [--keep]`
+//!
+//! Records are the bundled sample's, analysed once, then repeated with
+//! variations: a new id, a date spread over two years, a sentence borrowed
+//! from another record of the same language, a channel and tags. Each timed
+//! search is the whole `VocIndex::search` the CLI and the web page run (top 20,
+//! facets over all hits, snippets), and checks that it found something, so a
+//! fast wrong answer fails.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use vocscope::analyze::{Analyzer, Lexicon, Taxonomy};
+use vocscope::index::{CommitInfo, SearchRequest, StoredRecord, VocIndex};
+use vocscope::pipeline::{self, RunConfig};
+
+/// Makes one request of a kind.
+type MakeRequest<'a> = Box<dyn Fn(&mut Rng) -> SearchRequest + 'a>;
+
+/// Queries of each kind.
+const QUERIES: usize = 300;
+const DAY: i64 = 86_400;
+
+/// A small deterministic generator (SplitMix64), so runs are comparable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn first_sentence(text: &str) -> &str {
+    let end = text
+        .char_indices()
+        .find(|(_, c)| matches!(c, '.' | '!' | '?' | '。' | '！' | '？'))
+        .map(|(i, c)| i + c.len_utf8())
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut records: usize = 1_000_000;
+    let mut dir: Option<PathBuf> = None;
+    let mut keep = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--dir" => dir = args.next().map(PathBuf::from),
+            "--keep" => keep = true,
+            n => {
+                records = n
+                    .replace('_', "")
+                    .parse()
+                    .context("RECORDS must be a number")?
+            }
+        }
+    }
+    let dir = dir.unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("vocscope-bench-{}", std::process::id()))
+    });
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+
+    // 1. The sample, analysed once by the real pipeline.
+    let analyzer = Analyzer::new(Taxonomy::default_taxonomy()?, Lexicon::default_lexicon()?);
+    let sample_dir = dir.join("sample");
+    pipeline::run(
+        &RunConfig {
+            inputs: vocscope::bundled_sample(),
+            index_dir: sample_dir.join("index"),
+            out_dir: sample_dir.join("report"),
+            analyzer,
+            threads,
+            source: None,
+            map: None,
+            as_of: None,
+            excel_bom: false,
+            generated_at: String::new(),
+        },
+        |_| {},
+    )?;
+    let mut pool: Vec<StoredRecord> = Vec::new();
+    VocIndex::open(&sample_dir.join("index"))?.for_each_record(|r| pool.push(r))?;
+    if pool.is_empty() {
+        bail!("the sample gave no records");
+    }
+    let by_lang = |lang: &str| -> Vec<usize> {
+        (0..pool.len())
+            .filter(|&i| pool[i].analysis.lang.as_str() == lang)
+            .collect()
+    };
+    let (en, zh) = (by_lang("en"), by_lang("zh"));
+
+    // 2. Generate and index.
+    let index_dir = dir.join("index");
+    let index = VocIndex::open_or_create(&index_dir)?;
+    let start = Instant::now();
+    {
+        let mut writer = index.writer(threads)?;
+        let mut rng = Rng(7);
+        let channels = ["email", "web", "chat", "ios", "android", "phone"];
+        let tag_pool = [
+            "vip",
+            "billing",
+            "bug",
+            "shipping",
+            "escalated",
+            "promo",
+            "新客户",
+        ];
+        let base_time = 1_735_689_600; // 2025-01-01
+        for i in 0..records {
+            let base = &pool[rng.below(pool.len())];
+            let mut record = base.record.clone();
+            record.id = format!("b{i}");
+            record.source = ["zendesk", "appstore", "googleplay", "generic"][i % 4].to_string();
+            record.created_at =
+                Some(base_time + rng.below(730) as i64 * DAY + rng.below(86_400) as i64);
+            let same = if base.analysis.lang.as_str() == "zh" {
+                &zh
+            } else {
+                &en
+            };
+            if !same.is_empty() {
+                let other = &pool[same[rng.below(same.len())]].record.text;
+                let sep = if base.analysis.lang.as_str() == "zh" {
+                    ""
+                } else {
+                    " "
+                };
+                record.text = format!("{}{sep}{}", record.text, first_sentence(other));
+            }
+            record.channel = Some(channels[rng.below(channels.len())].to_string());
+            record.tags = (0..rng.below(3))
+                .map(|_| tag_pool[rng.below(tag_pool.len())].to_string())
+                .collect();
+            writer.upsert(&record, &base.analysis, i as u64)?;
+            if (i + 1) % 250_000 == 0 {
+                writer.commit(&CommitInfo::default())?;
+                eprintln!("indexed {} records in {:.0?}", i + 1, start.elapsed());
+            }
+        }
+        writer.commit(&CommitInfo::default())?;
+        writer.finish()?;
+    }
+    let build = start.elapsed();
+    index.reload()?;
+    println!(
+        "indexed {} records in {:.1} s ({:.0} records/s, {} threads)",
+        index.num_records(),
+        build.as_secs_f64(),
+        records as f64 / build.as_secs_f64(),
+        threads
+    );
+
+    // 3. Time the queries.
+    let terms = [
+        "refund", "delivery", "crash", "login", "password", "charged", "package", "agent", "退款",
+        "物流", "客服", "质量", "快递", "闪退",
+    ];
+    let phrases = [
+        "\"charged twice\"",
+        "\"customer service\"",
+        "\"my order\"",
+        "\"物流太慢\"",
+        "\"没有收到\"",
+        "\"the app\"",
+    ];
+    let themes = [
+        "delivery",
+        "app_site",
+        "support",
+        "pay_bill",
+        "return_refund",
+        "product",
+    ];
+    let mut rng = Rng(11);
+    let kinds: Vec<(&str, MakeRequest)> = vec![
+        (
+            "term",
+            Box::new(|r: &mut Rng| SearchRequest {
+                query: terms[r.below(terms.len())].into(),
+                limit: 20,
+                ..Default::default()
+            }),
+        ),
+        (
+            "phrase",
+            Box::new(|r: &mut Rng| SearchRequest {
+                query: phrases[r.below(phrases.len())].into(),
+                limit: 20,
+                ..Default::default()
+            }),
+        ),
+        (
+            "term + theme + 90-day range",
+            Box::new(|r: &mut Rng| {
+                let since = 1_735_689_600 + r.below(600) as i64 * DAY;
+                SearchRequest {
+                    query: terms[r.below(terms.len())].into(),
+                    theme: Some(themes[r.below(themes.len())].into()),
+                    since: Some(since),
+                    until: Some(since + 90 * DAY),
+                    limit: 20,
+                    ..Default::default()
+                }
+            }),
+        ),
+    ];
+    println!(
+        "\n{:<30} {:>8} {:>10} {:>10} {:>10}",
+        "query", "runs", "p50 ms", "p99 ms", "max ms"
+    );
+    for (name, make) in &kinds {
+        for _ in 0..20 {
+            index.search(&make(&mut rng))?;
+        }
+        let mut times = Vec::with_capacity(QUERIES);
+        let mut found = 0usize;
+        for _ in 0..QUERIES {
+            let request = make(&mut rng);
+            let t = Instant::now();
+            let results = index.search(&request)?;
+            times.push(t.elapsed());
+            found += results.total;
+            if results.total > 0 && results.hits.is_empty() {
+                bail!("{name}: {} matches but no hits", results.total);
+            }
+        }
+        if found == 0 {
+            bail!("{name}: no query found anything");
+        }
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "{:<30} {:>8} {:>10.2} {:>10.2} {:>10.2}   (mean {} hits)",
+            name,
+            QUERIES,
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99)),
+            ms(times[times.len() - 1]),
+            found / QUERIES
+        );
+    }
+    if !keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        println!("\nkept {}", dir.display());
+    }
+    Ok(())
+}
