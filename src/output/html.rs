@@ -17,7 +17,7 @@ use std::path::Path;
 
 use super::svg::{bar_chart, line_chart, sparkline, split_bar, Bar, Series};
 use super::{AtomicFile, OutputError};
-use crate::summary::{Summary, ThemeSummary};
+use crate::summary::{Summary, ThemeSummary, TrendUnit};
 
 /// Themes drawn in the ranked bar chart.
 const BAR_THEMES: usize = 15;
@@ -195,14 +195,15 @@ fn emerging(h: &mut String, s: &Summary) {
             .unwrap_or_default();
         let _ = write!(
             h,
-            r#"<li><span class="badge">▲ emerging</span> <b>{}</b> (rank {}): {:.1} records a week in the last 2 weeks against {:.1} before; {} last week, {} the week before. {}</li>"#,
+            r#"<li><span class="badge">▲ emerging</span> <b>{}</b> (rank {}): {:.1} records a week in the last 2 {unit}s against {:.1} before; {} in the last {unit}, {} the {unit} before. {}</li>"#,
             escape(&theme_label(t)),
             t.rank,
             t.trend.recent_weekly,
             t.trend.baseline_weekly,
             t.trend.latest_records,
             t.trend.previous_records,
-            quote
+            quote,
+            unit = t.trend.unit.name()
         );
     }
     h.push_str("</ul></section>\n");
@@ -252,8 +253,24 @@ fn ranked(h: &mut String, s: &Summary) {
     );
 }
 
+/// The series trends are drawn on: weekly, or daily for a short period.
+fn periods(s: &Summary) -> (&[String], &'static str) {
+    match s.trend_unit {
+        TrendUnit::Week => (&s.weeks, "week"),
+        TrendUnit::Day => (&s.days, "day"),
+    }
+}
+
+fn theme_series(s: &Summary, t: &ThemeSummary) -> Vec<u64> {
+    match s.trend_unit {
+        TrendUnit::Week => t.weekly.clone(),
+        TrendUnit::Day => t.daily.clone(),
+    }
+}
+
 fn trends(h: &mut String, s: &Summary) {
-    if s.weeks.len() < 2 {
+    let (labels, unit) = periods(s);
+    if labels.len() < 2 {
         return;
     }
     let series: Vec<Series> = s
@@ -263,7 +280,7 @@ fn trends(h: &mut String, s: &Summary) {
         .take(TREND_THEMES)
         .map(|t| Series {
             name: format!("{}{}", t.name, if t.trend.emerging { " ▲" } else { "" }),
-            values: t.weekly.clone(),
+            values: theme_series(s, t),
         })
         .collect();
     if series.is_empty() {
@@ -271,9 +288,9 @@ fn trends(h: &mut String, s: &Summary) {
     }
     let _ = writeln!(
         h,
-        r#"<section><h2>Weekly trend of the top {} themes</h2><p class="hint">Records per week, weeks starting on the date shown.</p>{}</section>"#,
+        r#"<section><h2>Trend of the top {} themes</h2><p class="hint">Records per {unit}, {unit}s starting on the date shown.</p>{}</section>"#,
         series.len(),
-        line_chart(&s.weeks, &series, 1000, 340)
+        line_chart(labels, &series, 1000, 340)
     );
 }
 
@@ -282,8 +299,10 @@ fn table(h: &mut String, s: &Summary) {
         h.push_str("<section><h2>Themes</h2><p>No theme matched any record.</p></section>\n");
         return;
     }
-    h.push_str(
-        r#"<section><h2>All themes</h2><table><thead><tr><th>#</th><th>theme</th><th class="num">records</th><th class="num">share</th><th class="num">negative</th><th class="num">mean</th><th>weekly</th><th class="num">last wk</th></tr></thead><tbody>"#,
+    let _ = write!(
+        h,
+        r#"<section><h2>All themes</h2><table><thead><tr><th>#</th><th>theme</th><th class="num">records</th><th class="num">share</th><th class="num">negative</th><th class="num">mean</th><th>trend</th><th class="num">last {}</th></tr></thead><tbody>"#,
+        periods(s).1
     );
     for t in &s.themes {
         let badge = if t.trend.emerging {
@@ -306,7 +325,7 @@ fn table(h: &mut String, s: &Summary) {
             pct(t.negative_share),
             sentiment_class(t.mean_sentiment),
             t.mean_sentiment,
-            sparkline(&t.weekly, 120, 24, color),
+            sparkline(&theme_series(s, t), 120, 24, color),
             t.trend.latest_records,
             t.trend.previous_records
         );
@@ -439,6 +458,7 @@ mod tests {
                 text: text.into(),
                 sentiment: -0.6,
             }],
+            ..ThemeSummary::default()
         }
     }
 
@@ -461,6 +481,7 @@ mod tests {
             metrics: Default::default(),
             signals: vec![],
             unmapped: vec![],
+            ..Summary::default()
         }
     }
 

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::index::SearchResults;
 use crate::ingest::format_date;
-use crate::summary::Summary;
+use crate::summary::{Summary, TrendUnit};
 
 /// Themes shown in the terminal (all are in the files).
 const TERMINAL_THEMES: usize = 20;
@@ -78,7 +78,10 @@ pub fn render_summary(summary: &Summary) -> String {
         "neg",
         "mean",
         "impact",
-        "last wk"
+        match summary.trend_unit {
+            TrendUnit::Week => "last wk",
+            TrendUnit::Day => "last day",
+        }
     );
     for t in summary.themes.iter().take(TERMINAL_THEMES) {
         let name = if t.name.chars().count() > 34 {

@@ -761,13 +761,14 @@ fn toml_snippet(label: &str, group: &[&PhraseStats], n: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::analyze::{Analysis, Sentiment};
     use crate::record::{Kind, Record};
     use crate::text::Lang;
 
-    fn stored(id: usize, text: &str, score: f64) -> StoredRecord {
+    /// A stored English ticket with this text and sentiment score, created at 0.
+    pub(crate) fn stored(id: usize, text: &str, score: f64) -> StoredRecord {
         StoredRecord {
             record: Record {
                 id: id.to_string(),

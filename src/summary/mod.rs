@@ -20,14 +20,19 @@ use crate::index::StoredRecord;
 use crate::ingest::{format_date, format_rfc3339};
 use crate::text::tokenize;
 
-const WEEK: i64 = 7 * 86_400;
+const DAY: i64 = 86_400;
+const WEEK: i64 = 7 * DAY;
 /// Most weeks shown in trends.
 pub const MAX_WEEKS: usize = 26;
+/// Most days in the daily series (`days`, `daily`).
+pub const MAX_DAYS: usize = 28;
+/// Records spanning fewer days than this are trended per day, not per week.
+pub const SHORT_PERIOD_DAYS: i64 = 28;
 /// Significance level of the emerging test.
 pub const EMERGING_P: f64 = 0.01;
-/// Weeks that form the recent window of the emerging test.
+/// Periods (weeks, or days for a short period) that form the recent window of the emerging test.
 pub const RECENT_WEEKS: usize = 2;
-/// Weeks before the recent window that form its baseline.
+/// Periods before the recent window that form its baseline.
 pub const BASELINE_WEEKS: usize = 6;
 /// Fewest records in the recent window for a theme to be called emerging.
 pub const EMERGING_MIN_RECORDS: u64 = 5;
@@ -82,23 +87,55 @@ pub struct Period {
     pub as_of: Option<String>,
 }
 
-/// Latest week against the week before.
+/// The period of a trend: weeks, or days when the records span a short period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrendUnit {
+    /// 7-day periods back from the anchor.
+    #[default]
+    Week,
+    /// 1-day periods back from the anchor (records spanning fewer than
+    /// [`SHORT_PERIOD_DAYS`] days).
+    Day,
+}
+
+impl TrendUnit {
+    /// "week" or "day".
+    pub fn name(self) -> &'static str {
+        match self {
+            TrendUnit::Week => "week",
+            TrendUnit::Day => "day",
+        }
+    }
+
+    /// Periods of this unit in a week.
+    pub fn per_week(self) -> f64 {
+        match self {
+            TrendUnit::Week => 1.0,
+            TrendUnit::Day => 7.0,
+        }
+    }
+}
+
+/// Latest period against the one before, and the emerging test.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Trend {
-    /// Records in the latest 7 days.
+    /// Records in the latest period (7 days, or 1 day when `unit` is `day`).
     pub latest_records: u64,
-    /// Records in the 7 days before.
+    /// Records in the period before.
     pub previous_records: u64,
     /// Relative change, (latest - previous) / previous; null when previous is 0.
     pub change: Option<f64>,
-    /// Mean records per week in the recent window (the last [`RECENT_WEEKS`] weeks).
+    /// Mean records per week in the recent window (the last [`RECENT_WEEKS`] periods).
     pub recent_weekly: f64,
-    /// Mean records per week in the [`BASELINE_WEEKS`] weeks before the recent window.
+    /// Mean records per week in the [`BASELINE_WEEKS`] periods before the recent window.
     pub baseline_weekly: f64,
     /// Significantly more frequent than in the baseline (binomial test, see README).
     pub emerging: bool,
     /// p-value of the test.
     pub p_value: f64,
+    /// The period of `latest_records`, `previous_records` and the test windows.
+    pub unit: TrendUnit,
 }
 
 /// A representative verbatim.
@@ -115,7 +152,7 @@ pub struct Quote {
 }
 
 /// One theme's figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ThemeSummary {
     /// Theme id.
     pub id: String,
@@ -141,6 +178,8 @@ pub struct ThemeSummary {
     pub trend: Trend,
     /// Records per week, oldest first (see `weeks`).
     pub weekly: Vec<u64>,
+    /// Records per day over the last days, oldest first (see `days`).
+    pub daily: Vec<u64>,
     /// Most frequent matched cues.
     pub top_phrases: Vec<String>,
     /// Representative quotes.
@@ -185,7 +224,7 @@ pub struct SignalSummary {
 }
 
 /// The whole summary; every output is a view of it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Summary {
     /// When it was made (the only field that changes between identical runs).
     pub generated_at: String,
@@ -204,6 +243,12 @@ pub struct Summary {
     pub weeks: Vec<String>,
     /// Records per week, all themes.
     pub weekly_records: Vec<u64>,
+    /// Dates of the days in `daily` (the last [`MAX_DAYS`] days at most), oldest first.
+    pub days: Vec<String>,
+    /// Records per day, all themes.
+    pub daily_records: Vec<u64>,
+    /// Whether trends are per week or, for a short period, per day.
+    pub trend_unit: TrendUnit,
     /// Themes by rank; only themes with records.
     pub themes: Vec<ThemeSummary>,
     /// Sentiment split.
@@ -392,6 +437,35 @@ impl<'t> SummaryBuilder<'t> {
         });
     }
 
+    /// Records per period back from `as_of` (`n` periods of `unit` seconds),
+    /// in total, per theme, and per record.
+    fn series(&self, as_of: Option<i64>, unit: i64, n: usize) -> Series {
+        let mut out = Series {
+            all: vec![0; n],
+            themes: vec![vec![0; n]; self.themes.len()],
+            records: Vec::new(),
+        };
+        let Some(a) = as_of else {
+            return out;
+        };
+        for c in &self.compact {
+            let Some(t) = c.created.filter(|&t| t <= a) else {
+                continue;
+            };
+            let back = ((a - t) / unit) as usize;
+            if back >= n {
+                continue;
+            }
+            let b = n - 1 - back;
+            out.all[b] += 1;
+            for &theme in &c.themes {
+                out.themes[theme as usize][b] += 1;
+            }
+            out.records.push((b, c.themes.clone()));
+        }
+        out
+    }
+
     /// Builds the summary.
     pub fn finish(self) -> Summary {
         let n = self.compact.len() as u64;
@@ -400,33 +474,44 @@ impl<'t> SummaryBuilder<'t> {
         let oldest = created.iter().copied().min();
         let as_of = self.options.as_of.or(newest);
 
-        // Week buckets back from the anchor: bucket 0 = (as_of - 7d, as_of].
+        // Buckets back from the anchor: the last bucket is (as_of - unit, as_of].
         let weeks = match (as_of, oldest) {
             (Some(a), Some(o)) => (((a - o) / WEEK) as usize + 1).clamp(2, MAX_WEEKS),
             _ => 0,
         };
-        let bucket = |t: i64| -> Option<usize> {
-            let a = as_of?;
-            if t > a {
-                return None;
-            }
-            let b = ((a - t) / WEEK) as usize;
-            (b < weeks).then(|| weeks - 1 - b)
+        let days = match (as_of, oldest) {
+            (Some(a), Some(o)) => (((a - o) / DAY) as usize + 1).clamp(2, MAX_DAYS),
+            _ => 0,
         };
-        let mut weekly_all = vec![0u64; weeks];
-        let mut weekly: Vec<Vec<u64>> = vec![vec![0; weeks]; self.themes.len()];
-        for c in &self.compact {
-            if let Some(w) = c.created.and_then(bucket) {
-                weekly_all[w] += 1;
-                for &t in &c.themes {
-                    weekly[t as usize][w] += 1;
-                }
-            }
-        }
+        let unit = match (as_of, oldest) {
+            (Some(a), Some(o)) if a - o < SHORT_PERIOD_DAYS * DAY => TrendUnit::Day,
+            _ => TrendUnit::Week,
+        };
+        let weekly_series = self.series(as_of, WEEK, weeks);
+        let daily_series = self.series(as_of, DAY, days);
         let week_labels: Vec<String> = (0..weeks)
             .filter_map(|w| as_of.map(|a| format_date(a - WEEK * (weeks - w) as i64 + 1)))
             .collect();
-        let all_counts = TrendCounts::of(&weekly_all);
+        let day_labels: Vec<String> = (0..days)
+            .filter_map(|d| as_of.map(|a| format_date(a - DAY * (days - d) as i64 + 1)))
+            .collect();
+        let trends = theme_trends(
+            match unit {
+                TrendUnit::Week => &weekly_series,
+                TrendUnit::Day => &daily_series,
+            },
+            unit,
+        );
+        let Series {
+            all: weekly_all,
+            themes: weekly,
+            ..
+        } = weekly_series;
+        let Series {
+            all: daily_all,
+            themes: daily,
+            ..
+        } = daily_series;
 
         let mut themes: Vec<ThemeSummary> = Vec::new();
         for (i, acc) in self.themes.iter().enumerate() {
@@ -451,8 +536,9 @@ impl<'t> SummaryBuilder<'t> {
                     self.score_sum,
                     n,
                 )),
-                trend: trend(TrendCounts::of(&weekly[i]), &all_counts),
+                trend: trends[i].clone(),
                 weekly: weekly[i].clone(),
+                daily: daily[i].clone(),
                 top_phrases: top_phrases(&acc.cues),
                 quotes: pick_quotes(if mean_sentiment <= 0.0 {
                     &acc.low
@@ -509,6 +595,9 @@ impl<'t> SummaryBuilder<'t> {
             near_duplicates: self.near_duplicates,
             weeks: week_labels,
             weekly_records: weekly_all,
+            days: day_labels,
+            daily_records: daily_all,
+            trend_unit: unit,
             themes,
             sentiment: self.sentiment,
             metrics,
@@ -556,15 +645,78 @@ impl TrendCounts {
     }
 }
 
-/// A theme's trend: latest week against the week before, and the emerging test.
+/// Counts per period of all records, of each theme, and each dated record's
+/// period and themes.
+struct Series {
+    all: Vec<u64>,
+    themes: Vec<Vec<u64>>,
+    records: Vec<(usize, Vec<u16>)>,
+}
+
+/// The trend of every theme, in two passes.
+///
+/// The emerging test compares a theme with the volume around it, so that a
+/// theme that grows only because all volume grew is not flagged. That volume
+/// must not include the rises being tested: first each theme is tested against
+/// the records outside it; then again against the *background*, the records
+/// outside every theme that rose in the first pass (and outside the theme
+/// itself). Two complaints rising in the same weeks so no longer hide each
+/// other, while uniform growth of all volume still flags nothing.
+fn theme_trends(series: &Series, unit: TrendUnit) -> Vec<Trend> {
+    let minus = |a: &[u64], b: &[u64]| -> Vec<u64> {
+        a.iter().zip(b).map(|(x, y)| x.saturating_sub(*y)).collect()
+    };
+    let first: Vec<Trend> = series
+        .themes
+        .iter()
+        .map(|t| {
+            let rest = TrendCounts::of(&minus(&series.all, t));
+            trend_in(TrendCounts::of(t), &rest, unit)
+        })
+        .collect();
+    let rising: Vec<bool> = first.iter().map(|t| t.emerging).collect();
+    if !rising.contains(&true) {
+        return first;
+    }
+    let n = series.all.len();
+    let mut background = vec![0u64; n];
+    let mut background_theme = vec![vec![0u64; n]; series.themes.len()];
+    for (b, themes) in &series.records {
+        if themes.iter().any(|&t| rising[t as usize]) {
+            continue;
+        }
+        background[*b] += 1;
+        for &t in themes {
+            background_theme[t as usize][*b] += 1;
+        }
+    }
+    series
+        .themes
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let exposure = TrendCounts::of(&minus(&background, &background_theme[i]));
+            trend_in(TrendCounts::of(t), &exposure, unit)
+        })
+        .collect()
+}
+
+/// A theme's weekly trend; see [`trend_in`].
+pub fn trend(theme: TrendCounts, all: &TrendCounts) -> Trend {
+    trend_in(theme, all, TrendUnit::Week)
+}
+
+/// A theme's trend: latest period against the one before, and the emerging test.
 ///
 /// Emerging is a one-sided conditional binomial test: of the theme's records
 /// in the recent window plus the baseline, the recent window holds more than
 /// its share of all records (`all`) would predict, so a theme that grows only
 /// because everything grew is not emerging. It also needs at least
 /// [`EMERGING_MIN_RECORDS`] recent records, a higher weekly rate than the
-/// baseline, and p < [`EMERGING_P`].
-pub fn trend(theme: TrendCounts, all: &TrendCounts) -> Trend {
+/// baseline, and p < [`EMERGING_P`]. `all` is the volume the theme is
+/// compared with (the caller leaves the theme itself out of it). Rates are
+/// per week whatever the `unit` of the counts.
+pub fn trend_in(theme: TrendCounts, all: &TrendCounts, unit: TrendUnit) -> Trend {
     let n = theme.recent + theme.baseline;
     let p0 = if all.recent + all.baseline > 0 {
         all.recent as f64 / (all.recent + all.baseline) as f64
@@ -576,9 +728,9 @@ pub fn trend(theme: TrendCounts, all: &TrendCounts) -> Trend {
     } else {
         binomial_upper_tail(theme.recent, n, p0)
     };
-    let rate = |count: u64, weeks: usize| {
-        if weeks > 0 {
-            count as f64 / weeks as f64
+    let rate = |count: u64, periods: usize| {
+        if periods > 0 {
+            count as f64 / periods as f64 * unit.per_week()
         } else {
             0.0
         }
@@ -596,6 +748,7 @@ pub fn trend(theme: TrendCounts, all: &TrendCounts) -> Trend {
             && recent_weekly > baseline_weekly
             && p_value < EMERGING_P,
         p_value: round4(p_value),
+        unit,
     }
 }
 
@@ -754,6 +907,113 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(trend(theme, &all).p_value, 0.3125);
+    }
+
+    /// A series of `(weekly records, themes)` groups.
+    fn series_of(groups: &[(&[u64], &[u16])], n_themes: usize) -> Series {
+        let n = groups[0].0.len();
+        let mut s = Series {
+            all: vec![0; n],
+            themes: vec![vec![0; n]; n_themes],
+            records: Vec::new(),
+        };
+        for (counts, themes) in groups {
+            for (b, &count) in counts.iter().enumerate() {
+                for _ in 0..count {
+                    s.all[b] += 1;
+                    for &t in *themes {
+                        s.themes[t as usize][b] += 1;
+                    }
+                    s.records.push((b, themes.to_vec()));
+                }
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn two_rising_themes_do_not_hide_each_other() {
+        // 20 untagged records a week; theme 0 jumps from 0 to 40 a week;
+        // theme 1 triples from 2 to 6 a week in the same two weeks.
+        let s = series_of(
+            &[
+                (&[20; 8], &[]),
+                (&[0, 0, 0, 0, 0, 0, 40, 40], &[0]),
+                (&[2, 2, 2, 2, 2, 2, 6, 6], &[1]),
+            ],
+            2,
+        );
+        // Against all the records outside it, theme 1's rise is hidden by
+        // theme 0's: recent share of the rest = 120 / 240 = 0.5, and
+        // P(X >= 12 | n = 24, p = 0.5) = 0.5806.
+        let rest: Vec<u64> = s.all.iter().zip(&s.themes[1]).map(|(a, t)| a - t).collect();
+        let masked = trend(TrendCounts::of(&s.themes[1]), &TrendCounts::of(&rest));
+        assert_eq!(masked.p_value, 0.5806);
+        let trends = theme_trends(&s, TrendUnit::Week);
+        assert!(trends[0].emerging, "{:?}", trends[0]);
+        // Against the background without theme 0: 40 / 160 = 0.25, and
+        // P(X >= 12 | n = 24, p = 0.25) = 0.0072.
+        assert!(trends[1].emerging, "{:?}", trends[1]);
+        assert_eq!(trends[1].p_value, 0.0072);
+    }
+
+    #[test]
+    fn uniform_growth_flags_nothing_in_either_pass() {
+        let s = series_of(
+            &[
+                (&[20, 20, 20, 20, 20, 20, 60, 60], &[]),
+                (&[2, 2, 2, 2, 2, 2, 6, 6], &[0]),
+            ],
+            1,
+        );
+        assert!(!theme_trends(&s, TrendUnit::Week)[0].emerging);
+    }
+
+    #[test]
+    fn a_short_period_is_trended_per_day() {
+        let taxonomy = Taxonomy::default_taxonomy().unwrap();
+        let mut builder = SummaryBuilder::new(&taxonomy, SummaryOptions::default());
+        let mut id = 0;
+        // 10 days: 5 untagged records a day; late delivery 1 a day, then 5 and 5.
+        for day in 0..10i64 {
+            let late = if day >= 8 { 5 } else { 1 };
+            for k in 0..5 + late {
+                id += 1;
+                let mut r = discovery::tests::stored(id, "text", -0.5);
+                r.record.created_at = Some(1_000_000 + day * DAY + 3600);
+                if k < late {
+                    r.analysis.themes.push(crate::analyze::ThemeHit {
+                        id: "delivery.late".into(),
+                        name: "Late".into(),
+                        sentiment: -0.5,
+                        cues: vec![],
+                        spans: vec![],
+                    });
+                }
+                builder.add(&r);
+            }
+        }
+        let s = builder.finish();
+        assert_eq!(s.trend_unit, TrendUnit::Day);
+        assert_eq!(s.days.len(), 10);
+        assert_eq!(s.daily_records, [6, 6, 6, 6, 6, 6, 6, 6, 10, 10]);
+        let late = &s.themes[0];
+        assert_eq!(late.daily, [1, 1, 1, 1, 1, 1, 1, 1, 5, 5]);
+        assert_eq!(late.trend.unit, TrendUnit::Day);
+        assert_eq!(
+            (late.trend.latest_records, late.trend.previous_records),
+            (5, 5)
+        );
+        // Per-week rates: 5 a day = 35 a week; 1 a day = 7 a week.
+        assert_eq!(
+            (late.trend.recent_weekly, late.trend.baseline_weekly),
+            (35.0, 7.0)
+        );
+        // The rest: 10 recent of 40, p0 = 0.25; P(X >= 10 | n = 16) = 0.0016.
+        assert_eq!(late.trend.p_value, 0.0016);
+        assert!(late.trend.emerging);
+        // The weekly series is still there, for long-term charts.
+        assert_eq!(s.weekly_records.iter().sum::<u64>(), 68);
     }
 
     #[test]
