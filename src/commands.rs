@@ -606,7 +606,7 @@ pub fn report(args: ReportArgs) -> Result<()> {
         until,
         as_of,
         generated_at: now(),
-        counts: Default::default(),
+        ..Default::default()
     };
     let mut view = ProgressView::new(args.quiet);
     let result = pipeline::report(&index, &args.out, &analyzer, options, args.excel_bom, |p| {

@@ -20,7 +20,7 @@ use crate::ingest::neardup::text_hash;
 use crate::ingest::{read_input, FileReport, InputFile, Item, MapHints, MapSpec, Reject};
 use crate::output::{self, OutputError, RejectsWriter, XlsxReport};
 use crate::record::Record;
-use crate::summary::{Counts, Summary, SummaryBuilder, SummaryOptions};
+use crate::summary::{Counts, RunMemory, Summary, SummaryBuilder, SummaryOptions};
 
 /// Records per batch handed from ingest to analysis.
 const BATCH: usize = 1024;
@@ -310,6 +310,7 @@ pub fn run(
         as_of: config.as_of,
         generated_at: config.generated_at.clone(),
         counts: counts.clone(),
+        previous_run: recall_last_run(&config.index_dir),
     };
     let (summary, mut written) = write_reports(
         &index,
@@ -319,6 +320,7 @@ pub fn run(
         config.excel_bom,
         &mut progress,
     )?;
+    remember_run(&config.index_dir, &summary)?;
     written.push(config.out_dir.join("rejects.jsonl"));
     Ok(RunOutcome {
         counts,
@@ -328,6 +330,23 @@ pub fn run(
         summary,
         written,
     })
+}
+
+/// File next to the index that holds the last run's key facts.
+pub const LAST_RUN_FILE: &str = "last_run.json";
+
+/// The key facts of the last completed run on this index, if any. A missing
+/// or unreadable file means there is nothing to compare with.
+fn recall_last_run(index_dir: &Path) -> Option<RunMemory> {
+    let text = std::fs::read_to_string(index_dir.join(LAST_RUN_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Keeps this run's key facts for the next run (written atomically, after the
+/// reports, so it always describes a run that completed).
+fn remember_run(index_dir: &Path, summary: &Summary) -> Result<(), RunError> {
+    output::write_json_file(&RunMemory::of(summary), &index_dir.join(LAST_RUN_FILE))?;
+    Ok(())
 }
 
 /// What to do with a record read in this run.

@@ -77,3 +77,101 @@ fn sample_rises_are_flagged_emerging_and_the_improved_theme_is_not() {
         28
     );
 }
+
+/// JSON lines of generic records, dated one per hour from `start`.
+fn records(prefix: &str, texts: &[&str], start: &str) -> String {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            format!(
+                "{{\"id\":\"{prefix}-{i}\",\"text\":{},\"created_at\":\"{start}T{:02}:00:00Z\"}}\n",
+                serde_json::to_string(text).unwrap(),
+                i % 24
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_second_run_says_what_is_new_since_the_first() {
+    let ws = Workspace::new();
+    let first = ws.write(
+        "night1.jsonl",
+        records(
+            "a",
+            &[
+                "My parcel arrived late again, a week after the promised date.",
+                "The app crashes every time I open it.",
+                "Great service, thank you!",
+                "Refund still not received after two weeks.",
+            ],
+            "2026-11-01",
+        ),
+    );
+    let run1 = ws.run(&[&first]);
+    assert!(run1.summary["since_last_run"].is_null(), "first run");
+
+    let stamps: Vec<String> = (0..6)
+        .map(|i| format!("My loyalty stamps disappeared again, terrible, I am really angry ({i})."))
+        .collect();
+    let mut texts: Vec<&str> = vec![
+        "Delivery late, the parcel came four days after the promised date.",
+        "Order arrived late and nobody told me why.",
+    ];
+    texts.extend(stamps.iter().map(String::as_str));
+    let second = ws.write("night2.jsonl", records("b", &texts, "2026-11-02"));
+    let output = ws
+        .cmd()
+        .arg("run")
+        .arg(&first)
+        .arg(&second)
+        .arg("--index")
+        .arg(ws.index())
+        .arg("--out")
+        .arg(ws.out())
+        .output()
+        .unwrap();
+    util::assert_success(&output, "second run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("since the last run ("), "{stdout}");
+    assert!(stdout.contains("+8 records"), "{stdout}");
+
+    let s = ws.summary_file();
+    let since = &s["since_last_run"];
+    assert_eq!(since["previous_generated_at"], run1.summary["generated_at"]);
+    assert_eq!(since["records_added"], 8);
+    let late = since["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == "delivery.late")
+        .unwrap_or_else(|| panic!("delivery.late in {since}"));
+    assert_eq!(late["added"], 2, "{late}");
+    assert_eq!(late["previous_records"], 1, "{late}");
+    // Themes without new records are not listed.
+    assert!(since["themes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["id"] != "app_site.crash"));
+    let new_unmapped = since["new_unmapped"].as_array().unwrap();
+    assert!(
+        new_unmapped
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("stamp")),
+        "{since}"
+    );
+
+    let html = std::fs::read_to_string(ws.out_file("report.html")).unwrap();
+    assert!(html.contains("<h2>Since the last run</h2>"));
+    assert!(html.contains("New unmapped complaints:"));
+
+    // Nothing new: the third run lists no theme changes.
+    let run3 = ws.run(&[&first, &second]);
+    assert_eq!(run3.summary["since_last_run"]["records_added"], 0);
+    assert_eq!(
+        run3.summary["since_last_run"]["themes"],
+        serde_json::json!([])
+    );
+}

@@ -110,6 +110,7 @@ pub fn render_html(summary: &Summary) -> String {
         escape(&summary.generated_at)
     );
     headline(&mut h, summary);
+    since_last_run(&mut h, summary);
     emerging(&mut h, summary);
     signals(&mut h, summary);
     ranked(&mut h, summary);
@@ -119,12 +120,13 @@ pub fn render_html(summary: &Summary) -> String {
     let _ = write!(
         h,
         r#"</main>
-<footer>Made by vocscope from {} records. Impact = how much the mean score of all records would rise if this theme's records scored like the rest. Emerging = significantly more frequent in the last 2 weeks than in the 6 weeks before (binomial test, p &lt; 0.01). Trend windows are anchored at {}.</footer>
+<footer>Made by vocscope from {} records. Impact = how much the mean score of all records would rise if this theme's records scored like the rest. Emerging = significantly more frequent in the last 2 {unit}s than in the 6 {unit}s before, compared with the records outside the theme and outside other rising themes (binomial test, p &lt; 0.01). Trend windows are anchored at {}.</footer>
 </body>
 </html>
 "#,
         summary.records,
-        escape(&day(&summary.period.as_of))
+        escape(&day(&summary.period.as_of)),
+        unit = summary.trend_unit.name(),
     );
     h
 }
@@ -331,6 +333,61 @@ fn table(h: &mut String, s: &Summary) {
         );
     }
     h.push_str("</tbody></table></section>\n");
+}
+
+fn since_last_run(h: &mut String, s: &Summary) {
+    let Some(since) = &s.since_last_run else {
+        return;
+    };
+    let name = |id: &str| -> String {
+        s.themes
+            .iter()
+            .find(|t| t.id == id)
+            .map_or_else(|| id.to_string(), theme_label)
+    };
+    let _ = write!(
+        h,
+        r#"<section><h2>Since the last run</h2><p class="hint">Compared with the run of {}.</p><p><b>{:+}</b> records.</p>"#,
+        escape(&since.previous_generated_at),
+        since.records_added
+    );
+    if !since.themes.is_empty() {
+        h.push_str(
+            r#"<table><thead><tr><th>theme</th><th class="num">records added</th><th class="num">then</th></tr></thead><tbody>"#,
+        );
+        for t in &since.themes {
+            let _ = write!(
+                h,
+                r#"<tr><td>{}</td><td class="num">{:+}</td><td class="num">{}</td></tr>"#,
+                escape(&name(&t.id)),
+                t.added,
+                t.previous_records
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    let lists = [
+        ("Newly emerging", &since.newly_emerging, true),
+        ("No longer emerging", &since.no_longer_emerging, true),
+        ("New unmapped complaints", &since.new_unmapped, false),
+    ];
+    for (title, items, themes) in lists {
+        if items.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = items
+            .iter()
+            .map(|i| {
+                escape(&if themes {
+                    name(i)
+                } else {
+                    format!("“{i}”")
+                })
+            })
+            .collect();
+        let _ = write!(h, "<p><b>{title}:</b> {}</p>", list.join(", "));
+    }
+    h.push_str("</section>\n");
 }
 
 fn quotes(h: &mut String, s: &Summary) {

@@ -104,8 +104,13 @@ impl AtomicFile {
 
 /// Writes `summary.json`.
 pub fn write_summary_json(summary: &Summary, path: &Path) -> Result<(), OutputError> {
+    write_json_file(summary, path)
+}
+
+/// Writes a value as pretty JSON, atomically (temporary file, then rename).
+pub fn write_json_file<T: serde::Serialize>(value: &T, path: &Path) -> Result<(), OutputError> {
     let mut file = AtomicFile::create(path)?;
-    serde_json::to_writer_pretty(file.writer(), summary).map_err(|e| OutputError::Io {
+    serde_json::to_writer_pretty(file.writer(), value).map_err(|e| OutputError::Io {
         path: path.to_path_buf(),
         source: e.into(),
     })?;

@@ -132,8 +132,14 @@ pub fn render_summary(summary: &Summary) -> String {
         .map(|t| t.name.as_str())
         .collect();
     if !emerging.is_empty() {
-        let _ = writeln!(out, "emerging this week: {}", emerging.join(", "));
+        let _ = writeln!(
+            out,
+            "emerging this {}: {}",
+            summary.trend_unit.name(),
+            emerging.join(", ")
+        );
     }
+    since_last_run(&mut out, summary);
     if let Some(top) = summary.themes.first() {
         if let Some(q) = top.quotes.first() {
             let _ = writeln!(
@@ -234,6 +240,71 @@ fn render_facets(results: &SearchResults) -> String {
         out.push_str(&format!("\nthemes: {}", join(&results.facets.themes, 12)));
     }
     out
+}
+
+/// Theme name of an id, for the lines below.
+fn theme_name<'a>(summary: &'a Summary, id: &'a str) -> &'a str {
+    summary
+        .themes
+        .iter()
+        .find(|t| t.id == id)
+        .map_or(id, |t| t.name.as_str())
+}
+
+/// "since the last run" lines: records added overall and per theme, emerging
+/// changes and new unmapped candidates.
+fn since_last_run(out: &mut String, summary: &Summary) {
+    let Some(since) = &summary.since_last_run else {
+        return;
+    };
+    let mut by_theme: Vec<String> = since
+        .themes
+        .iter()
+        .take(6)
+        .map(|t| format!("{} {:+}", t.name, t.added))
+        .collect();
+    if since.themes.len() > 6 {
+        by_theme.push(format!("… {} more", since.themes.len() - 6));
+    }
+    let _ = writeln!(
+        out,
+        "since the last run ({}): {:+} records{}",
+        since.previous_generated_at,
+        since.records_added,
+        if by_theme.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", by_theme.join(", "))
+        }
+    );
+    let names = |ids: &[String]| -> String {
+        ids.iter()
+            .map(|id| theme_name(summary, id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !since.newly_emerging.is_empty() {
+        let _ = writeln!(out, "  newly emerging: {}", names(&since.newly_emerging));
+    }
+    if !since.no_longer_emerging.is_empty() {
+        let _ = writeln!(
+            out,
+            "  no longer emerging: {}",
+            names(&since.no_longer_emerging)
+        );
+    }
+    if !since.new_unmapped.is_empty() {
+        let _ = writeln!(
+            out,
+            "  new unmapped complaints: {}",
+            since
+                .new_unmapped
+                .iter()
+                .map(|l| format!("\"{l}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
 }
 
 fn one_line(s: &str) -> String {

@@ -6,9 +6,11 @@
 //! the wall clock, so the same index always gives the same summary.
 
 mod discovery;
+mod memory;
 mod stats;
 
 pub use discovery::{Discovery, UnmappedCandidate, UnmappedQuote};
+pub use memory::{RunMemory, SinceLastRun, ThemeChange};
 pub use stats::{binomial_upper_tail, key_driver_impact};
 
 use std::collections::{HashMap, HashSet};
@@ -259,6 +261,9 @@ pub struct Summary {
     pub signals: Vec<SignalSummary>,
     /// Complaints no theme covers, grouped into suggested themes.
     pub unmapped: Vec<UnmappedCandidate>,
+    /// What changed since the previous `run` on this index (null on the
+    /// first run and in `report`).
+    pub since_last_run: Option<SinceLastRun>,
 }
 
 /// Options of a summary.
@@ -274,6 +279,8 @@ pub struct SummaryOptions {
     pub generated_at: String,
     /// Counts to report.
     pub counts: Counts,
+    /// The previous run's key facts, to say what changed since.
+    pub previous_run: Option<RunMemory>,
 }
 
 impl SummaryOptions {
@@ -582,7 +589,7 @@ impl<'t> SummaryBuilder<'t> {
             .collect();
         signals.sort_by(|a, b| b.records.cmp(&a.records).then(a.id.cmp(&b.id)));
 
-        Summary {
+        let mut summary = Summary {
             generated_at: self.options.generated_at.clone(),
             period: Period {
                 from: oldest.map(format_rfc3339),
@@ -603,7 +610,14 @@ impl<'t> SummaryBuilder<'t> {
             metrics,
             signals,
             unmapped: self.discovery.finish(),
-        }
+            since_last_run: None,
+        };
+        summary.since_last_run = self
+            .options
+            .previous_run
+            .as_ref()
+            .map(|previous| SinceLastRun::compare(&summary, previous));
+        summary
     }
 }
 

@@ -1,0 +1,211 @@
+//! What a run remembers of the run before, so that the nightly summary says
+//! what is new since last night: records added per theme, themes that became
+//! emerging (or stopped), and new unmapped-complaint candidates.
+//!
+//! A [`RunMemory`] is taken of each run's summary and kept next to the index;
+//! the next run compares its own summary with it ([`SinceLastRun`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::Summary;
+
+/// The key facts of one run's summary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunMemory {
+    /// `generated_at` of that run.
+    pub generated_at: String,
+    /// Records summarized.
+    pub records: u64,
+    /// Records per theme id.
+    pub themes: BTreeMap<String, u64>,
+    /// Ids of the themes flagged emerging.
+    pub emerging: Vec<String>,
+    /// Labels of the unmapped-complaint candidates.
+    pub unmapped: Vec<String>,
+}
+
+impl RunMemory {
+    /// The facts to remember of a summary.
+    pub fn of(summary: &Summary) -> RunMemory {
+        RunMemory {
+            generated_at: summary.generated_at.clone(),
+            records: summary.records,
+            themes: summary
+                .themes
+                .iter()
+                .map(|t| (t.id.clone(), t.records))
+                .collect(),
+            emerging: summary
+                .themes
+                .iter()
+                .filter(|t| t.trend.emerging)
+                .map(|t| t.id.clone())
+                .collect(),
+            unmapped: summary.unmapped.iter().map(|c| c.label.clone()).collect(),
+        }
+    }
+}
+
+/// A theme whose record count changed since the last run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ThemeChange {
+    /// Theme id.
+    pub id: String,
+    /// Theme name.
+    pub name: String,
+    /// Records now minus records at the last run (negative when records
+    /// left the theme, e.g. after a taxonomy edit).
+    pub added: i64,
+    /// Records at the last run.
+    pub previous_records: u64,
+}
+
+/// What changed since the last run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SinceLastRun {
+    /// `generated_at` of the last run.
+    pub previous_generated_at: String,
+    /// Records summarized now minus then.
+    pub records_added: i64,
+    /// Themes whose record count changed, most added first.
+    pub themes: Vec<ThemeChange>,
+    /// Themes emerging now that were not at the last run.
+    pub newly_emerging: Vec<String>,
+    /// Themes emerging at the last run that no longer are.
+    pub no_longer_emerging: Vec<String>,
+    /// Unmapped-complaint candidates that the last run did not list.
+    pub new_unmapped: Vec<String>,
+}
+
+impl SinceLastRun {
+    /// Compares a summary with the memory of the run before.
+    pub fn compare(summary: &Summary, previous: &RunMemory) -> SinceLastRun {
+        let mut themes: Vec<ThemeChange> = summary
+            .themes
+            .iter()
+            .map(|t| {
+                let before = previous.themes.get(&t.id).copied().unwrap_or(0);
+                (t.id.clone(), t.name.clone(), t.records, before)
+            })
+            .chain(
+                // Themes that had records then and have none now.
+                previous
+                    .themes
+                    .iter()
+                    .filter(|(id, _)| !summary.themes.iter().any(|t| &t.id == *id))
+                    .map(|(id, &before)| (id.clone(), id.clone(), 0, before)),
+            )
+            .filter(|(_, _, now, before)| now != before)
+            .map(|(id, name, now, before)| ThemeChange {
+                id,
+                name,
+                added: now as i64 - before as i64,
+                previous_records: before,
+            })
+            .collect();
+        themes.sort_by(|a, b| b.added.cmp(&a.added).then(a.id.cmp(&b.id)));
+        let was: BTreeSet<&str> = previous.emerging.iter().map(String::as_str).collect();
+        let now: Vec<&str> = summary
+            .themes
+            .iter()
+            .filter(|t| t.trend.emerging)
+            .map(|t| t.id.as_str())
+            .collect();
+        let known: BTreeSet<&str> = previous.unmapped.iter().map(String::as_str).collect();
+        SinceLastRun {
+            previous_generated_at: previous.generated_at.clone(),
+            records_added: summary.records as i64 - previous.records as i64,
+            themes,
+            newly_emerging: now
+                .iter()
+                .filter(|id| !was.contains(*id))
+                .map(|id| id.to_string())
+                .collect(),
+            no_longer_emerging: previous
+                .emerging
+                .iter()
+                .filter(|id| !now.contains(&id.as_str()))
+                .cloned()
+                .collect(),
+            new_unmapped: summary
+                .unmapped
+                .iter()
+                .filter(|c| !known.contains(c.label.as_str()))
+                .map(|c| c.label.clone())
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::{ThemeSummary, Trend, UnmappedCandidate};
+
+    fn theme(id: &str, records: u64, emerging: bool) -> ThemeSummary {
+        ThemeSummary {
+            id: id.into(),
+            name: id.to_uppercase(),
+            records,
+            trend: Trend {
+                emerging,
+                ..Trend::default()
+            },
+            ..ThemeSummary::default()
+        }
+    }
+
+    fn candidate(label: &str) -> UnmappedCandidate {
+        UnmappedCandidate {
+            label: label.into(),
+            phrases: vec![label.into()],
+            records: 5,
+            lift: 2.0,
+            quotes: vec![],
+            toml: String::new(),
+        }
+    }
+
+    #[test]
+    fn changes_since_the_last_run_are_listed() {
+        let before = Summary {
+            generated_at: "night 1".into(),
+            records: 10,
+            themes: vec![
+                theme("a", 4, true),
+                theme("b", 3, false),
+                theme("c", 2, false),
+            ],
+            unmapped: vec![candidate("points")],
+            ..Summary::default()
+        };
+        let memory = RunMemory::of(&before);
+        assert_eq!(memory.emerging, ["a"]);
+        let after = Summary {
+            generated_at: "night 2".into(),
+            records: 15,
+            themes: vec![
+                theme("a", 4, false),
+                theme("b", 7, true),
+                theme("d", 1, false),
+            ],
+            unmapped: vec![candidate("points"), candidate("euros")],
+            ..Summary::default()
+        };
+        let since = SinceLastRun::compare(&after, &memory);
+        assert_eq!(since.previous_generated_at, "night 1");
+        assert_eq!(since.records_added, 5);
+        let added: Vec<(&str, i64)> = since
+            .themes
+            .iter()
+            .map(|t| (t.id.as_str(), t.added))
+            .collect();
+        // a unchanged is left out; c lost its records.
+        assert_eq!(added, [("b", 4), ("d", 1), ("c", -2)]);
+        assert_eq!(since.newly_emerging, ["b"]);
+        assert_eq!(since.no_longer_emerging, ["a"]);
+        assert_eq!(since.new_unmapped, ["euros"]);
+    }
+}
