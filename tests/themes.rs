@@ -70,6 +70,31 @@ fn sample_rises_are_flagged_emerging_and_the_improved_theme_is_not() {
     }
     // Slow support responses fell over the period (sample README, (d)).
     assert_eq!(theme(s, "support.wait_time")["trend"]["emerging"], false);
+    // The planted untaxonomied complaint (Lumio Points, 积分) leads discovery,
+    // with a snippet to paste into the taxonomy.
+    let unmapped = s["unmapped"].as_array().unwrap();
+    let points = unmapped
+        .iter()
+        .take(2)
+        .find(|c| {
+            c["phrases"].as_array().unwrap().iter().any(|p| {
+                p.as_str().unwrap().contains("积分") || p.as_str().unwrap().contains("point")
+            })
+        })
+        .unwrap_or_else(|| panic!("points in the first two candidates: {unmapped:?}"));
+    assert!(points["toml"]
+        .as_str()
+        .unwrap()
+        .starts_with("[[theme]]\nid = "));
+    assert!(points["negative_share"].as_f64().unwrap() >= 0.6);
+    // Generic words are not complaints.
+    for c in unmapped {
+        let label = c["label"].as_str().unwrap();
+        assert!(
+            !["update", "euros", "happened", "显示"].contains(&label),
+            "{label}"
+        );
+    }
     // Daily series for the last 28 days next to the weekly one.
     assert_eq!(s["days"].as_array().unwrap().len(), 28);
     assert_eq!(

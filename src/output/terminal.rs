@@ -158,10 +158,11 @@ pub fn render_summary(summary: &Summary) -> String {
             let example = c.quotes.first().map(|q| q.text.as_str()).unwrap_or("");
             let _ = writeln!(
                 out,
-                "  \"{}\" in {} negative records (x{:.1} vs the rest): \"{}\"",
+                "  \"{}\" in {} negative records ({:.0}% of its records negative, z {:.1}): \"{}\"",
                 c.label,
                 c.records,
-                c.lift,
+                c.negative_share * 100.0,
+                c.score,
                 one_line(example)
             );
         }

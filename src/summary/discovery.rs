@@ -2,14 +2,29 @@
 //!
 //! Phrases of 1 to 3 words (English stems or Chinese words) are counted in
 //! the sentences that no theme claimed, separately in negative and in other
-//! records. A phrase is a candidate when it appears in at least
-//! [`MIN_RECORDS`] negative records, is clearly more frequent there than in
-//! the rest (lift ≥ [`MIN_LIFT`], with add-one smoothing), and most records
-//! that use it are negative ([`MIN_NEGATIVE_SHARE`]). Sentiment words and
-//! generic support words are skipped: they say that something went wrong,
-//! not what. Candidates that
-//! occur in the same records are grouped into one suggested theme, with
-//! example quotes and a TOML snippet ready to paste into the taxonomy.
+//! records (each record counts once per phrase). A phrase is a candidate when
+//!
+//! - it appears in at least [`MIN_RECORDS`] negative records,
+//! - it is over-represented in negative records by the log-odds ratio with
+//!   an informative prior (Monroe, Colaresi and Quinn, "Fightin' Words",
+//!   2008): the log-odds ratio of the phrase's presence in negative against
+//!   other records, each count shrunk towards the phrase's overall rate with
+//!   [`PRIOR_RECORDS`] pseudo-records, divided by its standard error, is at
+//!   least [`MIN_Z`] (so a rare phrase needs a strong contrast, a frequent
+//!   one less). This is a screening bar, not a significance test: a new
+//!   complaint in a handful of records is worth showing an analyst, and the
+//!   other conditions remove most noise,
+//! - most records that use it are negative ([`MIN_NEGATIVE_SHARE`]),
+//! - and it is not mostly covered already: fewer than half of the records
+//!   that use it use it in a sentence some theme claimed (there the taxonomy
+//!   already knows the topic, and the unthemed uses are its stragglers).
+//!
+//! Function words (both languages), sentiment words, generic support words,
+//! verbs of happening and seeing, and currency words are skipped: they say
+//! that something went wrong, not what. Candidates are ranked by the z-score;
+//! candidates that occur in the same records are grouped into one suggested
+//! theme, with example quotes and a TOML snippet ready to paste into the
+//! taxonomy.
 //!
 //! Memory is bounded: phrase counts are pruned when the table grows past
 //! [`MAX_PHRASES`], and the sentences kept for grouping and quotes are those
@@ -26,8 +41,12 @@ use crate::text::{split_sentences, tokenize, Script, Word};
 
 /// Fewest negative records a phrase needs to be a candidate.
 pub const MIN_RECORDS: u64 = 5;
-/// Least over-representation in negative records.
-pub const MIN_LIFT: f64 = 1.5;
+/// Least z-score of the log-odds ratio (negative against other records).
+pub const MIN_Z: f64 = 1.0;
+/// Strength of the informative prior, in pseudo-records.
+pub const PRIOR_RECORDS: f64 = 10.0;
+/// Most share of a phrase's records that use it inside a themed sentence.
+pub const MAX_COVERED_SHARE: f64 = 0.5;
 /// Least share of a phrase's records that are negative.
 pub const MIN_NEGATIVE_SHARE: f64 = 0.6;
 /// Most suggested themes.
@@ -275,6 +294,38 @@ const EN_STOPWORDS: &[&str] = &[
     "get",
     "got",
     "getting",
+    // Happening, seeing and sending say when, not what.
+    "send",
+    "sent",
+    "sending",
+    "happen",
+    "happened",
+    "happens",
+    "check",
+    "checked",
+    "show",
+    "shows",
+    "showed",
+    "shown",
+    "saw",
+    "seen",
+    "find",
+    "found",
+    "still",
+    "again",
+    "anymore",
+    // Money amounts and currencies say how much, not what.
+    "euro",
+    "euros",
+    "eur",
+    "dollar",
+    "dollars",
+    "usd",
+    "pound",
+    "pounds",
+    "gbp",
+    "rmb",
+    "yuan",
 ];
 
 const ZH_STOPWORDS: &[&str] = &[
@@ -386,6 +437,22 @@ const ZH_STOPWORDS: &[&str] = &[
     "比较",
     "有点",
     "已",
+    "显示",
+    "发现",
+    "看到",
+    "出现",
+    "发生",
+    "查看",
+    "结果",
+    "今天",
+    "昨天",
+    "时间",
+    "元",
+    "块",
+    "块钱",
+    "人民币",
+    "欧元",
+    "美元",
 ];
 
 static LEXICON: LazyLock<Option<Lexicon>> = LazyLock::new(|| Lexicon::default_lexicon().ok());
@@ -415,6 +482,11 @@ pub struct UnmappedCandidate {
     pub phrases: Vec<String>,
     /// Negative records with the leading phrase in an unthemed sentence.
     pub records: u64,
+    /// Share of the records using the leading phrase (in unthemed sentences) that are negative.
+    pub negative_share: f64,
+    /// z-score of the leading phrase's log-odds ratio, negative against
+    /// other records, with the informative prior (the ranking score).
+    pub score: f64,
     /// How much more frequent the leading phrase is in negative records.
     pub lift: f64,
     /// Example sentences with their record ids.
@@ -438,6 +510,10 @@ pub struct UnmappedQuote {
 struct PhraseStats {
     negative: u64,
     other: u64,
+    /// Records using the phrase in a sentence a theme claimed.
+    covered: u64,
+    /// Records using the phrase in any sentence.
+    anywhere: u64,
     surface: String,
     zh: bool,
 }
@@ -471,40 +547,30 @@ impl Discovery {
             .collect();
         let words = tokenize(&text);
         let mut seen: HashSet<u32> = HashSet::new();
+        let mut covered: HashSet<u32> = HashSet::new();
+        let mut used: HashSet<u32> = HashSet::new();
         let mut kept_sentences = Vec::new();
         for span in split_sentences(&text) {
-            if claimed
+            let is_claimed = claimed
                 .iter()
-                .any(|&(s, e)| s as usize == span.start && e as usize == span.end)
-            {
-                continue;
-            }
+                .any(|&(s, e)| s as usize == span.start && e as usize == span.end);
             let sentence_words: Vec<&Word> = words
                 .iter()
                 .filter(|w| w.start >= span.start && w.end <= span.end)
                 .collect();
-            let mut grams = Vec::new();
-            for n in 1..=3 {
-                for window in sentence_words.windows(n) {
-                    if is_stopword(window[0]) || is_stopword(window[n - 1]) {
-                        continue;
-                    }
-                    // A Chinese single character says little on its own.
-                    if n == 1
-                        && window[0].script == Script::Han
-                        && window[0].lower.chars().count() < 2
-                    {
-                        continue;
-                    }
-                    let key: Vec<&str> = window.iter().map(|w| w.term.as_str()).collect();
-                    let key = key.join(" ");
-                    let id = self.intern(
-                        &key,
-                        &text[window[0].start..window[n - 1].end],
-                        window[0].script == Script::Han,
-                    );
-                    grams.push(id);
+            let grams = self.grams(&text, &sentence_words);
+            for &g in &grams {
+                if used.insert(g) {
+                    self.stats[g as usize].anywhere += 1;
                 }
+            }
+            if is_claimed {
+                for &g in &grams {
+                    if covered.insert(g) {
+                        self.stats[g as usize].covered += 1;
+                    }
+                }
+                continue;
             }
             for &g in &grams {
                 if seen.insert(g) {
@@ -540,6 +606,32 @@ impl Discovery {
         }
     }
 
+    /// The phrases (1 to 3 words, not starting or ending with a stop word) of one sentence.
+    fn grams(&mut self, text: &str, sentence_words: &[&Word]) -> Vec<u32> {
+        let mut grams = Vec::new();
+        for n in 1..=3 {
+            for window in sentence_words.windows(n) {
+                if is_stopword(window[0]) || is_stopword(window[n - 1]) {
+                    continue;
+                }
+                // A Chinese single character says little on its own.
+                if n == 1 && window[0].script == Script::Han && window[0].lower.chars().count() < 2
+                {
+                    continue;
+                }
+                let key: Vec<&str> = window.iter().map(|w| w.term.as_str()).collect();
+                let key = key.join(" ");
+                let id = self.intern(
+                    &key,
+                    &text[window[0].start..window[n - 1].end],
+                    window[0].script == Script::Han,
+                );
+                grams.push(id);
+            }
+        }
+        grams
+    }
+
     fn intern(&mut self, key: &str, surface: &str, zh: bool) -> u32 {
         if let Some(&id) = self.ids.get(key) {
             return id;
@@ -562,8 +654,11 @@ impl Discovery {
             let s = &mut stats[*id as usize];
             let keep = s.negative > 1;
             if !keep {
-                s.negative = 0;
-                s.other = 0;
+                *s = PhraseStats {
+                    surface: std::mem::take(&mut s.surface),
+                    zh: s.zh,
+                    ..PhraseStats::default()
+                };
             }
             keep
         });
@@ -575,22 +670,29 @@ impl Discovery {
         neg / other
     }
 
+    /// z-score of the phrase's log-odds ratio; see [`log_odds_z`].
+    fn z(&self, s: &PhraseStats) -> f64 {
+        log_odds_z(
+            s.negative,
+            self.negative_records,
+            s.other,
+            self.other_records,
+            PRIOR_RECORDS,
+        )
+    }
+
     /// The suggested themes, strongest first.
     pub fn finish(self) -> Vec<UnmappedCandidate> {
         let mut candidates: Vec<u32> = (0..self.stats.len() as u32)
             .filter(|&g| {
                 let s = &self.stats[g as usize];
                 s.negative >= MIN_RECORDS
-                    && self.lift(s) >= MIN_LIFT
                     && s.negative as f64 >= MIN_NEGATIVE_SHARE * (s.negative + s.other) as f64
+                    && (s.covered as f64) < MAX_COVERED_SHARE * s.anywhere as f64
+                    && self.z(s) >= MIN_Z
             })
             .collect();
-        // Strongest first: volume, weighted by how specific to complaints up
-        // to a lift of e (a rare phrase with a huge lift is still rare).
-        let score = |g: u32| {
-            let s = &self.stats[g as usize];
-            s.negative as f64 * self.lift(s).ln().min(1.0)
-        };
+        let score = |g: u32| self.z(&self.stats[g as usize]);
         candidates.sort_by(|&a, &b| {
             score(b).total_cmp(&score(a)).then(
                 self.stats[a as usize]
@@ -657,7 +759,9 @@ impl Discovery {
                 ),
                 phrases,
                 records: s.negative,
-                lift: (self.lift(s) * 100.0).round() / 100.0,
+                negative_share: round2(s.negative as f64 / (s.negative + s.other).max(1) as f64),
+                score: round2(self.z(s)),
+                lift: round2(self.lift(s)),
                 quotes,
             });
         }
@@ -683,6 +787,33 @@ impl Discovery {
         }
         quotes
     }
+}
+
+/// z-score of the log-odds ratio of a phrase's presence in negative against
+/// other records, with an informative prior: each count is shrunk towards the
+/// phrase's overall rate `p = (neg + other) / (neg_total + other_total)` by
+/// `prior` pseudo-records (`prior × p` with the phrase, `prior × (1 - p)`
+/// without). With `a = neg + prior·p`, `b = neg_total - neg + prior·(1-p)`
+/// and `c`, `d` the same for the other records:
+/// `z = (ln(a/b) - ln(c/d)) / sqrt(1/a + 1/b + 1/c + 1/d)`.
+pub fn log_odds_z(neg: u64, neg_total: u64, other: u64, other_total: u64, prior: f64) -> f64 {
+    let total = (neg_total + other_total) as f64;
+    if total == 0.0 {
+        return 0.0;
+    }
+    let p = (neg + other) as f64 / total;
+    let a = neg as f64 + prior * p;
+    let b = neg_total.saturating_sub(neg) as f64 + prior * (1.0 - p);
+    let c = other as f64 + prior * p;
+    let d = other_total.saturating_sub(other) as f64 + prior * (1.0 - p);
+    if a <= 0.0 || b <= 0.0 || c <= 0.0 || d <= 0.0 {
+        return 0.0;
+    }
+    ((a / b).ln() - (c / d).ln()) / (1.0 / a + 1.0 / b + 1.0 / c + 1.0 / d).sqrt()
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// Drops phrases contained in a longer phrase of the group.
@@ -847,6 +978,59 @@ pub(crate) mod tests {
             found.iter().all(|c| !c.label.contains("shipping box")),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn log_odds_z_matches_hand_computation() {
+        // 8 of 10 negative records and 2 of 10 others: p = 0.5, prior 10 →
+        // a = 13, b = 7, c = 7, d = 13; z = 2 ln(13/7) / sqrt(2/13 + 2/7).
+        let z = log_odds_z(8, 10, 2, 10, 10.0);
+        assert!((z - 1.867_406_444).abs() < 1e-6, "{z}");
+        // No contrast, no score; fewer in negative records, a negative score.
+        assert!(log_odds_z(5, 10, 5, 10, 10.0).abs() < 1e-12);
+        assert!(log_odds_z(1, 10, 6, 10, 10.0) < 0.0);
+        assert_eq!(log_odds_z(0, 0, 0, 0, 10.0), 0.0);
+    }
+
+    /// A stored record with a theme claiming its whole text.
+    fn themed(id: usize, text: &str, score: f64) -> StoredRecord {
+        let mut r = stored(id, text, score);
+        r.analysis.themes.push(crate::analyze::ThemeHit {
+            id: "app_site.bug".into(),
+            name: "Bugs".into(),
+            sentiment: score,
+            cues: vec![],
+            spans: vec![(0, text.len() as u32)],
+        });
+        r
+    }
+
+    #[test]
+    fn phrases_mostly_covered_by_themes_and_noise_words_are_not_candidates() {
+        let mut d = Discovery::default();
+        // "update" is mostly used where a theme already matched.
+        for i in 0..12 {
+            d.add(&themed(i, "The app is broken since the update", -0.6));
+        }
+        for i in 0..6 {
+            d.add(&stored(
+                20 + i,
+                &format!("Awful. The update. What happened to 20 euros {i}?"),
+                -0.6,
+            ));
+        }
+        for i in 0..8 {
+            d.add(&stored(40 + i, "Lovely blender, really happy.", 0.7));
+        }
+        let found = d.finish();
+        for noise in ["update", "happened", "euros"] {
+            assert!(
+                found
+                    .iter()
+                    .all(|c| c.phrases.iter().all(|p| !p.contains(noise))),
+                "{noise} in {found:?}"
+            );
+        }
     }
 
     #[test]

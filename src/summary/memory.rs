@@ -162,6 +162,8 @@ mod tests {
             label: label.into(),
             phrases: vec![label.into()],
             records: 5,
+            negative_share: 1.0,
+            score: 3.0,
             lift: 2.0,
             quotes: vec![],
             toml: String::new(),
