@@ -76,8 +76,7 @@ fn xlsx_has_sheets_headers_types_and_no_formulas_from_data() {
     let mut wb: Xlsx<_> = open_workbook(out.join("vocscope.xlsx")).expect("open workbook");
     assert_eq!(
         wb.sheet_names(),
-        ["Summary", "Themes", "Trends", "Records"],
-        "no Unmapped sheet until the summary has discovery candidates"
+        ["Summary", "Themes", "Trends", "Records", "Unmapped"]
     );
 
     let records = wb.worksheet_range("Records").expect("Records sheet");
@@ -152,18 +151,20 @@ fn xlsx_has_sheets_headers_types_and_no_formulas_from_data() {
         .iter()
         .map(|c| c.to_string())
         .collect();
+    // The columns of themes.csv, in the same order.
     assert_eq!(
         &header[..6],
-        ["rank", "id", "name", "name_zh", "parent", "records"]
+        ["rank", "id", "name", "parent", "records", "share"]
     );
-    assert!(header.contains(&"emerging".to_string()));
+    assert_eq!(header[12], "emerging");
+    assert!(header.contains(&"name_zh".to_string()));
     let first = themes.rows().nth(1).expect("a theme");
     assert_eq!(first[0], Data::Float(1.0), "rank is a number");
     assert!(
         matches!(first[6], Data::Float(s) if s > 0.0 && s <= 1.0),
         "share is a fraction"
     );
-    assert!(matches!(first[15], Data::Bool(_)), "emerging is a boolean");
+    assert!(matches!(first[12], Data::Bool(_)), "emerging is a boolean");
 
     let trends = wb.worksheet_range("Trends").expect("Trends sheet");
     let header = trends.rows().next().expect("header");
@@ -356,6 +357,62 @@ fn headless(chromium: &Path, page: &Path, extra: &[String]) -> Visit {
         log,
         page_requests,
     }
+}
+
+#[test]
+fn unmapped_complaints_are_in_the_workbook_and_the_report_escaped() {
+    let src = tempfile::tempdir().expect("temp dir");
+    let extra = src.path().join("hinges.jsonl");
+    let lines: Vec<String> = (0..6)
+        .map(|i| {
+            serde_json::json!({"id": format!("h{i}"), "created_at": "2026-11-14T09:00:00Z",
+                "rating": 1, "text": format!("The hinge <script>alert({i}) squeaks, awful and annoying.")})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(&extra, lines.join("\n") + "\n").expect("write");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    let (_tmp, out) = run_on(&[&sample, &extra], &[]);
+
+    let mut wb: Xlsx<_> = open_workbook(out.join("vocscope.xlsx")).expect("open workbook");
+    let sheet = wb.worksheet_range("Unmapped").expect("Unmapped sheet");
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        [
+            "phrase",
+            "records",
+            "negative_share",
+            "score",
+            "phrases",
+            "examples",
+            "toml"
+        ]
+    );
+    let points = rows
+        .iter()
+        .skip(1)
+        .find(|r| r[0].contains("积分") || r[0].contains("point"))
+        .unwrap_or_else(|| panic!("the planted points complaint: {rows:?}"));
+    assert!(points[1].parse::<f64>().unwrap() >= 5.0, "{points:?}");
+    assert!(points[6].starts_with("[[theme]]"), "{points:?}");
+    let row = sheet.rows().nth(1).expect("a candidate");
+    assert!(matches!(row[1], Data::Float(_)), "records is a number");
+    assert!(matches!(row[2], Data::Float(s) if s > 0.0 && s <= 1.0));
+
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert_self_contained(&html);
+    let section = html
+        .split("<h2>Unmapped complaints</h2>")
+        .nth(1)
+        .expect("an Unmapped complaints section");
+    let section = section.split("</section>").next().unwrap();
+    assert!(section.contains("[[theme]]"));
+    assert!(section.contains("积分") || section.contains("point"));
+    assert!(section.contains("hinge &lt;script&gt;alert("), "{section}");
 }
 
 fn assert_self_contained(html: &str) {

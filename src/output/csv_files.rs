@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::columns::{Cell, THEME_COLUMNS};
 use super::{AtomicFile, OutputError};
 use crate::index::{SearchHit, StoredRecord};
 use crate::ingest::format_rfc3339;
@@ -47,42 +48,16 @@ pub fn write_themes_csv(summary: &Summary, path: &Path, bom: bool) -> Result<(),
     {
         let mut w = csv::Writer::from_writer(file.writer());
         let err = csv_err(path);
-        w.write_record([
-            "rank",
-            "id",
-            "name",
-            "parent",
-            "records",
-            "share",
-            "negative_share",
-            "mean_sentiment",
-            "impact",
-            "latest_week",
-            "previous_week",
-            "change",
-            "emerging",
-            "top_phrases",
-            "quote",
-        ])
-        .map_err(&err)?;
+        w.write_record(THEME_COLUMNS.iter().map(|c| c.name))
+            .map_err(&err)?;
         for t in &summary.themes {
-            w.write_record([
-                t.rank.to_string(),
-                safe_cell(&t.id),
-                safe_cell(&t.name),
-                safe_cell(t.parent.as_deref().unwrap_or("")),
-                t.records.to_string(),
-                t.share.to_string(),
-                t.negative_share.to_string(),
-                t.mean_sentiment.to_string(),
-                t.impact.to_string(),
-                t.trend.latest_records.to_string(),
-                t.trend.previous_records.to_string(),
-                t.trend.change.map(|c| c.to_string()).unwrap_or_default(),
-                t.trend.emerging.to_string(),
-                safe_cell(&t.top_phrases.join("; ")),
-                safe_cell(t.quotes.first().map(|q| q.text.as_str()).unwrap_or("")),
-            ])
+            w.write_record(THEME_COLUMNS.iter().map(|c| match (c.value)(t) {
+                Cell::Text(text) => safe_cell(&text),
+                Cell::Number(x, _) => x.to_string(),
+                Cell::Count(n) => n.to_string(),
+                Cell::Bool(b) => b.to_string(),
+                Cell::Empty => String::new(),
+            }))
             .map_err(&err)?;
         }
         w.flush().map_err(|source| OutputError::Io {

@@ -116,6 +116,7 @@ pub fn render_html(summary: &Summary) -> String {
     ranked(&mut h, summary);
     trends(&mut h, summary);
     table(&mut h, summary);
+    unmapped(&mut h, summary);
     quotes(&mut h, summary);
     let _ = write!(
         h,
@@ -335,6 +336,36 @@ fn table(h: &mut String, s: &Summary) {
     h.push_str("</tbody></table></section>\n");
 }
 
+fn unmapped(h: &mut String, s: &Summary) {
+    if s.unmapped.is_empty() {
+        return;
+    }
+    h.push_str(
+        r#"<section><h2>Unmapped complaints</h2><p class="hint">Phrases over-represented in negative records that no theme covers. Paste a snippet into the taxonomy to make it a theme.</p><div class="quotes">"#,
+    );
+    for c in &s.unmapped {
+        let _ = write!(
+            h,
+            r#"<div class="qcard"><h3>“{}”</h3><p class="phrases">{} negative records · {} of its records negative · {}</p>"#,
+            escape(&c.label),
+            c.records,
+            pct(c.negative_share),
+            escape(&c.phrases.join(" · "))
+        );
+        for q in c.quotes.iter().take(2) {
+            let _ = write!(
+                h,
+                r#"<blockquote class="neg">{}<cite>{}:{}</cite></blockquote>"#,
+                escape(&q.text),
+                escape(&q.source),
+                escape(&q.id)
+            );
+        }
+        let _ = write!(h, "<pre>{}</pre></div>", escape(&c.toml));
+    }
+    h.push_str("</div></section>\n");
+}
+
 fn since_last_run(h: &mut String, s: &Summary) {
     let Some(since) = &s.since_last_run else {
         return;
@@ -470,6 +501,7 @@ td.neg{color:#c0392b}td.pos{color:#2e8b57}
 .phrases{color:var(--muted);font-size:12px;margin:0 0 6px}
 blockquote{margin:0 0 8px;padding:4px 10px;border-left:3px solid var(--line);white-space:pre-wrap;word-break:break-word}
 blockquote.neg{border-color:#c0392b}blockquote.pos{border-color:#2e8b57}
+pre{white-space:pre-wrap;background:var(--bg);border:1px solid var(--line);padding:6px 8px;font-size:12px;margin:6px 0 0}
 cite{display:block;color:var(--muted);font-size:11px;font-style:normal}
 footer{max-width:1080px;margin:0 auto;padding:0 24px 28px;color:var(--muted);font-size:12px}
 @media (max-width:720px){.quotes{grid-template-columns:1fr}}

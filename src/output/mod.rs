@@ -5,6 +5,7 @@
 //! workbook (`xlsx`) and the self-contained HTML report (`html`, with charts
 //! drawn as inline SVG by `svg`).
 
+pub mod columns;
 mod csv_files;
 pub mod html;
 pub mod svg;

@@ -22,6 +22,7 @@ use rust_xlsxwriter::{
     XlsxError,
 };
 
+use super::columns::{Cell, NumberKind, THEME_COLUMNS};
 use super::{safe_cell, OutputError};
 use crate::index::StoredRecord;
 use crate::ingest::parse_date_str;
@@ -32,6 +33,18 @@ const SUMMARY: usize = 0;
 const THEMES: usize = 1;
 const TRENDS: usize = 2;
 const RECORDS: usize = 3;
+const UNMAPPED: usize = 4;
+
+/// Header of the Unmapped sheet, with column widths.
+const UNMAPPED_COLUMNS: [(&str, f64); 7] = [
+    ("phrase", 18.0),
+    ("records", 9.0),
+    ("negative_share", 10.0),
+    ("score", 8.0),
+    ("phrases", 30.0),
+    ("examples", 70.0),
+    ("toml", 50.0),
+];
 
 /// Themes drawn in the Trends chart (all themes are in the table).
 const CHART_THEMES: usize = 6;
@@ -58,29 +71,6 @@ const RECORD_COLUMNS: [(&str, f64); 13] = [
     ("signals", 16.0),
     ("title", 30.0),
     ("text", 80.0),
-];
-
-/// Header of the Themes sheet.
-const THEME_COLUMNS: [&str; 19] = [
-    "rank",
-    "id",
-    "name",
-    "name_zh",
-    "parent",
-    "records",
-    "share",
-    "negative_share",
-    "mean_sentiment",
-    "impact",
-    "latest_week",
-    "previous_week",
-    "change",
-    "recent_weekly",
-    "baseline_weekly",
-    "emerging",
-    "p_value",
-    "top_phrases",
-    "quote",
 ];
 
 /// Text for a cell: neutralised against formula injection, cut to Excel's limit.
@@ -153,6 +143,11 @@ impl XlsxReport {
             .add_worksheet_with_constant_memory()
             .map_err(&err)?;
         records.set_name("Records").map_err(&err)?;
+        workbook
+            .add_worksheet()
+            .set_name("Unmapped")
+            .map_err(&err)?;
+        let records = workbook.worksheet_from_index(RECORDS).map_err(&err)?;
         for (col, (name, width)) in RECORD_COLUMNS.iter().enumerate() {
             let col = col as u16;
             records.set_column_width(col, *width).map_err(&err)?;
@@ -268,6 +263,12 @@ impl XlsxReport {
         .map_err(&err)?;
         write_trends_sheet(
             self.workbook.worksheet_from_index(TRENDS).map_err(&err)?,
+            summary,
+            f,
+        )
+        .map_err(&err)?;
+        write_unmapped_sheet(
+            self.workbook.worksheet_from_index(UNMAPPED).map_err(&err)?,
             summary,
             f,
         )
@@ -410,38 +411,41 @@ fn write_themes_sheet(
     summary: &Summary,
     f: &Formats,
 ) -> Result<(), XlsxError> {
-    for (col, name) in THEME_COLUMNS.iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, *name, &f.header)?;
+    for (col, column) in THEME_COLUMNS.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, column.name, &f.header)?;
     }
     for (i, t) in summary.themes.iter().enumerate() {
         let row = i as u32 + 1;
-        sheet.write_number(row, 0, t.rank as f64)?;
-        sheet.write_string(row, 1, xlsx_text(&t.id))?;
-        sheet.write_string(row, 2, xlsx_text(&t.name))?;
-        sheet.write_string(row, 3, xlsx_text(t.name_zh.as_deref().unwrap_or("")))?;
-        sheet.write_string(row, 4, xlsx_text(t.parent.as_deref().unwrap_or("")))?;
-        sheet.write_number(row, 5, t.records as f64)?;
-        sheet.write_number_with_format(row, 6, t.share, &f.percent)?;
-        sheet.write_number_with_format(row, 7, t.negative_share, &f.percent)?;
-        sheet.write_number_with_format(row, 8, t.mean_sentiment, &f.score)?;
-        sheet.write_number_with_format(row, 9, t.impact, &f.impact)?;
-        sheet.write_number(row, 10, t.trend.latest_records as f64)?;
-        sheet.write_number(row, 11, t.trend.previous_records as f64)?;
-        if let Some(change) = t.trend.change {
-            sheet.write_number_with_format(row, 12, change, &f.percent)?;
+        for (col, column) in THEME_COLUMNS.iter().enumerate() {
+            let col = col as u16;
+            match (column.value)(t) {
+                Cell::Text(text) if column.wrap_width.is_some() => {
+                    sheet.write_string_with_format(row, col, xlsx_text(&text), &f.wrap)?
+                }
+                Cell::Text(text) => sheet.write_string(row, col, xlsx_text(&text))?,
+                Cell::Count(n) => sheet.write_number(row, col, n as f64)?,
+                Cell::Number(x, NumberKind::Plain) => sheet.write_number(row, col, x)?,
+                Cell::Number(x, NumberKind::Percent) => {
+                    sheet.write_number_with_format(row, col, x, &f.percent)?
+                }
+                Cell::Number(x, NumberKind::Score) => {
+                    sheet.write_number_with_format(row, col, x, &f.score)?
+                }
+                Cell::Number(x, NumberKind::Impact) => {
+                    sheet.write_number_with_format(row, col, x, &f.impact)?
+                }
+                Cell::Bool(b) => sheet.write_boolean(row, col, b)?,
+                Cell::Empty => sheet,
+            };
         }
-        sheet.write_number(row, 13, t.trend.recent_weekly)?;
-        sheet.write_number(row, 14, t.trend.baseline_weekly)?;
-        sheet.write_boolean(row, 15, t.trend.emerging)?;
-        sheet.write_number(row, 16, t.trend.p_value)?;
-        sheet.write_string_with_format(row, 17, xlsx_text(&t.top_phrases.join("; ")), &f.wrap)?;
-        let quote = t.quotes.first().map(|q| q.text.as_str()).unwrap_or("");
-        sheet.write_string_with_format(row, 18, xlsx_text(quote), &f.wrap)?;
     }
     sheet.set_autofit_max_width(300);
     sheet.autofit();
-    sheet.set_column_width(17, 30)?;
-    sheet.set_column_width(18, 60)?;
+    for (col, column) in THEME_COLUMNS.iter().enumerate() {
+        if let Some(width) = column.wrap_width {
+            sheet.set_column_width(col as u16, width)?;
+        }
+    }
     sheet.set_freeze_panes(1, 3)?;
     sheet
         .set_landscape()
@@ -453,6 +457,39 @@ fn write_themes_sheet(
         summary.themes.len().max(1) as u32,
         THEME_COLUMNS.len() as u16 - 1,
     )?;
+    Ok(())
+}
+
+/// Discovery candidates: complaints no theme covers, with a TOML snippet each.
+fn write_unmapped_sheet(
+    sheet: &mut Worksheet,
+    summary: &Summary,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    for (col, (name, width)) in UNMAPPED_COLUMNS.iter().enumerate() {
+        sheet.write_string_with_format(0, col as u16, *name, &f.header)?;
+        sheet.set_column_width(col as u16, *width)?;
+    }
+    for (i, c) in summary.unmapped.iter().enumerate() {
+        let row = i as u32 + 1;
+        let examples: Vec<String> = c
+            .quotes
+            .iter()
+            .map(|q| format!("{} ({}:{})", q.text, q.source, q.id))
+            .collect();
+        sheet.write_string_with_format(row, 0, xlsx_text(&c.label), &f.wrap)?;
+        sheet.write_number(row, 1, c.records as f64)?;
+        sheet.write_number_with_format(row, 2, c.negative_share, &f.percent)?;
+        sheet.write_number_with_format(row, 3, c.score, &f.score)?;
+        sheet.write_string_with_format(row, 4, xlsx_text(&c.phrases.join("; ")), &f.wrap)?;
+        sheet.write_string_with_format(row, 5, xlsx_text(&examples.join("\n")), &f.wrap)?;
+        sheet.write_string_with_format(row, 6, xlsx_text(&c.toml), &f.wrap)?;
+    }
+    if summary.unmapped.is_empty() {
+        sheet.write_string(1, 0, "No complaint outside the taxonomy stands out.")?;
+    }
+    sheet.set_freeze_panes(1, 1)?;
+    sheet.set_landscape().set_print_fit_to_pages(1, 0);
     Ok(())
 }
 
