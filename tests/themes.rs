@@ -145,6 +145,11 @@ fn a_second_run_says_what_is_new_since_the_first() {
         "Order arrived late and nobody told me why.",
     ];
     texts.extend(stamps.iter().map(String::as_str));
+    // Contented customers, so that the stamps stand out against them.
+    let happy: Vec<String> = (0..8)
+        .map(|i| format!("Lovely quality, very happy with my purchase number {i}."))
+        .collect();
+    texts.extend(happy.iter().map(String::as_str));
     let second = ws.write("night2.jsonl", records("b", &texts, "2026-11-02"));
     let output = ws
         .cmd()
@@ -160,12 +165,12 @@ fn a_second_run_says_what_is_new_since_the_first() {
     util::assert_success(&output, "second run");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("since the last run ("), "{stdout}");
-    assert!(stdout.contains("+8 records"), "{stdout}");
+    assert!(stdout.contains("+16 records"), "{stdout}");
 
     let s = ws.summary_file();
     let since = &s["since_last_run"];
     assert_eq!(since["previous_generated_at"], run1.summary["generated_at"]);
-    assert_eq!(since["records_added"], 8);
+    assert_eq!(since["records_added"], 16);
     let late = since["themes"]
         .as_array()
         .unwrap()
