@@ -205,3 +205,57 @@ fn a_second_run_says_what_is_new_since_the_first() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn ten_days_of_records_are_trended_per_day() {
+    let ws = Workspace::new();
+    let mut lines = String::new();
+    for day in 1..=10 {
+        let late = if day >= 9 { 5 } else { 1 };
+        let texts: Vec<String> = (0..5)
+            .map(|i| format!("Lovely quality, very happy. Ref {day}-{i}."))
+            .chain((0..late).map(|i| {
+                format!(
+                    "My parcel arrived late again, a week after the promised date. Ref {day}-{i}."
+                )
+            }))
+            .collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        lines.push_str(&records(
+            &format!("d{day}"),
+            &texts,
+            &format!("2026-11-{day:02}"),
+        ));
+    }
+    let input = ws.write("short.jsonl", lines);
+    let output = ws
+        .cmd()
+        .arg("run")
+        .arg(&input)
+        .arg("--index")
+        .arg(ws.index())
+        .arg("--out")
+        .arg(ws.out())
+        .output()
+        .unwrap();
+    util::assert_success(&output, "run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("last day"), "{stdout}");
+    assert!(
+        stdout.contains("emerging today: Late or slow delivery"),
+        "{stdout}"
+    );
+    let s = ws.summary_file();
+    assert_eq!(s["trend_unit"], "day");
+    assert_eq!(s["days"].as_array().unwrap().len(), 10);
+    let late = theme(&s, "delivery.late");
+    assert_eq!(
+        late["daily"],
+        serde_json::json!([1, 1, 1, 1, 1, 1, 1, 1, 5, 5])
+    );
+    assert_eq!(late["trend"]["unit"], "day");
+    assert_eq!(late["trend"]["latest_records"], 5);
+    assert_eq!(late["trend"]["emerging"], true);
+    let html = std::fs::read_to_string(ws.out_file("report.html")).unwrap();
+    assert!(html.contains("Records per day"));
+}

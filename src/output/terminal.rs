@@ -132,12 +132,11 @@ pub fn render_summary(summary: &Summary) -> String {
         .map(|t| t.name.as_str())
         .collect();
     if !emerging.is_empty() {
-        let _ = writeln!(
-            out,
-            "emerging this {}: {}",
-            summary.trend_unit.name(),
-            emerging.join(", ")
-        );
+        let when = match summary.trend_unit {
+            TrendUnit::Week => "this week",
+            TrendUnit::Day => "today",
+        };
+        let _ = writeln!(out, "emerging {when}: {}", emerging.join(", "));
     }
     since_last_run(&mut out, summary);
     if let Some(top) = summary.themes.first() {
