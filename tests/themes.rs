@@ -151,19 +151,7 @@ fn a_second_run_says_what_is_new_since_the_first() {
         .collect();
     texts.extend(happy.iter().map(String::as_str));
     let second = ws.write("night2.jsonl", records("b", &texts, "2026-11-02"));
-    let output = ws
-        .cmd()
-        .arg("run")
-        .arg(&first)
-        .arg(&second)
-        .arg("--index")
-        .arg(ws.index())
-        .arg("--out")
-        .arg(ws.out())
-        .output()
-        .unwrap();
-    util::assert_success(&output, "second run");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = ws.run_terminal(&[&first, &second]);
     assert!(stdout.contains("since the last run ("), "{stdout}");
     assert!(stdout.contains("+16 records"), "{stdout}");
 
@@ -228,18 +216,7 @@ fn ten_days_of_records_are_trended_per_day() {
         ));
     }
     let input = ws.write("short.jsonl", lines);
-    let output = ws
-        .cmd()
-        .arg("run")
-        .arg(&input)
-        .arg("--index")
-        .arg(ws.index())
-        .arg("--out")
-        .arg(ws.out())
-        .output()
-        .unwrap();
-    util::assert_success(&output, "run");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = ws.run_terminal(&[&input]);
     assert!(stdout.contains("last day"), "{stdout}");
     assert!(
         stdout.contains("emerging today: Late or slow delivery"),

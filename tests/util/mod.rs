@@ -194,6 +194,24 @@ impl Workspace {
         }
     }
 
+    /// `vocscope run INPUTS --index --out` without `--json`; panics unless it
+    /// exits 0; returns the terminal summary (stdout).
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn run_terminal(&self, inputs: &[&Path]) -> String {
+        let output = self
+            .cmd()
+            .arg("run")
+            .args(inputs)
+            .arg("--index")
+            .arg(self.index())
+            .arg("--out")
+            .arg(self.out())
+            .output()
+            .expect("run vocscope");
+        assert_success(&output, "vocscope run");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
     /// `vocscope run` on the bundled sample.
     pub fn run_sample(&self) -> RunResult {
         self.run(&[])
