@@ -449,3 +449,35 @@ fn readers_see_the_last_commit_while_a_run_writes() {
     assert_eq!(cli("refund"), 1);
     writer.finish().expect("finish");
 }
+
+#[test]
+fn a_closed_stdout_is_not_an_error_in_any_format() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command as Process, Stdio};
+
+    for format in ["table", "json", "csv"] {
+        // Like `| head -1`: read one line, then close the pipe while the
+        // output (all sample records, far more than a pipe buffer) is unwritten.
+        let mut child = Process::new(assert_cmd::cargo::cargo_bin("vocscope"))
+            .args([
+                "search", "", "--limit", "500", "--format", format, "--index",
+            ])
+            .arg(index())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start vocscope search");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("first line");
+        assert!(!first.is_empty(), "{format}: no output");
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.is_empty(),
+            "{format}: {:?} {stderr}",
+            out.status
+        );
+    }
+}
