@@ -302,6 +302,71 @@ fn bad_requests_get_4xx_and_the_server_stays_up() {
             "{path}"
         );
     }
+    // Numbers and dates out of range, text that is not UTF-8, values too long.
+    for path in [
+        "/api/search?limit=99999999999999999999999".to_string(),
+        "/api/search?limit=-1".to_string(),
+        "/api/search?limit=1e3".to_string(),
+        "/api/search?min_rating=1e309".to_string(),
+        "/api/search?max_rating=-inf".to_string(),
+        "/api/search?since=2026-13-45".to_string(),
+        "/api/search?until=99999999999999999999".to_string(),
+        "/api/search?q=%FF%FE".to_string(),
+        "/api/search?theme=%C3%28".to_string(),
+        format!("/api/search?source={}", "s".repeat(201)),
+        format!("/api/search?tag={}", "t,".repeat(101)),
+        format!("/api/search?q={}", "退".repeat(1001)),
+    ] {
+        let r = get(a, &path);
+        assert_eq!(r.status, 400, "{path}");
+    }
+    // Odd query syntax: a clear 400 or a result, never a server error.
+    for q in [
+        "*",
+        "title:",
+        ":",
+        "\"",
+        "((",
+        ")",
+        "AND",
+        "OR OR",
+        "-",
+        "+",
+        "^2",
+        "refund^",
+        "refund~",
+        "text:[a TO z]",
+        "created:>2026",
+        "rating:[1 TO",
+        "theme:x",
+        "nosuch:field",
+        "%00",
+        "%F0%9F%98%80",
+        "a%20AND%20NOT%20b",
+        "IN [a b]",
+        "\\",
+    ] {
+        let r = get(
+            a,
+            &format!(
+                "/api/search?q={}",
+                q.replace(' ', "%20").replace('"', "%22")
+            ),
+        );
+        assert!(
+            r.status == 200 || r.status == 400,
+            "q={q}: {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+    // Record keys: too long, not UTF-8, missing parts.
+    assert_eq!(
+        get(a, &format!("/api/record/web/{}", "i".repeat(501))).status,
+        400
+    );
+    assert_eq!(get(a, "/api/record/web/%FF").status, 400);
+    assert_eq!(get(a, "/api/record/web").status, 404);
     assert_eq!(get(a, "/nope").status, 404);
     assert_eq!(get(a, "/api/search/extra").status, 404);
     assert_eq!(http("POST", a, "/api/search").status, 405);

@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -189,8 +189,12 @@ async fn blocking<T: Send + 'static>(
 
 async fn search(
     State(state): State<Shared>,
+    RawQuery(raw): RawQuery,
     query: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    if !raw.as_deref().is_none_or(params::is_utf8_query) {
+        return Err(ApiError::bad_request("the query string is not UTF-8"));
+    }
     let Query(params) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let request = params
         .into_request(&state.taxonomy)

@@ -74,6 +74,28 @@ fn date(name: &str, v: &Option<String>) -> Result<Option<i64>, String> {
     }
 }
 
+/// Whether a raw query string decodes to UTF-8. Percent escapes that are not
+/// UTF-8 (`%FF`) would otherwise be replaced silently with U+FFFD and searched.
+pub fn is_utf8_query(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                decoded.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
 impl SearchParams {
     /// Validates the parameters.
     pub fn into_request(self, taxonomy: &Taxonomy) -> Result<SearchRequest, String> {
@@ -215,6 +237,14 @@ mod tests {
             ..Default::default()
         })
         .starts_with("min_rating:"));
+    }
+
+    #[test]
+    fn query_strings_must_decode_to_utf8() {
+        assert!(is_utf8_query("q=%E9%80%80%E6%AC%BE&limit=3"));
+        assert!(is_utf8_query("q=100%&x=%G1%2"));
+        assert!(!is_utf8_query("q=%FF%FE"));
+        assert!(!is_utf8_query("theme=%C3%28"));
     }
 
     #[test]
