@@ -32,7 +32,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::analyze::Taxonomy;
-use crate::index::{IndexError, SearchError, SearchResults, VocIndex};
+use crate::index::{FacetCache, IndexError, SearchError, SearchResults, VocIndex};
 use crate::ingest::format_rfc3339;
 use crate::summary::{SummaryBuilder, SummaryOptions};
 
@@ -73,6 +73,8 @@ pub struct ServeConfig {
 struct AppState {
     index: VocIndex,
     taxonomy: Taxonomy,
+    /// Theme ordinals per segment, for fast facet counts.
+    facets: FacetCache,
     /// Summary JSON and the commit opstamp it was computed for.
     themes: Mutex<Option<(Option<u64>, Arc<Value>)>>,
 }
@@ -89,6 +91,7 @@ pub fn serve(config: ServeConfig, on_bound: impl FnOnce(SocketAddr)) -> Result<(
     let state = Arc::new(AppState {
         index: config.index,
         taxonomy: config.taxonomy,
+        facets: FacetCache::new(),
         themes: Mutex::new(None),
     });
     runtime.block_on(async move {
@@ -201,10 +204,13 @@ async fn search(
         .map_err(ApiError::bad_request)?;
     let body = blocking(move || {
         reload(&state);
-        let results = state.index.search(&request).map_err(|e| match e {
-            SearchError::Query { .. } => ApiError::bad_request(e.to_string()),
-            other => ApiError::internal(other.to_string()),
-        })?;
+        let results = state
+            .index
+            .search_cached(&request, &state.facets)
+            .map_err(|e| match e {
+                SearchError::Query { .. } => ApiError::bad_request(e.to_string()),
+                other => ApiError::internal(other.to_string()),
+            })?;
         Ok(results_json(&results, &state.taxonomy))
     })
     .await?;
