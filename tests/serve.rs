@@ -229,6 +229,21 @@ fn search_api_returns_hits_and_facets() {
     let parts = hit["snippet_parts"].as_array().expect("parts");
     assert!(parts.iter().any(|p| p["hl"] == true && p["text"] == "退款"));
 
+    // Paging: offset skips that many of the same ordering.
+    let keys = |path: &str| -> Vec<String> {
+        get(server.addr, path).json()["hits"]
+            .as_array()
+            .expect("hits")
+            .iter()
+            .map(|h| h["key"].as_str().expect("key").to_string())
+            .collect()
+    };
+    let first = keys("/api/search?q=refund&limit=6&sort=date");
+    let page = keys("/api/search?q=refund&limit=3&offset=3&sort=date");
+    assert_eq!(first.len(), 6);
+    assert_eq!(page, first[3..]);
+    assert!(keys("/api/search?q=refund&offset=10000").is_empty());
+
     // Filters narrow, and the theme includes its children.
     let all = get(server.addr, "/api/search?limit=1").json()["total"].as_u64();
     let group = get(server.addr, "/api/search?theme=delivery&limit=1").json()["total"].as_u64();
@@ -305,6 +320,9 @@ fn bad_requests_get_4xx_and_the_server_stays_up() {
     // Numbers and dates out of range, text that is not UTF-8, values too long.
     for path in [
         "/api/search?limit=99999999999999999999999".to_string(),
+        "/api/search?offset=10001".to_string(),
+        "/api/search?offset=-5".to_string(),
+        "/api/search?offset=99999999999999999999999".to_string(),
         "/api/search?limit=-1".to_string(),
         "/api/search?limit=1e3".to_string(),
         "/api/search?min_rating=1e309".to_string(),
@@ -662,6 +680,14 @@ fn e2e_chromium_search_click_facet_open_record_screenshot() {
     browser.wait(
         "the first results",
         "return document.querySelectorAll('.hit').length > 0",
+    );
+
+    // More than a page of records: "Show more" adds the next page.
+    browser.click("#more");
+    browser.wait(
+        "the second page",
+        "return document.querySelectorAll('.hit').length === 100 && \
+         document.getElementById('status').textContent.includes('showing 100')",
     );
 
     // Type a query.

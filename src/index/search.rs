@@ -67,6 +67,8 @@ pub struct SearchRequest {
     pub tags: Vec<String>,
     /// Most hits to return.
     pub limit: usize,
+    /// Hits to skip before the first one returned (paging).
+    pub offset: usize,
     /// Result order.
     pub sort: SortOrder,
 }
@@ -109,7 +111,7 @@ pub struct Facets {
 pub struct SearchResults {
     /// All matching records (not only those returned).
     pub total: usize,
-    /// The best hits, at most `limit`.
+    /// The best hits after `offset`, at most `limit`.
     pub hits: Vec<SearchHit>,
     /// Facet counts over all matching records.
     pub facets: Facets,
@@ -318,13 +320,16 @@ impl VocIndex {
         let (total, addresses, facets): (usize, Vec<(f32, tantivy::DocAddress)>, Facets) =
             match request.sort {
                 SortOrder::Relevance => {
-                    let top = TopDocs::with_limit(limit).order_by_score();
+                    let top = TopDocs::with_limit(limit)
+                        .and_offset(request.offset)
+                        .order_by_score();
                     searcher
                         .search(&query, &(Count, top, facets))
                         .map_err(err)?
                 }
                 SortOrder::Newest => {
                     let top = TopDocs::with_limit(limit)
+                        .and_offset(request.offset)
                         .order_by_fast_field::<DateTime>("created", Order::Desc);
                     let (total, top, facets) = searcher
                         .search(&query, &(Count, top, facets))

@@ -6,7 +6,7 @@
 //! - `GET /`: one self-contained HTML page (inline CSS and JS, no external
 //!   resource, works offline). The page builds its DOM with `textContent`, so
 //!   customer text is never interpreted as HTML.
-//! - `GET /api/search?q=&theme=&sentiment=&since=&until=&source=&lang=&channel=&tag=&min_rating=&max_rating=&sort=&limit=`:
+//! - `GET /api/search?q=&theme=&sentiment=&since=&until=&source=&lang=&channel=&tag=&min_rating=&max_rating=&sort=&limit=&offset=`:
 //!   `{total, facets, hits}` (see [`params`] for the limits).
 //! - `GET /api/record/{source}/{id}`: one record, all fields and its analysis.
 //! - `GET /api/themes`: the ranked summary of the whole index and the taxonomy.

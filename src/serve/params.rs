@@ -2,7 +2,8 @@
 //!
 //! Every parameter arrives as text and is validated here, with a message
 //! meant for the page: the query is at most [`MAX_QUERY_CHARS`] characters,
-//! other values at most [`MAX_VALUE_CHARS`], `limit` 1 to [`MAX_LIMIT`].
+//! other values at most [`MAX_VALUE_CHARS`], `limit` 1 to [`MAX_LIMIT`],
+//! `offset` 0 to [`MAX_OFFSET`].
 
 use serde::Deserialize;
 
@@ -19,6 +20,8 @@ pub const MAX_VALUE_CHARS: usize = 200;
 pub const MAX_LIMIT: usize = 500;
 /// Hits when `limit` is absent.
 pub const DEFAULT_LIMIT: usize = 20;
+/// Furthest `offset` accepted (paging deeper than this is narrowing's job).
+pub const MAX_OFFSET: usize = 10_000;
 
 /// Raw parameters of `/api/search`; empty values count as absent.
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +52,8 @@ pub struct SearchParams {
     pub sort: Option<String>,
     /// Most hits.
     pub limit: Option<String>,
+    /// Hits to skip (paging).
+    pub offset: Option<String>,
 }
 
 fn present(v: &Option<String>) -> Option<&str> {
@@ -116,6 +121,7 @@ impl SearchParams {
             ("max_rating", &self.max_rating),
             ("sort", &self.sort),
             ("limit", &self.limit),
+            ("offset", &self.offset),
         ] {
             if value
                 .as_deref()
@@ -165,6 +171,17 @@ impl SearchParams {
                 }
             },
         };
+        let offset = match present(&self.offset) {
+            None => 0,
+            Some(s) => match s.parse::<usize>() {
+                Ok(n) if n <= MAX_OFFSET => n,
+                _ => {
+                    return Err(format!(
+                        "offset: `{s}` is not a number from 0 to {MAX_OFFSET}"
+                    ))
+                }
+            },
+        };
         let tags = present(&self.tag)
             .map(|t| {
                 t.split(',')
@@ -187,6 +204,7 @@ impl SearchParams {
             channel: present(&self.channel).map(str::to_string),
             tags,
             limit,
+            offset,
             sort,
         })
     }
@@ -222,6 +240,11 @@ mod tests {
             ..Default::default()
         })
         .starts_with("limit:"));
+        assert!(bad(SearchParams {
+            offset: Some("10001".into()),
+            ..Default::default()
+        })
+        .starts_with("offset:"));
         assert!(bad(SearchParams {
             theme: Some("no.such".into()),
             ..Default::default()
