@@ -548,6 +548,7 @@ pub fn search(args: SearchArgs) -> Result<()> {
         channel: args.channel.clone(),
         tags: args.tags.clone(),
         limit: args.limit.max(1),
+        offset: 0,
         sort: match args.sort {
             SortArg::Relevance => SortOrder::Relevance,
             SortArg::Date => SortOrder::Newest,

@@ -278,6 +278,72 @@ fn facets_count_all_hits_consistently() {
 }
 
 #[test]
+fn cached_facets_equal_column_facets_across_commits() {
+    use vocscope::index::{CommitInfo, FacetCache, SearchRequest, VocIndex};
+
+    let request = |query: &str, theme: Option<&str>| SearchRequest {
+        query: query.into(),
+        theme: theme.map(str::to_string),
+        limit: 5,
+        ..Default::default()
+    };
+    let same = |index: &VocIndex, cache: &FacetCache, r: &SearchRequest| {
+        let plain = index.search(r).expect("search");
+        let cached = index.search_cached(r, cache).expect("cached search");
+        assert_eq!(plain.total, cached.total, "{}", r.query);
+        assert_eq!(plain.facets, cached.facets, "{}", r.query);
+        plain.total
+    };
+
+    // The sample: several queries, twice (the second time from the cache).
+    let sample = VocIndex::open(index()).expect("sample index");
+    let cache = FacetCache::new();
+    for _ in 0..2 {
+        for (q, theme) in [
+            ("", None),
+            ("refund", None),
+            ("退款", Some("return_refund")),
+            ("\"charged twice\"", None),
+        ] {
+            same(&sample, &cache, &request(q, theme));
+        }
+    }
+    assert!(!cache.is_empty());
+
+    // An index that changes: new segments, an update that deletes a document.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stored: Vec<vocscope::index::StoredRecord> = hits(&search(&["--limit", "40"]))
+        .iter()
+        .filter_map(|h| h["key"].as_str())
+        .map(|k| sample.get(k).expect("get").expect("stored"))
+        .collect();
+    assert_eq!(stored.len(), 40);
+    let index = VocIndex::open_or_create(dir.path()).expect("index");
+    let cache = FacetCache::new();
+    let mut writer = index.writer(1).expect("writer");
+    for (n, chunk) in stored.chunks(10).enumerate() {
+        for (i, s) in chunk.iter().enumerate() {
+            let mut r = s.record.clone();
+            if n == 3 {
+                // The last chunk rewrites the records of the first one.
+                r.id = stored[i].record.id.clone();
+                r.source = stored[i].record.source.clone();
+            }
+            writer
+                .upsert(&r, &s.analysis, (n * 10 + i) as u64)
+                .expect("upsert");
+        }
+        writer.commit(&CommitInfo::default()).expect("commit");
+        index.reload().expect("reload");
+        let all = same(&index, &cache, &request("", None));
+        assert_eq!(all, (n * 10 + 10).min(30));
+        same(&index, &cache, &request("refund", None));
+        same(&index, &cache, &request("", Some("delivery")));
+    }
+    writer.finish().expect("finish");
+}
+
+#[test]
 fn table_output_shows_facets_above_results() {
     let out = search_cmd(&["退款", "--limit", "2"])
         .assert()
@@ -448,4 +514,112 @@ fn readers_see_the_last_commit_while_a_run_writes() {
     assert_eq!(reader.num_records(), 2);
     assert_eq!(cli("refund"), 1);
     writer.finish().expect("finish");
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error_in_any_format() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command as Process, Stdio};
+
+    for format in ["table", "json", "csv"] {
+        // Like `| head -1`: read one line, then close the pipe while the
+        // output (all sample records, far more than a pipe buffer) is unwritten.
+        let mut child = Process::new(assert_cmd::cargo::cargo_bin("vocscope"))
+            .args([
+                "search", "", "--limit", "500", "--format", format, "--index",
+            ])
+            .arg(index())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start vocscope search");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("first line");
+        assert!(!first.is_empty(), "{format}: no output");
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.is_empty(),
+            "{format}: {:?} {stderr}",
+            out.status
+        );
+    }
+}
+
+#[test]
+fn searches_during_a_real_run_see_only_whole_commits() {
+    use std::process::{Command as Process, Stdio};
+    use vocscope::index::{SearchRequest, VocIndex};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let jsonl = |name: &str, from: usize, n: usize| {
+        let mut text = String::new();
+        for i in from..from + n {
+            let line = serde_json::json!({
+                "id": format!("r{i}"),
+                "created_at": "2026-11-02T10:00:00Z",
+                "text": format!(
+                    "Order number {i} arrived broken and my refund {} is still missing, please call me back about case {i}.",
+                    i * 7919
+                ),
+            });
+            text.push_str(&format!("{line}\n"));
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write input");
+        path
+    };
+    let run = |input: &Path| {
+        let mut cmd = Process::new(assert_cmd::cargo::cargo_bin("vocscope"));
+        cmd.args(["run", "--quiet", "--index"])
+            .arg(dir.path().join("index"))
+            .arg("--out")
+            .arg(dir.path().join("report"))
+            .arg(input)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd
+    };
+    let first = jsonl("first.jsonl", 0, 50);
+    assert!(run(&first).status().expect("first run").success());
+    let reader = VocIndex::open(&dir.path().join("index")).expect("reader");
+    let all = SearchRequest {
+        query: "refund".into(),
+        limit: 5,
+        ..Default::default()
+    };
+    assert_eq!(reader.search(&all).expect("search").total, 50);
+
+    // The nightly run: thousands of records, one commit at the end.
+    let second = jsonl("second.jsonl", 50, 4000);
+    let mut child = run(&second).spawn().expect("second run");
+    let (mut before, mut reads) = (0, 0);
+    while child.try_wait().expect("poll").is_none() {
+        reader.reload().expect("reload");
+        let r = reader.search(&all).expect("search during the run");
+        let labels: u64 = r.facets.sentiment.iter().map(|f| f.count).sum();
+        assert!(
+            r.total == 50 || r.total == 4050,
+            "a reader saw {} records: half a commit",
+            r.total
+        );
+        assert_eq!(labels, r.total as u64, "facets of another state");
+        assert_eq!(r.hits.len(), 5);
+        if r.total == 50 {
+            before += 1;
+        }
+        reads += 1;
+    }
+    let out = child.wait_with_output().expect("second run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{reads} searches during the run, {before} of them before its commit");
+    reader.reload().expect("reload");
+    assert_eq!(reader.search(&all).expect("search").total, 4050);
+    assert_eq!(reader.num_records(), 4050);
 }

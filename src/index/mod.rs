@@ -11,7 +11,7 @@
 mod search;
 
 pub use search::{
-    FacetCount, Facets, SearchError, SearchHit, SearchRequest, SearchResults, SortOrder,
+    FacetCache, FacetCount, Facets, SearchError, SearchHit, SearchRequest, SearchResults, SortOrder,
 };
 
 use std::collections::HashMap;

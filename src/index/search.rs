@@ -7,14 +7,22 @@
 //! *all* hits with [`FacetCollector`], which reads the `theme` and
 //! `sentiment_label` fast-field columns by term ordinal: no stored document is
 //! touched except for the N hits shown.
+//!
+//! A long-lived reader (the web page) passes a [`FacetCache`]: each segment's
+//! theme ordinals are then read from the column once and kept as two flat
+//! arrays, so counting the themes of 100,000 hits is an array walk rather
+//! than 100,000 column look-ups. One-shot searches (the CLI) skip it: building
+//! it reads every document of the segment.
 
 use std::ops::Bound;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
-use tantivy::columnar::StrColumn;
+use tantivy::columnar::{Cardinality, Column, StrColumn};
+use tantivy::index::SegmentId;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::IndexRecordOption;
 use tantivy::snippet::SnippetGenerator;
@@ -59,6 +67,8 @@ pub struct SearchRequest {
     pub tags: Vec<String>,
     /// Most hits to return.
     pub limit: usize,
+    /// Hits to skip before the first one returned (paging).
+    pub offset: usize,
     /// Result order.
     pub sort: SortOrder,
 }
@@ -101,7 +111,7 @@ pub struct Facets {
 pub struct SearchResults {
     /// All matching records (not only those returned).
     pub total: usize,
-    /// The best hits, at most `limit`.
+    /// The best hits after `offset`, at most `limit`.
     pub hits: Vec<SearchHit>,
     /// Facet counts over all matching records.
     pub facets: Facets,
@@ -123,9 +133,101 @@ pub enum SearchError {
     Index(#[from] IndexError),
 }
 
+/// Theme ordinals of every document of the segments a long-lived reader has
+/// searched, so facet counts need no column look-up per hit. Entries of
+/// segments no longer in the index (merged away) are dropped at the next search.
+#[derive(Debug, Default)]
+pub struct FacetCache {
+    segments: Mutex<HashMap<SegmentId, Arc<SegmentThemes>>>,
+}
+
+/// One segment's theme ordinals: document `d` has `ords[starts[d]..starts[d + 1]]`.
+#[derive(Debug)]
+struct SegmentThemes {
+    starts: Vec<u32>,
+    ords: Vec<u32>,
+}
+
+impl SegmentThemes {
+    fn read(column: &StrColumn, max_doc: DocId) -> SegmentThemes {
+        let mut starts = Vec::with_capacity(max_doc as usize + 1);
+        let mut ords = Vec::with_capacity(max_doc as usize * 2);
+        starts.push(0);
+        for doc in 0..max_doc {
+            ords.extend(column.term_ords(doc).map(|o| o as u32));
+            starts.push(ords.len() as u32);
+        }
+        SegmentThemes { starts, ords }
+    }
+
+    fn of(&self, doc: DocId) -> &[u32] {
+        let d = doc as usize;
+        match (self.starts.get(d), self.starts.get(d + 1)) {
+            (Some(&s), Some(&e)) => self.ords.get(s as usize..e as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
+
+impl FacetCache {
+    /// An empty cache.
+    pub fn new() -> FacetCache {
+        FacetCache::default()
+    }
+
+    fn segments(&self) -> std::sync::MutexGuard<'_, HashMap<SegmentId, Arc<SegmentThemes>>> {
+        self.segments.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The segment's theme ordinals, read from `column` the first time.
+    fn themes(&self, segment: &SegmentReader, column: &StrColumn) -> Arc<SegmentThemes> {
+        let id = segment.segment_id();
+        if let Some(found) = self.segments().get(&id) {
+            return found.clone();
+        }
+        // Read outside the lock: another search may do the same meanwhile.
+        let read = Arc::new(SegmentThemes::read(column, segment.max_doc()));
+        self.segments().entry(id).or_insert(read).clone()
+    }
+
+    /// Forgets segments that are not among `live`.
+    fn retain(&self, live: &[SegmentId]) {
+        self.segments().retain(|id, _| live.contains(id));
+    }
+
+    /// Number of segments held (for tests).
+    pub fn len(&self) -> usize {
+        self.segments().len()
+    }
+
+    /// Whether no segment is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 impl VocIndex {
     /// Runs a search against the last committed state of the index.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
+        self.run_search(request, None)
+    }
+
+    /// Like [`VocIndex::search`], counting theme facets through `cache`: for a
+    /// reader that answers many searches (the first one per segment reads
+    /// the segment's themes once).
+    pub fn search_cached(
+        &self,
+        request: &SearchRequest,
+        cache: &FacetCache,
+    ) -> Result<SearchResults, SearchError> {
+        self.run_search(request, Some(cache))
+    }
+
+    fn run_search(
+        &self,
+        request: &SearchRequest,
+        cache: Option<&FacetCache>,
+    ) -> Result<SearchResults, SearchError> {
         let (index, reader, f) = self.inner();
         let searcher = reader.searcher();
         let text_query: Box<dyn Query> = if request.query.trim().is_empty() {
@@ -206,17 +308,28 @@ impl VocIndex {
         let query = BooleanQuery::new(clauses);
         let limit = request.limit.max(1);
         let err = |e| SearchError::Index(self_err(self, e));
-        let facets = FacetCollector;
+        if let Some(cache) = cache {
+            let live: Vec<SegmentId> = searcher
+                .segment_readers()
+                .iter()
+                .map(|s| s.segment_id())
+                .collect();
+            cache.retain(&live);
+        }
+        let facets = FacetCollector { cache };
         let (total, addresses, facets): (usize, Vec<(f32, tantivy::DocAddress)>, Facets) =
             match request.sort {
                 SortOrder::Relevance => {
-                    let top = TopDocs::with_limit(limit).order_by_score();
+                    let top = TopDocs::with_limit(limit)
+                        .and_offset(request.offset)
+                        .order_by_score();
                     searcher
                         .search(&query, &(Count, top, facets))
                         .map_err(err)?
                 }
                 SortOrder::Newest => {
                     let top = TopDocs::with_limit(limit)
+                        .and_offset(request.offset)
                         .order_by_fast_field::<DateTime>("created", Order::Desc);
                     let (total, top, facets) = searcher
                         .search(&query, &(Count, top, facets))
@@ -269,19 +382,34 @@ fn self_err(index: &VocIndex, source: tantivy::TantivyError) -> IndexError {
 }
 
 /// Counts the `theme` and `sentiment_label` values of every matching document.
-struct FacetCollector;
+struct FacetCollector<'a> {
+    cache: Option<&'a FacetCache>,
+}
+
+/// Where a segment's theme ordinals come from.
+enum ThemeOrds {
+    /// The cached arrays.
+    Cached(Arc<SegmentThemes>),
+    /// The column, read per document.
+    Column(Column<u64>),
+    /// The segment has no theme at all.
+    Absent,
+}
 
 /// Per segment: counts by term ordinal, turned into strings once at harvest.
 struct FacetSegmentCollector {
     theme: Option<StrColumn>,
     label: Option<StrColumn>,
+    theme_ords: ThemeOrds,
+    /// The label column when it holds at most one value per document.
+    label_single: Option<Column<u64>>,
     theme_counts: Vec<u64>,
     label_counts: Vec<u64>,
 }
 
 type FacetMaps = (BTreeMap<String, u64>, BTreeMap<String, u64>);
 
-impl Collector for FacetCollector {
+impl Collector for FacetCollector<'_> {
     type Fruit = Facets;
     type Child = FacetSegmentCollector;
 
@@ -295,9 +423,21 @@ impl Collector for FacetCollector {
         let label = fast.str("sentiment_label")?;
         let theme_counts = vec![0; theme.as_ref().map_or(0, |c| c.num_terms())];
         let label_counts = vec![0; label.as_ref().map_or(0, |c| c.num_terms())];
+        let theme_ords = match (&theme, self.cache) {
+            (None, _) => ThemeOrds::Absent,
+            (Some(column), Some(cache)) => ThemeOrds::Cached(cache.themes(segment, column)),
+            (Some(column), None) => ThemeOrds::Column(column.ords().clone()),
+        };
+        let label_single = label
+            .as_ref()
+            .map(|c| c.ords())
+            .filter(|o| o.get_cardinality() != Cardinality::Multivalued)
+            .cloned();
         Ok(FacetSegmentCollector {
             theme,
             label,
+            theme_ords,
+            label_single,
             theme_counts,
             label_counts,
         })
@@ -325,22 +465,36 @@ impl Collector for FacetCollector {
     }
 }
 
+fn count(counts: &mut [u64], ord: u64) {
+    if let Some(c) = counts.get_mut(ord as usize) {
+        *c += 1;
+    }
+}
+
 impl SegmentCollector for FacetSegmentCollector {
     type Fruit = FacetMaps;
 
     fn collect(&mut self, doc: DocId, _score: Score) {
-        if let Some(column) = &self.theme {
-            for ord in column.term_ords(doc) {
-                if let Some(c) = self.theme_counts.get_mut(ord as usize) {
-                    *c += 1;
+        match &self.theme_ords {
+            ThemeOrds::Cached(themes) => {
+                for &ord in themes.of(doc) {
+                    count(&mut self.theme_counts, ord as u64);
                 }
             }
-        }
-        if let Some(column) = &self.label {
-            for ord in column.term_ords(doc) {
-                if let Some(c) = self.label_counts.get_mut(ord as usize) {
-                    *c += 1;
+            ThemeOrds::Column(column) => {
+                for ord in column.values_for_doc(doc) {
+                    count(&mut self.theme_counts, ord);
                 }
+            }
+            ThemeOrds::Absent => {}
+        }
+        if let Some(single) = &self.label_single {
+            if let Some(ord) = single.first(doc) {
+                count(&mut self.label_counts, ord);
+            }
+        } else if let Some(column) = &self.label {
+            for ord in column.term_ords(doc) {
+                count(&mut self.label_counts, ord);
             }
         }
     }

@@ -6,7 +6,7 @@
 //! - `GET /`: one self-contained HTML page (inline CSS and JS, no external
 //!   resource, works offline). The page builds its DOM with `textContent`, so
 //!   customer text is never interpreted as HTML.
-//! - `GET /api/search?q=&theme=&sentiment=&since=&until=&source=&lang=&channel=&tag=&min_rating=&max_rating=&sort=&limit=`:
+//! - `GET /api/search?q=&theme=&sentiment=&since=&until=&source=&lang=&channel=&tag=&min_rating=&max_rating=&sort=&limit=&offset=`:
 //!   `{total, facets, hits}` (see [`params`] for the limits).
 //! - `GET /api/record/{source}/{id}`: one record, all fields and its analysis.
 //! - `GET /api/themes`: the ranked summary of the whole index and the taxonomy.
@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -32,7 +32,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::analyze::Taxonomy;
-use crate::index::{IndexError, SearchError, SearchResults, VocIndex};
+use crate::index::{FacetCache, IndexError, SearchError, SearchRequest, SearchResults, VocIndex};
 use crate::ingest::format_rfc3339;
 use crate::summary::{SummaryBuilder, SummaryOptions};
 
@@ -73,6 +73,8 @@ pub struct ServeConfig {
 struct AppState {
     index: VocIndex,
     taxonomy: Taxonomy,
+    /// Theme ordinals per segment, for fast facet counts.
+    facets: FacetCache,
     /// Summary JSON and the commit opstamp it was computed for.
     themes: Mutex<Option<(Option<u64>, Arc<Value>)>>,
 }
@@ -89,8 +91,18 @@ pub fn serve(config: ServeConfig, on_bound: impl FnOnce(SocketAddr)) -> Result<(
     let state = Arc::new(AppState {
         index: config.index,
         taxonomy: config.taxonomy,
+        facets: FacetCache::new(),
         themes: Mutex::new(None),
     });
+    // Fill the facet cache before the first request (a full pass over the
+    // theme column, under a second for a million records).
+    let warm = SearchRequest {
+        limit: 1,
+        ..Default::default()
+    };
+    if let Err(e) = state.index.search_cached(&warm, &state.facets) {
+        eprintln!("warning: cannot warm the search cache: {e}");
+    }
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
@@ -189,18 +201,25 @@ async fn blocking<T: Send + 'static>(
 
 async fn search(
     State(state): State<Shared>,
+    RawQuery(raw): RawQuery,
     query: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    if !raw.as_deref().is_none_or(params::is_utf8_query) {
+        return Err(ApiError::bad_request("the query string is not UTF-8"));
+    }
     let Query(params) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let request = params
         .into_request(&state.taxonomy)
         .map_err(ApiError::bad_request)?;
     let body = blocking(move || {
         reload(&state);
-        let results = state.index.search(&request).map_err(|e| match e {
-            SearchError::Query { .. } => ApiError::bad_request(e.to_string()),
-            other => ApiError::internal(other.to_string()),
-        })?;
+        let results = state
+            .index
+            .search_cached(&request, &state.facets)
+            .map_err(|e| match e {
+                SearchError::Query { .. } => ApiError::bad_request(e.to_string()),
+                other => ApiError::internal(other.to_string()),
+            })?;
         Ok(results_json(&results, &state.taxonomy))
     })
     .await?;

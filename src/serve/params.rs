@@ -2,7 +2,8 @@
 //!
 //! Every parameter arrives as text and is validated here, with a message
 //! meant for the page: the query is at most [`MAX_QUERY_CHARS`] characters,
-//! other values at most [`MAX_VALUE_CHARS`], `limit` 1 to [`MAX_LIMIT`].
+//! other values at most [`MAX_VALUE_CHARS`], `limit` 1 to [`MAX_LIMIT`],
+//! `offset` 0 to [`MAX_OFFSET`].
 
 use serde::Deserialize;
 
@@ -19,6 +20,8 @@ pub const MAX_VALUE_CHARS: usize = 200;
 pub const MAX_LIMIT: usize = 500;
 /// Hits when `limit` is absent.
 pub const DEFAULT_LIMIT: usize = 20;
+/// Furthest `offset` accepted (paging deeper than this is narrowing's job).
+pub const MAX_OFFSET: usize = 10_000;
 
 /// Raw parameters of `/api/search`; empty values count as absent.
 #[derive(Debug, Default, Deserialize)]
@@ -49,6 +52,8 @@ pub struct SearchParams {
     pub sort: Option<String>,
     /// Most hits.
     pub limit: Option<String>,
+    /// Hits to skip (paging).
+    pub offset: Option<String>,
 }
 
 fn present(v: &Option<String>) -> Option<&str> {
@@ -74,6 +79,28 @@ fn date(name: &str, v: &Option<String>) -> Result<Option<i64>, String> {
     }
 }
 
+/// Whether a raw query string decodes to UTF-8. Percent escapes that are not
+/// UTF-8 (`%FF`) would otherwise be replaced silently with U+FFFD and searched.
+pub fn is_utf8_query(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                decoded.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                decoded.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
+}
+
 impl SearchParams {
     /// Validates the parameters.
     pub fn into_request(self, taxonomy: &Taxonomy) -> Result<SearchRequest, String> {
@@ -94,6 +121,7 @@ impl SearchParams {
             ("max_rating", &self.max_rating),
             ("sort", &self.sort),
             ("limit", &self.limit),
+            ("offset", &self.offset),
         ] {
             if value
                 .as_deref()
@@ -143,6 +171,17 @@ impl SearchParams {
                 }
             },
         };
+        let offset = match present(&self.offset) {
+            None => 0,
+            Some(s) => match s.parse::<usize>() {
+                Ok(n) if n <= MAX_OFFSET => n,
+                _ => {
+                    return Err(format!(
+                        "offset: `{s}` is not a number from 0 to {MAX_OFFSET}"
+                    ))
+                }
+            },
+        };
         let tags = present(&self.tag)
             .map(|t| {
                 t.split(',')
@@ -165,6 +204,7 @@ impl SearchParams {
             channel: present(&self.channel).map(str::to_string),
             tags,
             limit,
+            offset,
             sort,
         })
     }
@@ -201,6 +241,11 @@ mod tests {
         })
         .starts_with("limit:"));
         assert!(bad(SearchParams {
+            offset: Some("10001".into()),
+            ..Default::default()
+        })
+        .starts_with("offset:"));
+        assert!(bad(SearchParams {
             theme: Some("no.such".into()),
             ..Default::default()
         })
@@ -215,6 +260,14 @@ mod tests {
             ..Default::default()
         })
         .starts_with("min_rating:"));
+    }
+
+    #[test]
+    fn query_strings_must_decode_to_utf8() {
+        assert!(is_utf8_query("q=%E9%80%80%E6%AC%BE&limit=3"));
+        assert!(is_utf8_query("q=100%&x=%G1%2"));
+        assert!(!is_utf8_query("q=%FF%FE"));
+        assert!(!is_utf8_query("theme=%C3%28"));
     }
 
     #[test]
