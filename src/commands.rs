@@ -15,7 +15,7 @@ use vocscope::ingest::{
     discover, format_rfc3339, parse_date_str, read_input, InputFile, Item, MapHints, MapSpec,
 };
 use vocscope::output::{render_search, render_summary, write_search_csv};
-use vocscope::pipeline::{self, Progress, RunConfig};
+use vocscope::pipeline::{self, Progress, RunConfig, RunOptions};
 use vocscope::summary::SummaryOptions;
 use vocscope::text::Lang;
 
@@ -255,6 +255,14 @@ pub fn run(args: RunArgs) -> Result<()> {
         as_of,
         excel_bom: args.excel_bom,
         generated_at: now(),
+        options: RunOptions {
+            commit_every: match args.commit_every {
+                Some(0) => return Err(usage("--commit-every must be at least 1")),
+                Some(n) => n,
+                None => pipeline::COMMIT_EVERY,
+            },
+            ..RunOptions::default()
+        },
     };
     let mut view = ProgressView::new(quiet);
     let outcome = pipeline::run(&config, |p| view.show(p));

@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -36,6 +38,15 @@ pub enum RunError {
     /// An output file failed.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The run was cancelled (Ctrl-C): what was done before is committed.
+    #[error(
+        "interrupted: committed what was done ({} items read, {} new, {} updated); run again to finish",
+        counts.read, counts.new, counts.updated
+    )]
+    Interrupted {
+        /// Counts of the items handled before the interruption.
+        counts: Box<Counts>,
+    },
     /// The worker pool could not start.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads {
@@ -108,6 +119,49 @@ pub struct RunConfig {
     pub excel_bom: bool,
     /// Timestamp for `generated_at`.
     pub generated_at: String,
+    /// How the run commits, skips work and stops.
+    pub options: RunOptions,
+}
+
+/// Options of unattended runs: commit interval, cancellation.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Records written between two commits.
+    pub commit_every: u64,
+    /// Set (e.g. by a Ctrl-C handler) to stop the run: it commits what is
+    /// done and returns [`RunError::Interrupted`].
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            commit_every: COMMIT_EVERY,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// Test hook, compiled into debug builds only: when the environment variable
+/// `VOCSCOPE_TEST_PAUSE` names `stage`, the run prints `paused at STAGE` on
+/// stderr and waits there until it is cancelled or killed. The crash,
+/// concurrency and Ctrl-C tests (tests/scale.rs) use it to stop a run at a
+/// known point. Stages: `read` (a first batch is written but not committed,
+/// the writer lock is held), `commit` (after the first intermediate commit),
+/// `final-commit` (everything written, nothing more committed), `reports`
+/// (the index is committed, records.csv is written, summary.json is not).
+fn pause_point(stage: &str, cancel: &AtomicBool) {
+    #[cfg(debug_assertions)]
+    if std::env::var("VOCSCOPE_TEST_PAUSE").is_ok_and(|s| s == stage)
+        && !cancel.load(Ordering::SeqCst)
+    {
+        eprintln!("paused at {stage}");
+        while !cancel.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = (stage, cancel);
 }
 
 /// What a run did.
@@ -192,16 +246,25 @@ pub fn run(
         let mut batch = Vec::with_capacity(BATCH);
         let mut failed = Vec::new();
         let mut reports = Vec::new();
+        // A failed send means the run stopped listening (cancelled): the
+        // current file is read to its end without sending, then reading stops.
+        let mut listening = true;
         for (number, file) in inputs.iter().enumerate() {
             if !batch.is_empty() {
-                let _ = tx.send(Batch::Items(std::mem::take(&mut batch)));
+                listening &= tx.send(Batch::Items(std::mem::take(&mut batch))).is_ok();
             }
-            let _ = tx.send(Batch::File(number + 1, file.name()));
+            listening &= tx.send(Batch::File(number + 1, file.name())).is_ok();
+            if !listening {
+                break;
+            }
             let result = read_input(file, &hints, |item| {
+                if !listening {
+                    return;
+                }
                 batch.push(item);
                 if batch.len() >= BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    let _ = tx.send(Batch::Items(full));
+                    listening &= tx.send(Batch::Items(full)).is_ok();
                 }
             });
             match result {
@@ -217,14 +280,19 @@ pub fn run(
                 }
             }
         }
-        if !batch.is_empty() {
+        if listening && !batch.is_empty() {
             let _ = tx.send(Batch::Items(batch));
         }
         (failed, reports)
     });
 
     let files = config.inputs.len();
-    for message in rx {
+    let cancel = &*config.options.cancel;
+    let mut committed_once = false;
+    for message in rx.iter() {
+        if cancel.load(Ordering::SeqCst) {
+            break;
+        }
         let batch = match message {
             Batch::File(number, name) => {
                 progress(Progress::File {
@@ -285,20 +353,37 @@ pub fn run(
             writer.upsert(record, analysis, *hash)?;
         }
         since_commit += to_index.len() as u64;
-        if since_commit >= COMMIT_EVERY {
+        pause_point("read", cancel);
+        if since_commit >= config.options.commit_every {
+            counts.indexed = counts.new + counts.updated + counts.unchanged;
             writer.commit(&payload(analyzer, &counts))?;
             since_commit = 0;
             progress(Progress::Note(&format!(
                 "committed {} records",
                 counts.new + counts.updated
             )));
+            if !committed_once {
+                committed_once = true;
+                pause_point("commit", cancel);
+            }
         }
         progress(Progress::Read(counts.read));
     }
-    let (failed, files) = reader.join().unwrap_or_default();
-    failed_files.extend(failed);
     counts.indexed = counts.new + counts.updated + counts.unchanged;
     debug_assert!(counts.adds_up(), "{counts:?}");
+    if cancel.load(Ordering::SeqCst) {
+        // Stop the reader (its sends fail from now on) and keep what is done.
+        drop(rx);
+        writer.commit(&payload(analyzer, &counts))?;
+        writer.finish()?;
+        rejects.discard();
+        return Err(RunError::Interrupted {
+            counts: Box::new(counts),
+        });
+    }
+    let (failed, files) = reader.join().unwrap_or_default();
+    failed_files.extend(failed);
+    pause_point("final-commit", cancel);
     writer.commit(&payload(analyzer, &counts))?;
     writer.finish()?;
     rejects.commit()?;
@@ -317,7 +402,12 @@ pub fn run(
         options,
         &config.out_dir,
         config.excel_bom,
-        &mut progress,
+        &mut |p| {
+            if p == Progress::StageDone {
+                pause_point("reports", cancel);
+            }
+            progress(p)
+        },
     )?;
     written.push(config.out_dir.join("rejects.jsonl"));
     Ok(RunOutcome {
@@ -710,6 +800,7 @@ mod tests {
             as_of: None,
             excel_bom: false,
             generated_at: "2026-11-16T00:00:00Z".into(),
+            options: RunOptions::default(),
         };
         let mut seen = Vec::new();
         let outcome = run(&config, |p| {

@@ -17,6 +17,7 @@ use anyhow::{bail, Context};
 use vocscope::analyze::{Analyzer, Lexicon, Taxonomy};
 use vocscope::index::{CommitInfo, SearchRequest, StoredRecord, VocIndex};
 use vocscope::pipeline::{self, RunConfig};
+use vocscope::synth::{Rng, CHANNELS, TAGS};
 
 /// Makes one request of a kind.
 type MakeRequest<'a> = Box<dyn Fn(&mut Rng) -> SearchRequest + 'a>;
@@ -24,23 +25,6 @@ type MakeRequest<'a> = Box<dyn Fn(&mut Rng) -> SearchRequest + 'a>;
 /// Queries of each kind.
 const QUERIES: usize = 300;
 const DAY: i64 = 86_400;
-
-/// A small deterministic generator (SplitMix64), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn first_sentence(text: &str) -> &str {
     let end = text
@@ -98,6 +82,7 @@ fn main() -> anyhow::Result<()> {
             as_of: None,
             excel_bom: false,
             generated_at: String::new(),
+            options: pipeline::RunOptions::default(),
         },
         |_| {},
     )?;
@@ -119,17 +104,8 @@ fn main() -> anyhow::Result<()> {
     let start = Instant::now();
     {
         let mut writer = index.writer(threads)?;
-        let mut rng = Rng(7);
-        let channels = ["email", "web", "chat", "ios", "android", "phone"];
-        let tag_pool = [
-            "vip",
-            "billing",
-            "bug",
-            "shipping",
-            "escalated",
-            "promo",
-            "新客户",
-        ];
+        let mut rng = Rng::new(7);
+        let (channels, tag_pool) = (CHANNELS, TAGS);
         let base_time = 1_735_689_600; // 2025-01-01
         for i in 0..records {
             let base = &pool[rng.below(pool.len())];
@@ -196,7 +172,7 @@ fn main() -> anyhow::Result<()> {
         "return_refund",
         "product",
     ];
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     let kinds: Vec<(&str, MakeRequest)> = vec![
         (
             "term",

@@ -197,7 +197,11 @@ impl VocIndex {
         let index = if exists {
             Index::open_in_dir(dir)
         } else {
-            Index::create_in_dir(dir, schema)
+            // Another run may create it at the same moment: then open theirs.
+            match Index::create_in_dir(dir, schema) {
+                Err(TantivyError::IndexAlreadyExists) => Index::open_in_dir(dir),
+                other => other,
+            }
         }
         .map_err(|source| IndexError::Tantivy {
             path: dir.to_path_buf(),

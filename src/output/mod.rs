@@ -100,6 +100,14 @@ impl AtomicFile {
         file.sync_all().map_err(io)?;
         std::fs::rename(&self.tmp, &self.path).map_err(io)
     }
+
+    /// Drops what was written, leaving any earlier file at the path as it was.
+    pub fn discard(self) {
+        let AtomicFile { tmp, writer, .. } = self;
+        drop(writer);
+        // Nothing to undo when the temporary file is already gone.
+        let _ = std::fs::remove_file(tmp);
+    }
 }
 
 /// Writes `summary.json`.
@@ -154,5 +162,10 @@ impl RejectsWriter {
     /// Finishes the file.
     pub fn commit(self) -> Result<(), OutputError> {
         self.file.commit()
+    }
+
+    /// Drops the rejects of an interrupted run; the last complete run's file stays.
+    pub fn discard(self) {
+        self.file.discard()
     }
 }
