@@ -209,3 +209,33 @@ fn two_runs_started_together_leave_the_same_index_as_one() {
     assert!(a.code == Some(0) || b.code == Some(0), "one of them ran");
     finish_and_compare(&ws, &inputs, "after two runs at once");
 }
+
+#[test]
+fn ctrl_c_commits_what_is_done_prints_counts_and_exits_130() {
+    let ws = Workspace::new();
+    let inputs = inputs(&ws);
+    let paths: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let mut run = ws.spawn_run(&paths, &["--commit-every", COMMIT_EVERY], Some("read"));
+    run.wait_for("paused at read");
+    run.signal("INT");
+    let ended = run.finish();
+    assert_eq!(ended.code, Some(130), "{ended:?}");
+    assert!(
+        ended
+            .stderr
+            .contains("interrupted: committed what was done"),
+        "{ended:?}"
+    );
+    assert!(ended.stderr.contains("counts: read "), "{ended:?}");
+    // The first batch was committed, not the whole input; no report yet, and
+    // no half-written rejects file.
+    let committed = ws.search("", &["--limit", "1"]).total;
+    assert!(
+        committed > 0 && committed < 1400,
+        "{committed} records committed"
+    );
+    assert!(!ws.out_file("summary.json").exists());
+    assert!(!ws.out_file("rejects.jsonl").exists());
+    assert!(!ws.out_file("rejects.jsonl.tmp").exists());
+    finish_and_compare(&ws, &inputs, "after Ctrl-C");
+}
