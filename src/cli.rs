@@ -68,6 +68,9 @@ pub struct RunArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Read every input file, even those unchanged since the last run.
+    #[arg(long)]
+    pub full: bool,
     /// Records written between two index commits (tests use small values).
     #[arg(long, value_name = "N", hide = true)]
     pub commit_every: Option<u64>,

@@ -263,6 +263,7 @@ pub fn run(args: RunArgs) -> Result<()> {
                 Some(n) => n,
                 None => pipeline::COMMIT_EVERY,
             },
+            full: args.full,
             ..RunOptions::default()
         },
     };

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Analysis, AnalysisInput, Analyzer};
 use crate::index::{key_hash, IndexError, StoredRecord, VocIndex, VocWriter};
+use crate::ingest::manifest::{manifest_key, Check, FileState, Manifest};
 use crate::ingest::neardup::text_hash;
 use crate::ingest::{read_input, FileReport, InputFile, Item, MapHints, MapSpec, Reject};
 use crate::output::{self, OutputError, RejectsWriter, XlsxReport};
@@ -95,6 +96,12 @@ enum Batch {
     File(usize, String),
     /// Items read.
     Items(Vec<Item>),
+    /// A file was read to its end without rejects: its manifest key and
+    /// state, to remember once its records are committed.
+    Done(String, FileState),
+    /// A file unchanged since the last run, not read: position, name,
+    /// manifest key and state.
+    Skipped(usize, String, String, FileState),
 }
 
 /// What a run needs.
@@ -123,11 +130,13 @@ pub struct RunConfig {
     pub options: RunOptions,
 }
 
-/// Options of unattended runs: commit interval, cancellation.
+/// Options of unattended runs: commit interval, file skipping, cancellation.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Records written between two commits.
     pub commit_every: u64,
+    /// Read every input file, even those unchanged since the last run.
+    pub full: bool,
     /// Set (e.g. by a Ctrl-C handler) to stop the run: it commits what is
     /// done and returns [`RunError::Interrupted`].
     pub cancel: Arc<AtomicBool>,
@@ -137,6 +146,7 @@ impl Default for RunOptions {
     fn default() -> RunOptions {
         RunOptions {
             commit_every: COMMIT_EVERY,
+            full: false,
             cancel: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -233,11 +243,15 @@ pub fn run(
     let mut since_commit = 0u64;
     let mut failed_files = Vec::new();
 
+    let mut manifest: Manifest = index.committed_inputs().unwrap_or_default();
     let (tx, rx) = sync_channel::<Batch>(4);
     let inputs = config.inputs.clone();
     let source = config.source.clone();
     let map = config.map.clone();
+    let known_files = manifest.clone();
+    let full = config.options.full;
     let reader = std::thread::spawn(move || {
+        let settings = reading_settings(source.as_deref(), map.as_ref());
         let hints = MapHints {
             source: source.as_deref(),
             map: map.as_ref(),
@@ -252,6 +266,20 @@ pub fn run(
         for (number, file) in inputs.iter().enumerate() {
             if !batch.is_empty() {
                 listening &= tx.send(Batch::Items(std::mem::take(&mut batch))).is_ok();
+            }
+            let mut remember = None;
+            if let InputFile::Path(path) = file {
+                // An unreadable file is read anyway, to report why as a reject.
+                match known_files.check(path, settings, full) {
+                    Ok(Check::Unchanged(state)) => {
+                        let skipped =
+                            Batch::Skipped(number + 1, file.name(), manifest_key(path), state);
+                        listening &= tx.send(skipped).is_ok();
+                        continue;
+                    }
+                    Ok(Check::Read(state)) => remember = Some((manifest_key(path), state)),
+                    Err(_) => {}
+                }
             }
             listening &= tx.send(Batch::File(number + 1, file.name())).is_ok();
             if !listening {
@@ -268,7 +296,19 @@ pub fn run(
                 }
             });
             match result {
-                Ok(report) => reports.push(report),
+                Ok(report) => {
+                    // Files with rejects are read every time, so that
+                    // rejects.jsonl keeps listing them until they are fixed.
+                    if let (Some((key, mut state)), 0) = (remember, report.rejected) {
+                        if !batch.is_empty() {
+                            let items = std::mem::take(&mut batch);
+                            listening &= tx.send(Batch::Items(items)).is_ok();
+                        }
+                        state.records = report.records;
+                        listening &= tx.send(Batch::Done(key, state)).is_ok();
+                    }
+                    reports.push(report)
+                }
                 Err(e) => {
                     failed.push(e.detail());
                     batch.push(Item::Rejected(Reject {
@@ -303,6 +343,21 @@ pub fn run(
                 continue;
             }
             Batch::Items(items) => items,
+            Batch::Done(key, state) => {
+                manifest.files.insert(key, state);
+                continue;
+            }
+            Batch::Skipped(number, name, key, state) => {
+                progress(Progress::File {
+                    number,
+                    files,
+                    name: &name,
+                });
+                counts.files_skipped += 1;
+                counts.skipped_records += state.records;
+                manifest.files.insert(key, state);
+                continue;
+            }
         };
         let mut to_index: Vec<(Record, u64)> = Vec::with_capacity(batch.len());
         for item in batch {
@@ -356,7 +411,7 @@ pub fn run(
         pause_point("read", cancel);
         if since_commit >= config.options.commit_every {
             counts.indexed = counts.new + counts.updated + counts.unchanged;
-            writer.commit(&payload(analyzer, &counts))?;
+            writer.commit(&payload(analyzer, &counts, &manifest))?;
             since_commit = 0;
             progress(Progress::Note(&format!(
                 "committed {} records",
@@ -374,7 +429,7 @@ pub fn run(
     if cancel.load(Ordering::SeqCst) {
         // Stop the reader (its sends fail from now on) and keep what is done.
         drop(rx);
-        writer.commit(&payload(analyzer, &counts))?;
+        writer.commit(&payload(analyzer, &counts, &manifest))?;
         writer.finish()?;
         rejects.discard();
         return Err(RunError::Interrupted {
@@ -384,7 +439,7 @@ pub fn run(
     let (failed, files) = reader.join().unwrap_or_default();
     failed_files.extend(failed);
     pause_point("final-commit", cancel);
-    writer.commit(&payload(analyzer, &counts))?;
+    writer.commit(&payload(analyzer, &counts, &manifest))?;
     writer.finish()?;
     rejects.commit()?;
     index.reload()?;
@@ -548,8 +603,15 @@ pub fn analyze_record(analyzer: &Analyzer, record: &Record) -> Analysis {
     })
 }
 
-fn payload(analyzer: &Analyzer, counts: &Counts) -> crate::index::CommitInfo {
+/// Hash of what decides how a file becomes records besides its bytes.
+fn reading_settings(source: Option<&str>, map: Option<&MapSpec>) -> u64 {
+    let text = serde_json::to_string(&(source, map)).unwrap_or_default();
+    crate::record::fnv1a(text.as_bytes())
+}
+
+fn payload(analyzer: &Analyzer, counts: &Counts, manifest: &Manifest) -> crate::index::CommitInfo {
     crate::index::CommitInfo {
+        inputs: serde_json::to_value(manifest).unwrap_or_default(),
         fingerprint: analyzer.fingerprint(),
         taxonomy: Some(analyzer.taxonomy().source.clone()),
         last_run: serde_json::to_value(LastRun {
@@ -612,7 +674,8 @@ fn retag(
         .last_run::<LastRun>()
         .map(|l| l.counts)
         .unwrap_or_default();
-    writer.commit(&payload(analyzer, &counts))?;
+    let manifest: Manifest = index.committed_inputs().unwrap_or_default();
+    writer.commit(&payload(analyzer, &counts, &manifest))?;
     index.reload()?;
     Ok(total)
 }

@@ -50,7 +50,7 @@ fn inputs(ws: &Workspace) -> Vec<PathBuf> {
 /// What must not depend on how a run got there.
 #[derive(Debug, PartialEq)]
 struct Snapshot {
-    /// summary.json without `generated_at` and the new/updated/unchanged split.
+    /// summary.json without `generated_at` and the counts.
     summary: Value,
     /// records.csv: one row per indexed record, with its analysis.
     records_csv: String,
@@ -67,13 +67,9 @@ fn snapshot(ws: &Workspace) -> Snapshot {
     counts.assert_adds_up();
     let obj = summary.as_object_mut().expect("summary is an object");
     obj.remove("generated_at");
-    // Records an interrupted run committed count as unchanged when the next
-    // run reads them again: only their sum is the same as in one clean run.
-    if let Some(c) = obj.get_mut("counts").and_then(Value::as_object_mut) {
-        c.remove("new");
-        c.remove("updated");
-        c.remove("unchanged");
-    }
+    // Counts describe one run's work: a run after an interrupted one skips
+    // the files whose records are committed and finds the rest unchanged.
+    obj.remove("counts");
     let read = |name: &str| std::fs::read_to_string(ws.out_file(name)).expect(name);
     Snapshot {
         summary,
@@ -101,10 +97,11 @@ fn reference() -> &'static Snapshot {
     })
 }
 
-/// Runs to the end and checks the result against the uninterrupted run.
-fn finish_and_compare(ws: &Workspace, inputs: &[PathBuf], what: &str) {
+/// Runs to the end and checks the result against the uninterrupted run;
+/// returns the counts of that last run.
+fn finish_and_compare(ws: &Workspace, inputs: &[PathBuf], what: &str) -> Value {
     let paths: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
-    ws.run_with(&paths, &["--commit-every", COMMIT_EVERY]);
+    let result = ws.run_with(&paths, &["--commit-every", COMMIT_EVERY]);
     let got = snapshot(ws);
     let want = reference();
     assert_eq!(got.searched, want.searched, "{what}: records in the index");
@@ -114,6 +111,7 @@ fn finish_and_compare(ws: &Workspace, inputs: &[PathBuf], what: &str) {
         got.records_csv == want.records_csv,
         "{what}: records.csv differs from the uninterrupted run's"
     );
+    result.summary["counts"].clone()
 }
 
 fn killed_at_stage_then_rerun_equals_uninterrupted_run(stage: &str) {
@@ -238,4 +236,62 @@ fn ctrl_c_commits_what_is_done_prints_counts_and_exits_130() {
     assert!(!ws.out_file("rejects.jsonl").exists());
     assert!(!ws.out_file("rejects.jsonl.tmp").exists());
     finish_and_compare(&ws, &inputs, "after Ctrl-C");
+}
+
+/// Counts fields as numbers: read, files_skipped, skipped_records, new, unchanged.
+fn nightly_counts(counts: &Value) -> [u64; 5] {
+    [
+        "read",
+        "files_skipped",
+        "skipped_records",
+        "new",
+        "unchanged",
+    ]
+    .map(|k| {
+        counts[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k} in {counts}"))
+    })
+}
+
+#[test]
+fn unchanged_files_are_skipped_their_records_stay_in_the_summary() {
+    let ws = Workspace::new();
+    let inputs = inputs(&ws);
+    finish_and_compare(&ws, &inputs, "first run");
+    // a.jsonl (1,000 records) and c.jsonl (100) are skipped; b.jsonl has a
+    // reject, so it is read every time (601 items: 600 records, 1 reject).
+    let counts = finish_and_compare(&ws, &inputs, "second run");
+    assert_eq!(nightly_counts(&counts), [601, 2, 1100, 0, 600], "{counts}");
+
+    // Touched but not changed: the content hash says skip.
+    let a = ws.path().join("a.jsonl");
+    let later = std::time::SystemTime::now() + Duration::from_secs(60);
+    let file = std::fs::File::options()
+        .write(true)
+        .open(&a)
+        .expect("open a.jsonl");
+    file.set_modified(later).expect("touch a.jsonl");
+    drop(file);
+    let counts = finish_and_compare(&ws, &inputs, "after touching a file");
+    assert_eq!(nightly_counts(&counts), [601, 2, 1100, 0, 600], "{counts}");
+
+    // --full reads everything again.
+    let paths: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let full = ws.run_with(&paths, &["--commit-every", COMMIT_EVERY, "--full"]);
+    let counts = &full.summary["counts"];
+    assert_eq!(nightly_counts(counts), [1701, 0, 0, 0, 1400], "{counts}");
+
+    // A file that grew is read again: only its new records are new.
+    let mut g = Generator::new(42);
+    let extra = ws.path().join("extra.jsonl");
+    g.write_jsonl(&extra, 5000, 5010, 0)
+        .expect("write extra records");
+    let mut text = std::fs::read_to_string(&a).expect("read a.jsonl");
+    text.push_str(&std::fs::read_to_string(&extra).expect("read extra"));
+    std::fs::write(&a, text).expect("append to a.jsonl");
+    let grown = ws.run_with(&paths, &["--commit-every", COMMIT_EVERY]);
+    let counts = &grown.summary["counts"];
+    assert_eq!(nightly_counts(counts), [1611, 1, 100, 10, 1400], "{counts}");
+    grown.counts.assert_adds_up();
 }

@@ -157,6 +157,9 @@ pub struct CommitInfo {
     /// The taxonomy (TOML text) the records were tagged with.
     #[serde(default)]
     pub taxonomy: Option<String>,
+    /// The input files whose records are committed (the pipeline's manifest).
+    #[serde(default)]
+    pub inputs: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -284,6 +287,11 @@ impl VocIndex {
     /// The taxonomy (TOML text) the committed records were tagged with.
     pub fn committed_taxonomy(&self) -> Option<String> {
         self.commit_info()?.taxonomy
+    }
+
+    /// The input files whose records the last commit holds.
+    pub fn committed_inputs<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_value(self.commit_info()?.inputs).ok()
     }
 
     /// What the last commit remembered of its run.

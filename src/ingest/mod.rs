@@ -13,6 +13,7 @@ mod date;
 pub mod formats;
 mod html;
 mod json;
+pub mod manifest;
 mod mapping;
 pub mod neardup;
 mod utf16;
