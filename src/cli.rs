@@ -62,6 +62,10 @@ pub struct RunArgs {
     /// Start CSV files with a UTF-8 BOM, for Excel.
     #[arg(long)]
     pub excel_bom: bool,
+    /// Mask e-mails, phone, card, id and order numbers in the report files
+    /// and the printed summary (the index keeps the original text).
+    #[arg(long)]
+    pub redact: bool,
     /// Print the summary as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -184,6 +188,10 @@ pub struct ReportArgs {
     /// Start CSV files with a UTF-8 BOM, for Excel.
     #[arg(long)]
     pub excel_bom: bool,
+    /// Mask e-mails, phone, card, id and order numbers in the report files
+    /// and the printed summary (the index keeps the original text).
+    #[arg(long)]
+    pub redact: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

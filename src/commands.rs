@@ -264,6 +264,7 @@ pub fn run(args: RunArgs) -> Result<()> {
                 None => pipeline::COMMIT_EVERY,
             },
             full: args.full,
+            redact: args.redact,
             ..RunOptions::default()
         },
     };
@@ -647,9 +648,15 @@ pub fn report(args: ReportArgs) -> Result<()> {
         counts: Default::default(),
     };
     let mut view = ProgressView::new(args.quiet);
-    let result = pipeline::report(&index, &args.out, &analyzer, options, args.excel_bom, |p| {
-        view.show(p)
-    });
+    let result = pipeline::report(
+        &index,
+        &args.out,
+        &analyzer,
+        options,
+        args.excel_bom,
+        args.redact,
+        |p| view.show(p),
+    );
     view.clear();
     let (summary, written) = result.with_context(|| {
         format!(

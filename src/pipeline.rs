@@ -137,6 +137,9 @@ pub struct RunOptions {
     pub commit_every: u64,
     /// Read every input file, even those unchanged since the last run.
     pub full: bool,
+    /// Mask personal data in the report files and the returned summary
+    /// (the index keeps the original text).
+    pub redact: bool,
     /// Set (e.g. by a Ctrl-C handler) to stop the run: it commits what is
     /// done and returns [`RunError::Interrupted`].
     pub cancel: Arc<AtomicBool>,
@@ -147,6 +150,7 @@ impl Default for RunOptions {
         RunOptions {
             commit_every: COMMIT_EVERY,
             full: false,
+            redact: false,
             cancel: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -457,6 +461,7 @@ pub fn run(
         options,
         &config.out_dir,
         config.excel_bom,
+        config.options.redact,
         &mut |p| {
             if p == Progress::StageDone {
                 pause_point("reports", cancel);
@@ -692,6 +697,7 @@ pub fn write_reports(
     options: SummaryOptions,
     out_dir: &Path,
     excel_bom: bool,
+    redact: bool,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(Summary, Vec<PathBuf>), RunError> {
     let records_path = out_dir.join("records.csv");
@@ -706,9 +712,12 @@ pub fn write_reports(
         total: index.num_records(),
     });
     output::write_records_csv(&records_path, excel_bom, |row| {
-        let result = index.for_each_record(|stored| {
+        let result = index.for_each_record(|mut stored| {
             builder.add(&stored);
             if options.includes(stored.record.created_at) {
+                if redact {
+                    output::redact_record(&mut stored);
+                }
                 if let Err(e) = row(&stored).and_then(|()| workbook.add_record(&stored)) {
                     index_error.get_or_insert(RunError::Output(e));
                 }
@@ -727,7 +736,10 @@ pub fn write_reports(
     if let Some(e) = index_error {
         return Err(e);
     }
-    let summary = builder.finish();
+    let mut summary = builder.finish();
+    if redact {
+        output::redact_summary(&mut summary);
+    }
     let summary_path = out_dir.join("summary.json");
     let themes_path = out_dir.join("themes.csv");
     output::write_summary_json(&summary, &summary_path)?;
@@ -753,12 +765,21 @@ pub fn report(
     analyzer: &Analyzer,
     mut options: SummaryOptions,
     excel_bom: bool,
+    redact: bool,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<(Summary, Vec<PathBuf>), RunError> {
     if let Some(last) = index.last_run::<LastRun>() {
         options.counts = last.counts;
     }
-    write_reports(index, analyzer, options, out_dir, excel_bom, &mut progress)
+    write_reports(
+        index,
+        analyzer,
+        options,
+        out_dir,
+        excel_bom,
+        redact,
+        &mut progress,
+    )
 }
 
 #[cfg(test)]

@@ -166,16 +166,7 @@ fn second_run_on_a_busy_index_exits_with_a_clear_message_and_changes_nothing() {
     let paths: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
     let mut first = ws.spawn_run(&paths, &["--commit-every", COMMIT_EVERY], Some("read"));
     first.wait_for("paused at read");
-    let second = ws
-        .cmd()
-        .arg("run")
-        .args(&paths)
-        .arg("--index")
-        .arg(ws.index())
-        .arg("--out")
-        .arg(ws.out())
-        .output()
-        .expect("run vocscope");
+    let second = ws.run_output(&paths, &[]);
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "stderr:\n{stderr}");
     assert!(

@@ -7,12 +7,14 @@
 
 mod csv_files;
 pub mod html;
+mod redact;
 pub mod svg;
 mod terminal;
 mod xlsx;
 
 pub use csv_files::{safe_cell, write_records_csv, write_search_csv, write_themes_csv, RecordRow};
 pub use html::write_html_report;
+pub use redact::{redact_record, redact_summary};
 pub use terminal::{render_search, render_summary};
 pub use xlsx::{xlsx_text, XlsxReport};
 

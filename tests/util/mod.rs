@@ -178,7 +178,7 @@ impl Workspace {
     /// `vocscope run INPUTS --index --out --json EXTRA`; panics unless it exits 0.
     pub fn run_with(&self, inputs: &[&Path], extra: &[&str]) -> RunResult {
         let mut cmd = self.cmd();
-        cmd.args(self.run_args(inputs, extra));
+        cmd.args(self.run_args(inputs, extra)).arg("--json");
         let output = cmd.output().expect("run vocscope");
         assert_success(&output, "vocscope run");
         let summary: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -275,7 +275,15 @@ impl Workspace {
 }
 
 impl Workspace {
-    /// Arguments of `vocscope run INPUTS --index --out --json EXTRA`.
+    /// `vocscope run INPUTS --index --out EXTRA` (a table on stdout), whatever its exit code.
+    pub fn run_output(&self, inputs: &[&Path], extra: &[&str]) -> Output {
+        self.cmd()
+            .args(self.run_args(inputs, extra))
+            .output()
+            .expect("run vocscope")
+    }
+
+    /// Arguments of `vocscope run INPUTS --index --out EXTRA`.
     fn run_args(&self, inputs: &[&Path], extra: &[&str]) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> = vec!["run".into()];
         args.extend(inputs.iter().map(|p| p.as_os_str().to_owned()));
@@ -284,7 +292,6 @@ impl Workspace {
             self.index().into_os_string(),
             "--out".into(),
             self.out().into_os_string(),
-            "--json".into(),
         ]);
         args.extend(extra.iter().map(Into::into));
         args
@@ -297,6 +304,7 @@ impl Workspace {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("vocscope"));
         cmd.current_dir(self.path())
             .args(self.run_args(inputs, extra))
+            .arg("--json")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
