@@ -130,6 +130,26 @@ pub struct RunConfig {
     pub options: RunOptions,
 }
 
+impl RunConfig {
+    /// A run of `inputs` into `dir/index` and `dir/report`, every other
+    /// setting at its default (as benchmarks and tests want it).
+    pub fn in_dir(inputs: Vec<InputFile>, dir: &Path, analyzer: Analyzer, threads: usize) -> Self {
+        RunConfig {
+            inputs,
+            index_dir: dir.join("index"),
+            out_dir: dir.join("report"),
+            analyzer,
+            threads,
+            source: None,
+            map: None,
+            as_of: None,
+            excel_bom: false,
+            generated_at: String::new(),
+            options: RunOptions::default(),
+        }
+    }
+}
+
 /// Options of unattended runs: commit interval, file skipping, cancellation.
 #[derive(Debug, Clone)]
 pub struct RunOptions {

@@ -6,7 +6,8 @@
 //! tickets (longer: a subject and 2 to 20 sentences, skewed short) and 60%
 //! reviews (1 to 8 sentences, most with one or two, a star rating); about a
 //! third are Chinese. Some carry personal data (e-mail, phone, order number)
-//! so redaction has something to do. The generator is deterministic for a
+//! so redaction has something to do; each text names its order number, so
+//! that records built from the same sentences are not near-duplicates. The generator is deterministic for a
 //! seed, so runs are comparable. Nothing it writes belongs in the repository.
 
 use std::io::{BufWriter, Write};
@@ -173,6 +174,16 @@ impl Generator {
             self.rng.skewed(1, 8, 45)
         };
         let mut text = self.text(zh, count);
+        // A detail of this record, so that texts built from the same
+        // sentences are not near-duplicates of each other.
+        text.push_str(&if zh {
+            format!("订单{n}，第{}次联系。", 1 + self.rng.below(5))
+        } else {
+            format!(
+                " This is about order {n}, contact number {}.",
+                1 + self.rng.below(5)
+            )
+        });
         if version > 0 {
             let extra = self.text(zh, 1);
             text.push_str(if zh { "" } else { " " });

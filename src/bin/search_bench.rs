@@ -71,19 +71,7 @@ fn main() -> anyhow::Result<()> {
     let analyzer = Analyzer::new(Taxonomy::default_taxonomy()?, Lexicon::default_lexicon()?);
     let sample_dir = dir.join("sample");
     pipeline::run(
-        &RunConfig {
-            inputs: vocscope::bundled_sample(),
-            index_dir: sample_dir.join("index"),
-            out_dir: sample_dir.join("report"),
-            analyzer,
-            threads,
-            source: None,
-            map: None,
-            as_of: None,
-            excel_bom: false,
-            generated_at: String::new(),
-            options: pipeline::RunOptions::default(),
-        },
+        &RunConfig::in_dir(vocscope::bundled_sample(), &sample_dir, analyzer, threads),
         |_| {},
     )?;
     let mut pool: Vec<StoredRecord> = Vec::new();

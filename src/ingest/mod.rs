@@ -550,6 +550,9 @@ fn to_item(raw: RawItem, file: &str, hints: &MapHints) -> (Option<Mapper>, Item)
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
