@@ -723,7 +723,6 @@ pub fn write_reports(
     let records_path = out_dir.join("records.csv");
     let xlsx_path = out_dir.join("vocscope.xlsx");
     let html_path = out_dir.join("report.html");
-    let mut builder = SummaryBuilder::new(analyzer.taxonomy(), options.clone());
     let mut workbook = XlsxReport::create(&xlsx_path)?;
     let mut index_error = None;
     let mut done = 0u64;
@@ -731,26 +730,63 @@ pub fn write_reports(
         name: "writing reports",
         total: index.num_records(),
     });
-    output::write_records_csv(&records_path, excel_bom, |row| {
-        let result = index.for_each_record(|mut stored| {
-            builder.add(&stored);
-            if options.includes(stored.record.created_at) {
-                if redact {
-                    output::redact_record(&mut stored);
+    // The summary builder runs on its own thread, fed in blocks, while this
+    // one writes the rows: the two costs overlap.
+    let builder = std::thread::scope(|scope| -> Result<SummaryBuilder<'_>, RunError> {
+        let (tx, rx) = sync_channel::<Vec<StoredRecord>>(2);
+        let builder_options = options.clone();
+        let summarizer = scope.spawn(move || {
+            let mut builder = SummaryBuilder::new(analyzer.taxonomy(), builder_options);
+            for block in rx {
+                for stored in &block {
+                    builder.add(stored);
                 }
-                if let Err(e) = row(&stored).and_then(|()| workbook.add_record(&stored)) {
+            }
+            builder
+        });
+        let mut block: Vec<StoredRecord> = Vec::with_capacity(BATCH);
+        let mut write_row = |row: &mut dyn FnMut(&StoredRecord) -> Result<(), OutputError>,
+                             stored: &StoredRecord|
+         -> Result<(), OutputError> {
+            if !options.includes(stored.record.created_at) {
+                return Ok(());
+            }
+            if redact {
+                let mut copy = stored.clone();
+                output::redact_record(&mut copy);
+                row(&copy).and_then(|()| workbook.add_record(&copy))
+            } else {
+                row(stored).and_then(|()| workbook.add_record(stored))
+            }
+        };
+        output::write_records_csv(&records_path, excel_bom, |row| {
+            let result = index.for_each_record(|stored| {
+                if let Err(e) = write_row(row, &stored) {
                     index_error.get_or_insert(RunError::Output(e));
                 }
+                block.push(stored);
+                if block.len() >= BATCH {
+                    // The builder ends only when this sender is dropped.
+                    let _ = tx.send(std::mem::take(&mut block));
+                }
+                done += 1;
+                if done.is_multiple_of(1000) {
+                    progress(Progress::Step(done));
+                }
+            });
+            if let Err(e) = result {
+                index_error.get_or_insert(RunError::Index(e));
             }
-            done += 1;
-            if done.is_multiple_of(1000) {
-                progress(Progress::Step(done));
-            }
-        });
-        if let Err(e) = result {
-            index_error.get_or_insert(RunError::Index(e));
+            Ok(())
+        })?;
+        if !block.is_empty() {
+            let _ = tx.send(block);
         }
-        Ok(())
+        drop(tx);
+        // A panic in the builder is a bug: pass it on as if it ran here.
+        Ok(summarizer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     })?;
     progress(Progress::StageDone);
     if let Some(e) = index_error {

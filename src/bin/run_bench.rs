@@ -25,7 +25,7 @@ use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions,
 use tantivy::{Index, TantivyDocument};
 use vocscope::analyze::{Analyzer, Lexicon, Taxonomy};
 use vocscope::ingest::InputFile;
-use vocscope::pipeline::{self, RunConfig};
+use vocscope::pipeline::{self, Progress, RunConfig};
 use vocscope::summary::Counts;
 use vocscope::synth::Generator;
 use vocscope::text::{register_analyzer, ANALYZER_NAME};
@@ -130,6 +130,29 @@ fn floor(files: &[PathBuf], dir: &Path, threads: usize) -> anyhow::Result<u64> {
     Ok(docs)
 }
 
+/// Runs the pipeline and prints where its time went: until the report
+/// stage (ingest, analysis, index commits), the pass over the index (summary
+/// builder, records.csv, workbook rows) and the rest (summary, files).
+fn timed_run(cfg: &RunConfig) -> anyhow::Result<pipeline::RunOutcome> {
+    let start = Instant::now();
+    let mut marks: Vec<Instant> = Vec::new();
+    let outcome = pipeline::run(cfg, |p| {
+        if matches!(p, Progress::Stage { .. } | Progress::StageDone) {
+            marks.push(Instant::now());
+        }
+    })?;
+    let end = Instant::now();
+    if let [.., begin, done] = marks[..] {
+        eprintln!(
+            "  ingest+analysis+index {:.1} s, report pass {:.1} s, summary and files {:.1} s",
+            (begin - start).as_secs_f64(),
+            (done - begin).as_secs_f64(),
+            (end - done).as_secs_f64()
+        );
+    }
+    Ok(outcome)
+}
+
 fn check(what: &str, counts: &Counts, expect: [u64; 4]) -> anyhow::Result<()> {
     let got = [
         counts.read,
@@ -163,7 +186,7 @@ fn bench(records: u64, dir: &Path, threads: usize) -> anyhow::Result<()> {
 
     let run_dir = dir.join("run");
     let cfg = config(&files, &run_dir, threads)?;
-    let (outcome, full) = measure(|| Ok(pipeline::run(&cfg, |_| {})?))?;
+    let (outcome, full) = measure(|| timed_run(&cfg))?;
     check("full run", &outcome.counts, [records, records, 0, 0])?;
     print(records, "full run", records, bytes, &full);
 
@@ -186,7 +209,7 @@ fn bench(records: u64, dir: &Path, threads: usize) -> anyhow::Result<()> {
     all.push(nightly);
     all.push(edits);
     let cfg = config(&all, &run_dir, threads)?;
-    let (outcome, rerun) = measure(|| Ok(pipeline::run(&cfg, |_| {})?))?;
+    let (outcome, rerun) = measure(|| timed_run(&cfg))?;
     check(
         "nightly run",
         &outcome.counts,

@@ -17,6 +17,7 @@ pub use search::{
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tantivy::directory::error::LockError;
 use tantivy::schema::{
@@ -29,6 +30,9 @@ use tantivy::{
 use crate::analyze::{Analysis, Taxonomy};
 use crate::record::{fnv1a, Record};
 use crate::text::{register_analyzer, ANALYZER_NAME};
+
+/// Stored records decoded together by [`VocIndex::for_each_record`].
+const DECODE_BLOCK: usize = 2048;
 
 /// Memory budget of the index writer, shared by its threads.
 const WRITER_MEMORY: usize = 256 * 1024 * 1024;
@@ -384,9 +388,21 @@ impl VocIndex {
             }
         }
         order.sort_unstable();
-        for (_, _, address) in order {
-            let doc: TantivyDocument = searcher.doc(address).map_err(|e| self.tantivy_err(e))?;
-            f(self.decode(&doc)?);
+        // Documents are read and decoded in parallel a block at a time (doc
+        // store decompression and JSON parsing are most of the cost), then
+        // handed over in order.
+        for block in order.chunks(DECODE_BLOCK) {
+            let records: Vec<Result<StoredRecord, IndexError>> = block
+                .par_iter()
+                .map(|&(_, _, address)| {
+                    let doc: TantivyDocument =
+                        searcher.doc(address).map_err(|e| self.tantivy_err(e))?;
+                    self.decode(&doc)
+                })
+                .collect();
+            for record in records {
+                f(record?);
+            }
         }
         Ok(())
     }
