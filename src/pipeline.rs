@@ -384,7 +384,8 @@ pub fn run(
             }
         };
         let mut to_index: Vec<(Record, u64)> = Vec::with_capacity(batch.len());
-        for item in batch {
+        let hashes = pool.install(|| batch_hashes(&batch));
+        for (item, hashes) in batch.into_iter().zip(hashes) {
             counts.read += 1;
             let record = match item {
                 Item::Rejected(reject) => {
@@ -395,9 +396,16 @@ pub fn run(
                 Item::Record { record, .. } => *record,
             };
             let mut record = record;
-            let key = record.key();
-            let kh = key_hash(&key);
-            if let Some(th) = text_hash(&record.text) {
+            let Some(Hashes {
+                key,
+                key_hash: kh,
+                text,
+                content,
+            }) = hashes
+            else {
+                continue;
+            };
+            if let Some(th) = text {
                 match text_owners.get(&th) {
                     Some((owner, at)) if *owner != kh => {
                         record.duplicate_of = Some(match at {
@@ -411,7 +419,11 @@ pub fn run(
                     }
                 }
             }
-            let hash = record.content_hash();
+            // The hash covers duplicate_of, just set for near-duplicates.
+            let hash = match record.duplicate_of {
+                Some(_) => record.content_hash(),
+                None => content,
+            };
             let flags = Flags {
                 undated: record.created_at.is_none(),
                 near_duplicate: record.duplicate_of.is_some(),
@@ -422,14 +434,17 @@ pub fn run(
             }
             to_index.push((record, hash));
         }
-        let analyses: Vec<Analysis> = pool.install(|| {
+        let documents = writer.documents();
+        let built: Vec<Result<tantivy::TantivyDocument, IndexError>> = pool.install(|| {
             to_index
                 .par_iter()
-                .map(|(record, _)| analyze_record(analyzer, record))
+                .map(|(record, hash)| {
+                    documents.build(record, &analyze_record(analyzer, record), *hash)
+                })
                 .collect()
         });
-        for ((record, hash), analysis) in to_index.iter().zip(&analyses) {
-            writer.upsert(record, analysis, *hash)?;
+        for ((record, _), doc) in to_index.iter().zip(built) {
+            writer.add(&record.key(), doc?)?;
         }
         since_commit += to_index.len() as u64;
         pause_point("read", cancel);
@@ -498,6 +513,35 @@ pub fn run(
         summary,
         written,
     })
+}
+
+/// Hashes of a record that classify it, computed in parallel before the
+/// (sequential) ledger sees it.
+struct Hashes {
+    key: String,
+    key_hash: u64,
+    /// Normalized-text hash (near-duplicates), when the text is long enough.
+    text: Option<u64>,
+    /// Content hash, as long as the record is not a near-duplicate.
+    content: u64,
+}
+
+fn batch_hashes(batch: &[Item]) -> Vec<Option<Hashes>> {
+    batch
+        .par_iter()
+        .map(|item| match item {
+            Item::Rejected(_) => None,
+            Item::Record { record, .. } => {
+                let key = record.key();
+                Some(Hashes {
+                    key_hash: key_hash(&key),
+                    key,
+                    text: text_hash(&record.text),
+                    content: record.content_hash(),
+                })
+            }
+        })
+        .collect()
 }
 
 /// What to do with a record read in this run.

@@ -487,6 +487,14 @@ pub struct VocWriter {
     fields: Fields,
 }
 
+/// Builds index documents; cheap to share, so documents can be built on
+/// worker threads and handed to [`VocWriter::add`] in order.
+#[derive(Debug, Clone)]
+pub struct DocumentBuilder {
+    path: PathBuf,
+    fields: Fields,
+}
+
 impl VocWriter {
     /// Replaces (or adds) the record with this key.
     pub fn upsert(
@@ -495,9 +503,43 @@ impl VocWriter {
         analysis: &Analysis,
         content_hash: u64,
     ) -> Result<(), IndexError> {
+        let doc = self.documents().build(record, analysis, content_hash)?;
+        self.add(&record.key(), doc)
+    }
+
+    /// A builder of documents for this index.
+    pub fn documents(&self) -> DocumentBuilder {
+        DocumentBuilder {
+            path: self.path.clone(),
+            fields: self.fields,
+        }
+    }
+
+    /// Replaces (or adds) the record with key `key` by a document built by
+    /// [`DocumentBuilder::build`].
+    pub fn add(&mut self, key: &str, doc: TantivyDocument) -> Result<(), IndexError> {
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.key, key));
+        self.writer
+            .add_document(doc)
+            .map_err(|source| IndexError::Tantivy {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(())
+    }
+}
+
+impl DocumentBuilder {
+    /// The document of a record and its analysis.
+    pub fn build(
+        &self,
+        record: &Record,
+        analysis: &Analysis,
+        content_hash: u64,
+    ) -> Result<TantivyDocument, IndexError> {
         let f = &self.fields;
         let key = record.key();
-        self.writer.delete_term(Term::from_field_text(f.key, &key));
         let mut doc = TantivyDocument::default();
         doc.add_text(f.key, &key);
         doc.add_u64(f.key_hash, key_hash(&key));
@@ -556,15 +598,11 @@ impl VocWriter {
             message: e.to_string(),
         })?;
         doc.add_text(f.stored, &json);
-        self.writer
-            .add_document(doc)
-            .map_err(|source| IndexError::Tantivy {
-                path: self.path.clone(),
-                source,
-            })?;
-        Ok(())
+        Ok(doc)
     }
+}
 
+impl VocWriter {
     /// Commits everything added so far, with what the commit should remember.
     pub fn commit(&mut self, info: &CommitInfo) -> Result<(), IndexError> {
         let payload = serde_json::to_string(&CommitPayload {
