@@ -10,8 +10,9 @@
 //!   indexed by tantivy alone with the same analyzer, writer threads and
 //!   memory budget; JSON parsing included, no analysis, no reports.
 //!
-//! Each phase prints records/s, MB/s (of input) and peak RSS (`VmHWM`,
-//! reset between phases through `/proc/self/clear_refs`), and checks its
+//! Each phase runs in its own child process (this binary with `--phase`) and
+//! prints records/s, MB/s (of input) and peak RSS (the child's `VmHWM`,
+//! which counts the index files tantivy maps as well as the heap), and checks its
 //! counts, so a fast wrong answer fails.
 //!
 //! `cargo run --release --bin run_bench -- [--records 100000,1000000] [--threads N] [--dir DIR] [--keep]`
@@ -49,27 +50,9 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn reset_peak() {
-    // "5" resets the peak RSS (VmHWM) to the current RSS (Linux ≥ 4.0).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 struct Phase {
     secs: f64,
     peak_mib: f64,
-}
-
-fn measure<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, Phase)> {
-    reset_peak();
-    let start = Instant::now();
-    let value = f()?;
-    Ok((
-        value,
-        Phase {
-            secs: start.elapsed().as_secs_f64(),
-            peak_mib: status_kib("VmHWM:") as f64 / 1024.0,
-        },
-    ))
 }
 
 fn print(records: u64, name: &str, records_done: u64, bytes: u64, p: &Phase) {
@@ -166,38 +149,100 @@ fn check(what: &str, counts: &Counts, expect: [u64; 4]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The generated exports of a size, in order.
+fn exports(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("export-"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// One phase, in this (fresh) process, so its peak RSS is its own; prints
+/// `RESULT seconds peak_kib` for the parent.
+fn phase(name: &str, records: u64, dir: &Path, threads: usize) -> anyhow::Result<()> {
+    let files = exports(dir)?;
+    let changed = (records / 200).max(1);
+    let start = Instant::now();
+    match name {
+        "full" => {
+            let outcome = timed_run(&config(&files, &dir.join("run"), threads)?)?;
+            check("full run", &outcome.counts, [records, records, 0, 0])?;
+        }
+        "nightly" => {
+            let mut all = files.clone();
+            all.push(dir.join("nightly.jsonl"));
+            all.push(dir.join("edits.jsonl"));
+            let outcome = timed_run(&config(&all, &dir.join("run"), threads)?)?;
+            check(
+                "nightly run",
+                &outcome.counts,
+                [2 * changed, changed, changed, files.len() as u64],
+            )?;
+        }
+        "floor" => {
+            let docs = floor(&files, &dir.join("floor"), threads)?;
+            if docs != records {
+                bail!("floor: indexed {docs} documents, expected {records}");
+            }
+        }
+        other => bail!("unknown phase {other}"),
+    }
+    println!(
+        "RESULT {} {}",
+        start.elapsed().as_secs_f64(),
+        status_kib("VmHWM:")
+    );
+    Ok(())
+}
+
+/// Runs a phase in a child process: (seconds, peak RSS in MiB).
+fn child(name: &str, records: u64, dir: &Path, threads: usize) -> anyhow::Result<Phase> {
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args(["--phase", name, "--records", &records.to_string()])
+        .args(["--threads", &threads.to_string()])
+        .arg("--dir")
+        .arg(dir)
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let result = stdout.lines().find_map(|l| l.strip_prefix("RESULT "));
+    match (output.status.success(), result) {
+        (true, Some(r)) => {
+            let mut parts = r.split_whitespace().map(|v| v.parse::<f64>());
+            match (parts.next(), parts.next()) {
+                (Some(Ok(secs)), Some(Ok(kib))) => Ok(Phase {
+                    secs,
+                    peak_mib: kib / 1024.0,
+                }),
+                _ => bail!("phase {name}: unreadable result {r:?}"),
+            }
+        }
+        _ => bail!("phase {name} failed: {:?}\n{stdout}", output.status),
+    }
+}
+
 fn bench(records: u64, dir: &Path, threads: usize) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
     let mut generator = Generator::new(1);
-    let mut files = Vec::new();
     let mut bytes = 0u64;
     let start = Instant::now();
     for (i, from) in (0..records).step_by(PER_FILE as usize).enumerate() {
         let path = dir.join(format!("export-{i:03}.jsonl"));
         bytes += generator.write_jsonl(&path, from, (from + PER_FILE).min(records), 0)?;
-        files.push(path);
     }
-    eprintln!(
-        "generated {records} records ({:.0} MB, {} files) in {:.1} s",
-        bytes as f64 / 1e6,
-        files.len(),
-        start.elapsed().as_secs_f64()
-    );
-
-    let run_dir = dir.join("run");
-    let cfg = config(&files, &run_dir, threads)?;
-    let (outcome, full) = measure(|| timed_run(&cfg))?;
-    check("full run", &outcome.counts, [records, records, 0, 0])?;
-    print(records, "full run", records, bytes, &full);
-
-    // 1% new or changed: a nightly file with new records and new versions.
+    // 1% new or changed: a nightly file of new records and one of new
+    // versions of existing records.
     let changed = (records / 200).max(1);
-    let nightly = dir.join("nightly.jsonl");
-    let mut nightly_bytes = generator.write_jsonl(&nightly, records, records + changed, 0)?;
-    let edits = dir.join("edits.jsonl");
+    let mut nightly_bytes =
+        generator.write_jsonl(&dir.join("nightly.jsonl"), records, records + changed, 0)?;
     {
         use std::io::Write;
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&edits)?);
+        let mut out = std::io::BufWriter::new(std::fs::File::create(dir.join("edits.jsonl"))?);
         let step = records / changed;
         for i in 0..changed {
             let line = generator.record(i * step, 1).to_string();
@@ -205,27 +250,21 @@ fn bench(records: u64, dir: &Path, threads: usize) -> anyhow::Result<()> {
             nightly_bytes += line.len() as u64 + 1;
         }
     }
-    let mut all = files.clone();
-    all.push(nightly);
-    all.push(edits);
-    let cfg = config(&all, &run_dir, threads)?;
-    let (outcome, rerun) = measure(|| timed_run(&cfg))?;
-    check(
-        "nightly run",
-        &outcome.counts,
-        [2 * changed, changed, changed, files.len() as u64],
-    )?;
+    eprintln!(
+        "generated {records} records ({:.0} MB) in {:.1} s",
+        bytes as f64 / 1e6,
+        start.elapsed().as_secs_f64()
+    );
+    let full = child("full", records, dir, threads)?;
+    print(records, "full run", records, bytes, &full);
+    let rerun = child("nightly", records, dir, threads)?;
     print(records, "nightly 1%", 2 * changed, nightly_bytes, &rerun);
     println!(
         "{records:>9} {:<14} {:>8.1} % of the full run",
         "nightly/full",
         100.0 * rerun.secs / full.secs
     );
-
-    let (docs, floor_phase) = measure(|| floor(&files, &dir.join("floor"), threads))?;
-    if docs != records {
-        bail!("floor: indexed {docs} documents, expected {records}");
-    }
+    let floor_phase = child("floor", records, dir, threads)?;
     print(records, "tantivy floor", records, bytes, &floor_phase);
     println!(
         "{records:>9} {:<14} {:>8.2} x the floor",
@@ -239,6 +278,7 @@ fn main() -> anyhow::Result<()> {
     let mut sizes = vec![100_000u64, 1_000_000];
     let mut dir: Option<PathBuf> = None;
     let mut keep = false;
+    let mut phase_name: Option<String> = None;
     let mut threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -261,8 +301,13 @@ fn main() -> anyhow::Result<()> {
             }
             "--dir" => dir = args.next().map(PathBuf::from),
             "--keep" => keep = true,
+            "--phase" => phase_name = args.next(),
             other => bail!("unknown argument {other}"),
         }
+    }
+    if let Some(name) = phase_name {
+        let dir = dir.context("--phase needs --dir")?;
+        return phase(&name, sizes[0], &dir, threads);
     }
     let root = dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("vocscope-run-bench-{}", std::process::id()))
