@@ -12,7 +12,8 @@
 //!
 //! Each phase runs in its own child process (this binary with `--phase`) and
 //! prints records/s, MB/s (of input) and peak RSS (the child's `VmHWM`,
-//! which counts the index files tantivy maps as well as the heap), and checks its
+//! which counts the index files tantivy maps as well as the heap, and the
+//! peak of its anonymous part, sampled), and checks its
 //! counts, so a fast wrong answer fails.
 //!
 //! `cargo run --release --bin run_bench -- [--records 100000,1000000] [--threads N] [--dir DIR] [--keep]`
@@ -52,16 +53,20 @@ fn status_kib(field: &str) -> u64 {
 
 struct Phase {
     secs: f64,
+    /// Peak RSS (VmHWM).
     peak_mib: f64,
+    /// Peak anonymous RSS, sampled every 50 ms.
+    anon_mib: f64,
 }
 
 fn print(records: u64, name: &str, records_done: u64, bytes: u64, p: &Phase) {
     println!(
-        "{records:>9} {name:<14} {:>8.1} s {:>9.0} rec/s {:>7.1} MB/s  peak RSS {:>6.0} MiB",
+        "{records:>9} {name:<14} {:>8.1} s {:>9.0} rec/s {:>7.1} MB/s  peak RSS {:>6.0} MiB (anon {:>6.0} MiB)",
         p.secs,
         records_done as f64 / p.secs,
         bytes as f64 / 1e6 / p.secs,
-        p.peak_mib
+        p.peak_mib,
+        p.anon_mib
     );
 }
 
@@ -167,6 +172,16 @@ fn exports(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 fn phase(name: &str, records: u64, dir: &Path, threads: usize) -> anyhow::Result<()> {
     let files = exports(dir)?;
     let changed = (records / 200).max(1);
+    // VmHWM counts the index files tantivy maps (page cache) as well as the
+    // heap; a sampler keeps the peak of the anonymous part (heap, stacks).
+    let peak_anon = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    {
+        let peak = peak_anon.clone();
+        std::thread::spawn(move || loop {
+            peak.fetch_max(status_kib("RssAnon:"), std::sync::atomic::Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        });
+    }
     let start = Instant::now();
     match name {
         "full" => {
@@ -193,9 +208,12 @@ fn phase(name: &str, records: u64, dir: &Path, threads: usize) -> anyhow::Result
         other => bail!("unknown phase {other}"),
     }
     println!(
-        "RESULT {} {}",
+        "RESULT {} {} {}",
         start.elapsed().as_secs_f64(),
-        status_kib("VmHWM:")
+        status_kib("VmHWM:"),
+        peak_anon
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(status_kib("RssAnon:"))
     );
     Ok(())
 }
@@ -214,10 +232,11 @@ fn child(name: &str, records: u64, dir: &Path, threads: usize) -> anyhow::Result
     match (output.status.success(), result) {
         (true, Some(r)) => {
             let mut parts = r.split_whitespace().map(|v| v.parse::<f64>());
-            match (parts.next(), parts.next()) {
-                (Some(Ok(secs)), Some(Ok(kib))) => Ok(Phase {
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(Ok(secs)), Some(Ok(kib)), Some(Ok(anon))) => Ok(Phase {
                     secs,
                     peak_mib: kib / 1024.0,
+                    anon_mib: anon / 1024.0,
                 }),
                 _ => bail!("phase {name}: unreadable result {r:?}"),
             }
