@@ -62,12 +62,22 @@ pub struct RunArgs {
     /// Start CSV files with a UTF-8 BOM, for Excel.
     #[arg(long)]
     pub excel_bom: bool,
+    /// Mask e-mails, phone, card, id and order numbers in the report files
+    /// and the printed summary (the index keeps the original text).
+    #[arg(long)]
+    pub redact: bool,
     /// Print the summary as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Read every input file, even those unchanged since the last run.
+    #[arg(long)]
+    pub full: bool,
+    /// Records written between two index commits (tests use small values).
+    #[arg(long, value_name = "N", hide = true)]
+    pub commit_every: Option<u64>,
 }
 
 /// `vocscope analyze`.
@@ -178,6 +188,10 @@ pub struct ReportArgs {
     /// Start CSV files with a UTF-8 BOM, for Excel.
     #[arg(long)]
     pub excel_bom: bool,
+    /// Mask e-mails, phone, card, id and order numbers in the report files
+    /// and the printed summary (the index keeps the original text).
+    #[arg(long)]
+    pub redact: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     pub quiet: bool,

@@ -15,7 +15,7 @@ use vocscope::ingest::{
     discover, format_rfc3339, parse_date_str, read_input, InputFile, Item, MapHints, MapSpec,
 };
 use vocscope::output::{render_search, render_summary, write_search_csv};
-use vocscope::pipeline::{self, Progress, RunConfig};
+use vocscope::pipeline::{self, Progress, RunConfig, RunError, RunOptions};
 use vocscope::summary::SummaryOptions;
 use vocscope::text::Lang;
 
@@ -29,6 +29,8 @@ pub enum Failure {
     Usage(String),
     /// The job could not complete: exit 1.
     Failed(anyhow::Error),
+    /// Stopped by Ctrl-C after keeping what was done: exit 130.
+    Interrupted,
 }
 
 impl From<anyhow::Error> for Failure {
@@ -255,10 +257,47 @@ pub fn run(args: RunArgs) -> Result<()> {
         as_of,
         excel_bom: args.excel_bom,
         generated_at: now(),
+        options: RunOptions {
+            commit_every: match args.commit_every {
+                Some(0) => return Err(usage("--commit-every must be at least 1")),
+                Some(n) => n,
+                None => pipeline::COMMIT_EVERY,
+            },
+            full: args.full,
+            redact: args.redact,
+            ..RunOptions::default()
+        },
     };
+    let cancel = config.options.cancel.clone();
+    // First Ctrl-C: finish the batch at hand, commit, report. Second: stop now
+    // (the index keeps its last commit, report files are written whole or not at all).
+    let handler = ctrlc::set_handler(move || {
+        if cancel.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping: committing what is done (Ctrl-C again to stop at once)");
+    });
+    if let Err(e) = handler {
+        eprintln!("warning: Ctrl-C will stop the run without committing ({e})");
+    }
     let mut view = ProgressView::new(quiet);
     let outcome = pipeline::run(&config, |p| view.show(p));
     view.clear();
+    if let Err(e @ RunError::Interrupted { counts }) = &outcome {
+        eprintln!("{e}");
+        eprintln!(
+            "counts: read {}, indexed {} (new {}, updated {}, unchanged {}), duplicates {}, superseded {}, rejected {}",
+            counts.read,
+            counts.indexed,
+            counts.new,
+            counts.updated,
+            counts.unchanged,
+            counts.duplicates,
+            counts.superseded,
+            counts.rejected
+        );
+        return Err(Failure::Interrupted);
+    }
     let outcome = outcome
         .with_context(|| format!("run on index {} could not complete", args.index.display()))?;
     for failed in &outcome.failed_files {
@@ -610,9 +649,15 @@ pub fn report(args: ReportArgs) -> Result<()> {
         ..Default::default()
     };
     let mut view = ProgressView::new(args.quiet);
-    let result = pipeline::report(&index, &args.out, &analyzer, options, args.excel_bom, |p| {
-        view.show(p)
-    });
+    let result = pipeline::report(
+        &index,
+        &args.out,
+        &analyzer,
+        options,
+        args.excel_bom,
+        args.redact,
+        |p| view.show(p),
+    );
     view.clear();
     let (summary, written) = result.with_context(|| {
         format!(

@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod record;
 pub mod serve;
 pub mod summary;
+pub mod synth;
 pub mod text;
 
 /// The bundled sample export, embedded so that `vocscope run` works from any directory.

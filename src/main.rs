@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::from(2)
         }
+        Err(Failure::Interrupted) => ExitCode::from(130),
         Err(Failure::Failed(err)) => {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;

@@ -9,13 +9,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Analysis, AnalysisInput, Analyzer};
 use crate::index::{key_hash, IndexError, StoredRecord, VocIndex, VocWriter};
+use crate::ingest::manifest::{manifest_key, Check, FileState, Manifest};
 use crate::ingest::neardup::text_hash;
 use crate::ingest::{read_input, FileReport, InputFile, Item, MapHints, MapSpec, Reject};
 use crate::output::{self, OutputError, RejectsWriter, XlsxReport};
@@ -36,6 +39,15 @@ pub enum RunError {
     /// An output file failed.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The run was cancelled (Ctrl-C): what was done before is committed.
+    #[error(
+        "interrupted: committed what was done ({} items read, {} new, {} updated); run again to finish",
+        counts.read, counts.new, counts.updated
+    )]
+    Interrupted {
+        /// Counts of the items handled before the interruption.
+        counts: Box<Counts>,
+    },
     /// The worker pool could not start.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads {
@@ -84,6 +96,12 @@ enum Batch {
     File(usize, String),
     /// Items read.
     Items(Vec<Item>),
+    /// A file was read to its end without rejects: its manifest key and
+    /// state, to remember once its records are committed.
+    Done(String, FileState),
+    /// A file unchanged since the last run, not read: position, name,
+    /// manifest key and state.
+    Skipped(usize, String, String, FileState),
 }
 
 /// What a run needs.
@@ -108,6 +126,76 @@ pub struct RunConfig {
     pub excel_bom: bool,
     /// Timestamp for `generated_at`.
     pub generated_at: String,
+    /// How the run commits, skips work and stops.
+    pub options: RunOptions,
+}
+
+impl RunConfig {
+    /// A run of `inputs` into `dir/index` and `dir/report`, every other
+    /// setting at its default (as benchmarks and tests want it).
+    pub fn in_dir(inputs: Vec<InputFile>, dir: &Path, analyzer: Analyzer, threads: usize) -> Self {
+        RunConfig {
+            inputs,
+            index_dir: dir.join("index"),
+            out_dir: dir.join("report"),
+            analyzer,
+            threads,
+            source: None,
+            map: None,
+            as_of: None,
+            excel_bom: false,
+            generated_at: String::new(),
+            options: RunOptions::default(),
+        }
+    }
+}
+
+/// Options of unattended runs: commit interval, file skipping, cancellation.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Records written between two commits.
+    pub commit_every: u64,
+    /// Read every input file, even those unchanged since the last run.
+    pub full: bool,
+    /// Mask personal data in the report files and the returned summary
+    /// (the index keeps the original text).
+    pub redact: bool,
+    /// Set (e.g. by a Ctrl-C handler) to stop the run: it commits what is
+    /// done and returns [`RunError::Interrupted`].
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            commit_every: COMMIT_EVERY,
+            full: false,
+            redact: false,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// Test hook, compiled into debug builds only: when the environment variable
+/// `VOCSCOPE_TEST_PAUSE` names `stage`, the run prints `paused at STAGE` on
+/// stderr and waits there until it is cancelled or killed. The crash,
+/// concurrency and Ctrl-C tests (tests/scale.rs) use it to stop a run at a
+/// known point. Stages: `read` (a first batch is written but not committed,
+/// the writer lock is held), `commit` (after the first intermediate commit),
+/// `final-commit` (everything written, nothing more committed), `reports`
+/// (the index is committed, records.csv is written, summary.json is not).
+fn pause_point(stage: &str, cancel: &AtomicBool) {
+    #[cfg(debug_assertions)]
+    if std::env::var("VOCSCOPE_TEST_PAUSE").is_ok_and(|s| s == stage)
+        && !cancel.load(Ordering::SeqCst)
+    {
+        eprintln!("paused at {stage}");
+        while !cancel.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = (stage, cancel);
 }
 
 /// What a run did.
@@ -179,11 +267,15 @@ pub fn run(
     let mut since_commit = 0u64;
     let mut failed_files = Vec::new();
 
+    let mut manifest: Manifest = index.committed_inputs().unwrap_or_default();
     let (tx, rx) = sync_channel::<Batch>(4);
     let inputs = config.inputs.clone();
     let source = config.source.clone();
     let map = config.map.clone();
+    let known_files = manifest.clone();
+    let full = config.options.full;
     let reader = std::thread::spawn(move || {
+        let settings = reading_settings(source.as_deref(), map.as_ref());
         let hints = MapHints {
             source: source.as_deref(),
             map: map.as_ref(),
@@ -192,20 +284,55 @@ pub fn run(
         let mut batch = Vec::with_capacity(BATCH);
         let mut failed = Vec::new();
         let mut reports = Vec::new();
+        // A failed send means the run stopped listening (cancelled): the
+        // current file is read to its end without sending, then reading stops.
+        let mut listening = true;
         for (number, file) in inputs.iter().enumerate() {
             if !batch.is_empty() {
-                let _ = tx.send(Batch::Items(std::mem::take(&mut batch)));
+                listening &= tx.send(Batch::Items(std::mem::take(&mut batch))).is_ok();
             }
-            let _ = tx.send(Batch::File(number + 1, file.name()));
+            let mut remember = None;
+            if let InputFile::Path(path) = file {
+                // An unreadable file is read anyway, to report why as a reject.
+                match known_files.check(path, settings, full) {
+                    Ok(Check::Unchanged(state)) => {
+                        let skipped =
+                            Batch::Skipped(number + 1, file.name(), manifest_key(path), state);
+                        listening &= tx.send(skipped).is_ok();
+                        continue;
+                    }
+                    Ok(Check::Read(state)) => remember = Some((manifest_key(path), state)),
+                    Err(_) => {}
+                }
+            }
+            listening &= tx.send(Batch::File(number + 1, file.name())).is_ok();
+            if !listening {
+                break;
+            }
             let result = read_input(file, &hints, |item| {
+                if !listening {
+                    return;
+                }
                 batch.push(item);
                 if batch.len() >= BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    let _ = tx.send(Batch::Items(full));
+                    listening &= tx.send(Batch::Items(full)).is_ok();
                 }
             });
             match result {
-                Ok(report) => reports.push(report),
+                Ok(report) => {
+                    // Files with rejects are read every time, so that
+                    // rejects.jsonl keeps listing them until they are fixed.
+                    if let (Some((key, mut state)), 0) = (remember, report.rejected) {
+                        if !batch.is_empty() {
+                            let items = std::mem::take(&mut batch);
+                            listening &= tx.send(Batch::Items(items)).is_ok();
+                        }
+                        state.records = report.records;
+                        listening &= tx.send(Batch::Done(key, state)).is_ok();
+                    }
+                    reports.push(report)
+                }
                 Err(e) => {
                     failed.push(e.detail());
                     batch.push(Item::Rejected(Reject {
@@ -217,14 +344,19 @@ pub fn run(
                 }
             }
         }
-        if !batch.is_empty() {
+        if listening && !batch.is_empty() {
             let _ = tx.send(Batch::Items(batch));
         }
         (failed, reports)
     });
 
     let files = config.inputs.len();
-    for message in rx {
+    let cancel = &*config.options.cancel;
+    let mut committed_once = false;
+    for message in rx.iter() {
+        if cancel.load(Ordering::SeqCst) {
+            break;
+        }
         let batch = match message {
             Batch::File(number, name) => {
                 progress(Progress::File {
@@ -235,9 +367,25 @@ pub fn run(
                 continue;
             }
             Batch::Items(items) => items,
+            Batch::Done(key, state) => {
+                manifest.files.insert(key, state);
+                continue;
+            }
+            Batch::Skipped(number, name, key, state) => {
+                progress(Progress::File {
+                    number,
+                    files,
+                    name: &name,
+                });
+                counts.files_skipped += 1;
+                counts.skipped_records += state.records;
+                manifest.files.insert(key, state);
+                continue;
+            }
         };
         let mut to_index: Vec<(Record, u64)> = Vec::with_capacity(batch.len());
-        for item in batch {
+        let hashes = pool.install(|| batch_hashes(&batch));
+        for (item, hashes) in batch.into_iter().zip(hashes) {
             counts.read += 1;
             let record = match item {
                 Item::Rejected(reject) => {
@@ -248,9 +396,16 @@ pub fn run(
                 Item::Record { record, .. } => *record,
             };
             let mut record = record;
-            let key = record.key();
-            let kh = key_hash(&key);
-            if let Some(th) = text_hash(&record.text) {
+            let Some(Hashes {
+                key,
+                key_hash: kh,
+                text,
+                content,
+            }) = hashes
+            else {
+                continue;
+            };
+            if let Some(th) = text {
                 match text_owners.get(&th) {
                     Some((owner, at)) if *owner != kh => {
                         record.duplicate_of = Some(match at {
@@ -264,7 +419,11 @@ pub fn run(
                     }
                 }
             }
-            let hash = record.content_hash();
+            // The hash covers duplicate_of, just set for near-duplicates.
+            let hash = match record.duplicate_of {
+                Some(_) => record.content_hash(),
+                None => content,
+            };
             let flags = Flags {
                 undated: record.created_at.is_none(),
                 near_duplicate: record.duplicate_of.is_some(),
@@ -275,31 +434,51 @@ pub fn run(
             }
             to_index.push((record, hash));
         }
-        let analyses: Vec<Analysis> = pool.install(|| {
+        let documents = writer.documents();
+        let built: Vec<Result<tantivy::TantivyDocument, IndexError>> = pool.install(|| {
             to_index
                 .par_iter()
-                .map(|(record, _)| analyze_record(analyzer, record))
+                .map(|(record, hash)| {
+                    documents.build(record, &analyze_record(analyzer, record), *hash)
+                })
                 .collect()
         });
-        for ((record, hash), analysis) in to_index.iter().zip(&analyses) {
-            writer.upsert(record, analysis, *hash)?;
+        for ((record, _), doc) in to_index.iter().zip(built) {
+            writer.add(&record.key(), doc?)?;
         }
         since_commit += to_index.len() as u64;
-        if since_commit >= COMMIT_EVERY {
-            writer.commit(&payload(analyzer, &counts))?;
+        pause_point("read", cancel);
+        if since_commit >= config.options.commit_every {
+            counts.indexed = counts.new + counts.updated + counts.unchanged;
+            writer.commit(&payload(analyzer, &counts, &manifest))?;
             since_commit = 0;
             progress(Progress::Note(&format!(
                 "committed {} records",
                 counts.new + counts.updated
             )));
+            if !committed_once {
+                committed_once = true;
+                pause_point("commit", cancel);
+            }
         }
         progress(Progress::Read(counts.read));
     }
-    let (failed, files) = reader.join().unwrap_or_default();
-    failed_files.extend(failed);
     counts.indexed = counts.new + counts.updated + counts.unchanged;
     debug_assert!(counts.adds_up(), "{counts:?}");
-    writer.commit(&payload(analyzer, &counts))?;
+    if cancel.load(Ordering::SeqCst) {
+        // Stop the reader (its sends fail from now on) and keep what is done.
+        drop(rx);
+        writer.commit(&payload(analyzer, &counts, &manifest))?;
+        writer.finish()?;
+        rejects.discard();
+        return Err(RunError::Interrupted {
+            counts: Box::new(counts),
+        });
+    }
+    let (failed, files) = reader.join().unwrap_or_default();
+    failed_files.extend(failed);
+    pause_point("final-commit", cancel);
+    writer.commit(&payload(analyzer, &counts, &manifest))?;
     writer.finish()?;
     rejects.commit()?;
     index.reload()?;
@@ -318,7 +497,13 @@ pub fn run(
         options,
         &config.out_dir,
         config.excel_bom,
-        &mut progress,
+        config.options.redact,
+        &mut |p| {
+            if p == Progress::StageDone {
+                pause_point("reports", cancel);
+            }
+            progress(p)
+        },
     )?;
     remember_run(&config.index_dir, &summary)?;
     written.push(config.out_dir.join("rejects.jsonl"));
@@ -347,6 +532,35 @@ fn recall_last_run(index_dir: &Path) -> Option<RunMemory> {
 fn remember_run(index_dir: &Path, summary: &Summary) -> Result<(), RunError> {
     output::write_json_file(&RunMemory::of(summary), &index_dir.join(LAST_RUN_FILE))?;
     Ok(())
+}
+
+/// Hashes of a record that classify it, computed in parallel before the
+/// (sequential) ledger sees it.
+struct Hashes {
+    key: String,
+    key_hash: u64,
+    /// Normalized-text hash (near-duplicates), when the text is long enough.
+    text: Option<u64>,
+    /// Content hash, as long as the record is not a near-duplicate.
+    content: u64,
+}
+
+fn batch_hashes(batch: &[Item]) -> Vec<Option<Hashes>> {
+    batch
+        .par_iter()
+        .map(|item| match item {
+            Item::Rejected(_) => None,
+            Item::Record { record, .. } => {
+                let key = record.key();
+                Some(Hashes {
+                    key_hash: key_hash(&key),
+                    key,
+                    text: text_hash(&record.text),
+                    content: record.content_hash(),
+                })
+            }
+        })
+        .collect()
 }
 
 /// What to do with a record read in this run.
@@ -477,8 +691,15 @@ pub fn analyze_record(analyzer: &Analyzer, record: &Record) -> Analysis {
     })
 }
 
-fn payload(analyzer: &Analyzer, counts: &Counts) -> crate::index::CommitInfo {
+/// Hash of what decides how a file becomes records besides its bytes.
+fn reading_settings(source: Option<&str>, map: Option<&MapSpec>) -> u64 {
+    let text = serde_json::to_string(&(source, map)).unwrap_or_default();
+    crate::record::fnv1a(text.as_bytes())
+}
+
+fn payload(analyzer: &Analyzer, counts: &Counts, manifest: &Manifest) -> crate::index::CommitInfo {
     crate::index::CommitInfo {
+        inputs: serde_json::to_value(manifest).unwrap_or_default(),
         fingerprint: analyzer.fingerprint(),
         taxonomy: Some(analyzer.taxonomy().source.clone()),
         last_run: serde_json::to_value(LastRun {
@@ -541,7 +762,8 @@ fn retag(
         .last_run::<LastRun>()
         .map(|l| l.counts)
         .unwrap_or_default();
-    writer.commit(&payload(analyzer, &counts))?;
+    let manifest: Manifest = index.committed_inputs().unwrap_or_default();
+    writer.commit(&payload(analyzer, &counts, &manifest))?;
     index.reload()?;
     Ok(total)
 }
@@ -558,12 +780,12 @@ pub fn write_reports(
     options: SummaryOptions,
     out_dir: &Path,
     excel_bom: bool,
+    redact: bool,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<(Summary, Vec<PathBuf>), RunError> {
     let records_path = out_dir.join("records.csv");
     let xlsx_path = out_dir.join("vocscope.xlsx");
     let html_path = out_dir.join("report.html");
-    let mut builder = SummaryBuilder::new(analyzer.taxonomy(), options.clone());
     let mut workbook = XlsxReport::create(&xlsx_path)?;
     let mut index_error = None;
     let mut done = 0u64;
@@ -571,29 +793,72 @@ pub fn write_reports(
         name: "writing reports",
         total: index.num_records(),
     });
-    output::write_records_csv(&records_path, excel_bom, |row| {
-        let result = index.for_each_record(|stored| {
-            builder.add(&stored);
-            if options.includes(stored.record.created_at) {
-                if let Err(e) = row(&stored).and_then(|()| workbook.add_record(&stored)) {
-                    index_error.get_or_insert(RunError::Output(e));
+    // The summary builder runs on its own thread, fed in blocks, while this
+    // one writes the rows: the two costs overlap.
+    let builder = std::thread::scope(|scope| -> Result<SummaryBuilder<'_>, RunError> {
+        let (tx, rx) = sync_channel::<Vec<StoredRecord>>(2);
+        let builder_options = options.clone();
+        let summarizer = scope.spawn(move || {
+            let mut builder = SummaryBuilder::new(analyzer.taxonomy(), builder_options);
+            for block in rx {
+                for stored in &block {
+                    builder.add(stored);
                 }
             }
-            done += 1;
-            if done.is_multiple_of(1000) {
-                progress(Progress::Step(done));
-            }
+            builder
         });
-        if let Err(e) = result {
-            index_error.get_or_insert(RunError::Index(e));
+        let mut block: Vec<StoredRecord> = Vec::with_capacity(BATCH);
+        let mut write_row = |row: &mut dyn FnMut(&StoredRecord) -> Result<(), OutputError>,
+                             stored: &StoredRecord|
+         -> Result<(), OutputError> {
+            if !options.includes(stored.record.created_at) {
+                return Ok(());
+            }
+            if redact {
+                let mut copy = stored.clone();
+                output::redact_record(&mut copy);
+                row(&copy).and_then(|()| workbook.add_record(&copy))
+            } else {
+                row(stored).and_then(|()| workbook.add_record(stored))
+            }
+        };
+        output::write_records_csv(&records_path, excel_bom, |row| {
+            let result = index.for_each_record(|stored| {
+                if let Err(e) = write_row(row, &stored) {
+                    index_error.get_or_insert(RunError::Output(e));
+                }
+                block.push(stored);
+                if block.len() >= BATCH {
+                    // The builder ends only when this sender is dropped.
+                    let _ = tx.send(std::mem::take(&mut block));
+                }
+                done += 1;
+                if done.is_multiple_of(1000) {
+                    progress(Progress::Step(done));
+                }
+            });
+            if let Err(e) = result {
+                index_error.get_or_insert(RunError::Index(e));
+            }
+            Ok(())
+        })?;
+        if !block.is_empty() {
+            let _ = tx.send(block);
         }
-        Ok(())
+        drop(tx);
+        // A panic in the builder is a bug: pass it on as if it ran here.
+        Ok(summarizer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     })?;
     progress(Progress::StageDone);
     if let Some(e) = index_error {
         return Err(e);
     }
-    let summary = builder.finish();
+    let mut summary = builder.finish();
+    if redact {
+        output::redact_summary(&mut summary);
+    }
     let summary_path = out_dir.join("summary.json");
     let themes_path = out_dir.join("themes.csv");
     output::write_summary_json(&summary, &summary_path)?;
@@ -619,12 +884,21 @@ pub fn report(
     analyzer: &Analyzer,
     mut options: SummaryOptions,
     excel_bom: bool,
+    redact: bool,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<(Summary, Vec<PathBuf>), RunError> {
     if let Some(last) = index.last_run::<LastRun>() {
         options.counts = last.counts;
     }
-    write_reports(index, analyzer, options, out_dir, excel_bom, &mut progress)
+    write_reports(
+        index,
+        analyzer,
+        options,
+        out_dir,
+        excel_bom,
+        redact,
+        &mut progress,
+    )
 }
 
 #[cfg(test)]
@@ -729,6 +1003,7 @@ mod tests {
             as_of: None,
             excel_bom: false,
             generated_at: "2026-11-16T00:00:00Z".into(),
+            options: RunOptions::default(),
         };
         let mut seen = Vec::new();
         let outcome = run(&config, |p| {

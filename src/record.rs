@@ -107,7 +107,12 @@ impl Record {
 
 /// FNV-1a, 64 bits: stable across builds and platforms (unlike std's hasher).
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a_continue(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+/// FNV-1a of more bytes, continuing from the hash of those before them
+/// (for files hashed block by block).
+pub fn fnv1a_continue(mut hash: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);

@@ -258,6 +258,9 @@ pub fn rating_score(rating: Option<f64>, nps: Option<u8>) -> Option<f64> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

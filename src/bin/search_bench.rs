@@ -24,6 +24,7 @@ use vocscope::analyze::{Analyzer, Lexicon, Taxonomy};
 use vocscope::index::{CommitInfo, FacetCache, SearchRequest, StoredRecord, VocIndex};
 use vocscope::pipeline::{self, RunConfig};
 use vocscope::serve::results_json;
+use vocscope::synth::{Rng, CHANNELS, TAGS};
 
 /// Makes one request of a kind.
 type MakeRequest<'a> = Box<dyn Fn(&mut Rng) -> SearchRequest + 'a>;
@@ -33,23 +34,6 @@ const QUERIES: usize = 300;
 /// Hits per request, as the web page asks.
 const PAGE_LIMIT: usize = 50;
 const DAY: i64 = 86_400;
-
-/// A small deterministic generator (SplitMix64), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn first_sentence(text: &str) -> &str {
     let end = text
@@ -151,18 +135,7 @@ fn build(records: usize, dir: &std::path::Path, threads: usize) -> anyhow::Resul
     let analyzer = Analyzer::new(Taxonomy::default_taxonomy()?, Lexicon::default_lexicon()?);
     let sample_dir = dir.join("sample");
     pipeline::run(
-        &RunConfig {
-            inputs: vocscope::bundled_sample(),
-            index_dir: sample_dir.join("index"),
-            out_dir: sample_dir.join("report"),
-            analyzer,
-            threads,
-            source: None,
-            map: None,
-            as_of: None,
-            excel_bom: false,
-            generated_at: String::new(),
-        },
+        &RunConfig::in_dir(vocscope::bundled_sample(), &sample_dir, analyzer, threads),
         |_| {},
     )?;
     let mut pool: Vec<StoredRecord> = Vec::new();
@@ -183,17 +156,8 @@ fn build(records: usize, dir: &std::path::Path, threads: usize) -> anyhow::Resul
     let start = Instant::now();
     {
         let mut writer = index.writer(threads)?;
-        let mut rng = Rng(7);
-        let channels = ["email", "web", "chat", "ios", "android", "phone"];
-        let tag_pool = [
-            "vip",
-            "billing",
-            "bug",
-            "shipping",
-            "escalated",
-            "promo",
-            "新客户",
-        ];
+        let mut rng = Rng::new(7);
+        let (channels, tag_pool) = (CHANNELS, TAGS);
         let base_time = 1_735_689_600; // 2025-01-01
         for i in 0..records {
             let base = &pool[rng.below(pool.len())];
@@ -263,7 +227,7 @@ fn measure(index: &VocIndex, taxonomy: &Taxonomy) -> anyhow::Result<()> {
         "return_refund",
         "product",
     ];
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     let kinds: Vec<(&str, MakeRequest)> = vec![
         (
             "term",

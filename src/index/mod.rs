@@ -17,6 +17,7 @@ pub use search::{
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tantivy::directory::error::LockError;
 use tantivy::schema::{
@@ -29,6 +30,9 @@ use tantivy::{
 use crate::analyze::{Analysis, Taxonomy};
 use crate::record::{fnv1a, Record};
 use crate::text::{register_analyzer, ANALYZER_NAME};
+
+/// Stored records decoded together by [`VocIndex::for_each_record`].
+const DECODE_BLOCK: usize = 2048;
 
 /// Memory budget of the index writer, shared by its threads.
 const WRITER_MEMORY: usize = 256 * 1024 * 1024;
@@ -157,6 +161,9 @@ pub struct CommitInfo {
     /// The taxonomy (TOML text) the records were tagged with.
     #[serde(default)]
     pub taxonomy: Option<String>,
+    /// The input files whose records are committed (the pipeline's manifest).
+    #[serde(default)]
+    pub inputs: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -197,7 +204,11 @@ impl VocIndex {
         let index = if exists {
             Index::open_in_dir(dir)
         } else {
-            Index::create_in_dir(dir, schema)
+            // Another run may create it at the same moment: then open theirs.
+            match Index::create_in_dir(dir, schema) {
+                Err(TantivyError::IndexAlreadyExists) => Index::open_in_dir(dir),
+                other => other,
+            }
         }
         .map_err(|source| IndexError::Tantivy {
             path: dir.to_path_buf(),
@@ -280,6 +291,11 @@ impl VocIndex {
     /// The taxonomy (TOML text) the committed records were tagged with.
     pub fn committed_taxonomy(&self) -> Option<String> {
         self.commit_info()?.taxonomy
+    }
+
+    /// The input files whose records the last commit holds.
+    pub fn committed_inputs<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_value(self.commit_info()?.inputs).ok()
     }
 
     /// What the last commit remembered of its run.
@@ -372,9 +388,21 @@ impl VocIndex {
             }
         }
         order.sort_unstable();
-        for (_, _, address) in order {
-            let doc: TantivyDocument = searcher.doc(address).map_err(|e| self.tantivy_err(e))?;
-            f(self.decode(&doc)?);
+        // Documents are read and decoded in parallel a block at a time (doc
+        // store decompression and JSON parsing are most of the cost), then
+        // handed over in order.
+        for block in order.chunks(DECODE_BLOCK) {
+            let records: Vec<Result<StoredRecord, IndexError>> = block
+                .par_iter()
+                .map(|&(_, _, address)| {
+                    let doc: TantivyDocument =
+                        searcher.doc(address).map_err(|e| self.tantivy_err(e))?;
+                    self.decode(&doc)
+                })
+                .collect();
+            for record in records {
+                f(record?);
+            }
         }
         Ok(())
     }
@@ -459,6 +487,14 @@ pub struct VocWriter {
     fields: Fields,
 }
 
+/// Builds index documents; cheap to share, so documents can be built on
+/// worker threads and handed to [`VocWriter::add`] in order.
+#[derive(Debug, Clone)]
+pub struct DocumentBuilder {
+    path: PathBuf,
+    fields: Fields,
+}
+
 impl VocWriter {
     /// Replaces (or adds) the record with this key.
     pub fn upsert(
@@ -467,9 +503,43 @@ impl VocWriter {
         analysis: &Analysis,
         content_hash: u64,
     ) -> Result<(), IndexError> {
+        let doc = self.documents().build(record, analysis, content_hash)?;
+        self.add(&record.key(), doc)
+    }
+
+    /// A builder of documents for this index.
+    pub fn documents(&self) -> DocumentBuilder {
+        DocumentBuilder {
+            path: self.path.clone(),
+            fields: self.fields,
+        }
+    }
+
+    /// Replaces (or adds) the record with key `key` by a document built by
+    /// [`DocumentBuilder::build`].
+    pub fn add(&mut self, key: &str, doc: TantivyDocument) -> Result<(), IndexError> {
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.key, key));
+        self.writer
+            .add_document(doc)
+            .map_err(|source| IndexError::Tantivy {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(())
+    }
+}
+
+impl DocumentBuilder {
+    /// The document of a record and its analysis.
+    pub fn build(
+        &self,
+        record: &Record,
+        analysis: &Analysis,
+        content_hash: u64,
+    ) -> Result<TantivyDocument, IndexError> {
         let f = &self.fields;
         let key = record.key();
-        self.writer.delete_term(Term::from_field_text(f.key, &key));
         let mut doc = TantivyDocument::default();
         doc.add_text(f.key, &key);
         doc.add_u64(f.key_hash, key_hash(&key));
@@ -528,15 +598,11 @@ impl VocWriter {
             message: e.to_string(),
         })?;
         doc.add_text(f.stored, &json);
-        self.writer
-            .add_document(doc)
-            .map_err(|source| IndexError::Tantivy {
-                path: self.path.clone(),
-                source,
-            })?;
-        Ok(())
+        Ok(doc)
     }
+}
 
+impl VocWriter {
     /// Commits everything added so far, with what the commit should remember.
     pub fn commit(&mut self, info: &CommitInfo) -> Result<(), IndexError> {
         let payload = serde_json::to_string(&CommitPayload {

@@ -13,6 +13,7 @@ mod date;
 pub mod formats;
 mod html;
 mod json;
+pub mod manifest;
 mod mapping;
 pub mod neardup;
 mod utf16;
@@ -547,6 +548,9 @@ fn to_item(raw: RawItem, file: &str, hints: &MapHints) -> (Option<Mapper>, Item)
         ),
     }
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {

@@ -8,12 +8,14 @@
 pub mod columns;
 mod csv_files;
 pub mod html;
+mod redact;
 pub mod svg;
 mod terminal;
 mod xlsx;
 
 pub use csv_files::{safe_cell, write_records_csv, write_search_csv, write_themes_csv, RecordRow};
 pub use html::write_html_report;
+pub use redact::{redact_record, redact_summary};
 pub use terminal::{render_search, render_summary};
 pub use xlsx::{xlsx_text, XlsxReport};
 
@@ -101,6 +103,14 @@ impl AtomicFile {
         file.sync_all().map_err(io)?;
         std::fs::rename(&self.tmp, &self.path).map_err(io)
     }
+
+    /// Drops what was written, leaving any earlier file at the path as it was.
+    pub fn discard(self) {
+        let AtomicFile { tmp, writer, .. } = self;
+        drop(writer);
+        // Nothing to undo when the temporary file is already gone.
+        let _ = std::fs::remove_file(tmp);
+    }
 }
 
 /// Writes `summary.json`.
@@ -160,5 +170,10 @@ impl RejectsWriter {
     /// Finishes the file.
     pub fn commit(self) -> Result<(), OutputError> {
         self.file.commit()
+    }
+
+    /// Drops the rejects of an interrupted run; the last complete run's file stays.
+    pub fn discard(self) {
+        self.file.discard()
     }
 }

@@ -29,6 +29,13 @@ pub fn render_summary(summary: &Summary) -> String {
             c.superseded
         );
     }
+    if c.files_skipped > 0 {
+        let _ = writeln!(
+            out,
+            "        {} files unchanged since the last run were skipped ({} records, still in the index; --full reads them again)",
+            c.files_skipped, c.skipped_records
+        );
+    }
     if c.undated > 0 {
         let _ = writeln!(
             out,

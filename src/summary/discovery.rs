@@ -459,17 +459,22 @@ static LEXICON: LazyLock<Option<Lexicon>> = LazyLock::new(|| Lexicon::default_le
 
 /// Function words, generic support words, and sentiment words: they say how
 /// or that something went wrong, not what.
+/// Both stopword lists, hashed: this check runs for every word of every
+/// record in each report.
+static STOPWORDS: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| EN_STOPWORDS.iter().chain(ZH_STOPWORDS).copied().collect());
+
 fn is_stopword(word: &Word) -> bool {
     if LEXICON.as_ref().is_some_and(|l| l.is_sentiment_word(word)) {
         return true;
     }
     match word.script {
         Script::Latin => {
-            EN_STOPWORDS.contains(&word.lower.as_str())
+            STOPWORDS.contains(word.lower.as_str())
                 || word.lower.chars().count() < 2
                 || word.lower.chars().all(|c| c.is_ascii_digit())
         }
-        Script::Han => ZH_STOPWORDS.contains(&word.lower.as_str()),
+        Script::Han => STOPWORDS.contains(word.lower.as_str()),
     }
 }
 

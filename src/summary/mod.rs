@@ -68,6 +68,14 @@ pub struct Counts {
     /// text (a subset of `indexed`; left out of theme statistics).
     #[serde(default)]
     pub near_duplicates: u64,
+    /// Input files skipped because they are unchanged since the run that
+    /// indexed them; their items are not read, so they are in none of the
+    /// counts above, but their records are in the index and the summary.
+    #[serde(default)]
+    pub files_skipped: u64,
+    /// Records those skipped files held when they were last read.
+    #[serde(default)]
+    pub skipped_records: u64,
 }
 
 impl Counts {

@@ -206,6 +206,16 @@ fn push_span(text: &str, start: usize, end: usize, spans: &mut Vec<Span>) {
     }
 }
 
+/// Cases per property test: `PROPTEST_CASES` when set (for a long fuzzing
+/// session), else `default`.
+#[cfg(test)]
+pub(crate) fn test_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,13 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
             "[phone]",
             always,
         ),
+        // International numbers written with a + and one or two groups
+        // (+44 7700 900123, +1-555-0100199).
+        p(
+            r"\+\d{1,3}[ \-.]?\d{2,5}(?:[ \-.]\d{2,8}){1,2}(?-u:\b)",
+            "[phone]",
+            phone_length,
+        ),
         p(
             r"(?:\+\d{1,3}[ \-.]?)?(?:\(\d{2,4}\)[ \-.]?)?(?-u:\b)\d{2,4}[ \-.]\d{3,4}[ \-.]\d{3,4}(?-u:\b)",
             "[phone]",
@@ -117,6 +124,7 @@ mod tests {
             "mail me at [email] please"
         );
         assert_eq!(redact("call +44 20 7946 0958 today"), "call [phone] today");
+        assert_eq!(redact("call +44 7700 900123."), "call [phone].");
         assert_eq!(redact("我的手机13812345678，谢谢"), "我的手机[phone]，谢谢");
         assert_eq!(
             redact("card 4111 1111 1111 1111 was charged"),

@@ -4,8 +4,12 @@
 //! Every command runs with the workspace as its current directory and with
 //! `--index`/`--out` inside it, so no test writes into the repository.
 
+// Each test binary uses its own part of these helpers.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, ChildStderr, Output, Stdio};
 use std::time::Duration;
 
 use assert_cmd::Command;
@@ -168,14 +172,13 @@ impl Workspace {
 
     /// `vocscope run INPUTS --index --out --json`; panics unless it exits 0.
     pub fn run(&self, inputs: &[&Path]) -> RunResult {
+        self.run_with(inputs, &[])
+    }
+
+    /// `vocscope run INPUTS --index --out --json EXTRA`; panics unless it exits 0.
+    pub fn run_with(&self, inputs: &[&Path], extra: &[&str]) -> RunResult {
         let mut cmd = self.cmd();
-        cmd.arg("run")
-            .args(inputs)
-            .arg("--index")
-            .arg(self.index())
-            .arg("--out")
-            .arg(self.out())
-            .arg("--json");
+        cmd.args(self.run_args(inputs, extra)).arg("--json");
         let output = cmd.output().expect("run vocscope");
         assert_success(&output, "vocscope run");
         let summary: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -286,6 +289,136 @@ impl Workspace {
         let text = std::fs::read_to_string(self.out_file("summary.json"))
             .expect("summary.json is written");
         serde_json::from_str(&text).expect("summary.json is JSON")
+    }
+}
+
+impl Workspace {
+    /// `vocscope run INPUTS --index --out EXTRA` (a table on stdout), whatever its exit code.
+    pub fn run_output(&self, inputs: &[&Path], extra: &[&str]) -> Output {
+        self.cmd()
+            .args(self.run_args(inputs, extra))
+            .output()
+            .expect("run vocscope")
+    }
+
+    /// Arguments of `vocscope run INPUTS --index --out EXTRA`.
+    fn run_args(&self, inputs: &[&Path], extra: &[&str]) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec!["run".into()];
+        args.extend(inputs.iter().map(|p| p.as_os_str().to_owned()));
+        args.extend([
+            "--index".into(),
+            self.index().into_os_string(),
+            "--out".into(),
+            self.out().into_os_string(),
+        ]);
+        args.extend(extra.iter().map(Into::into));
+        args
+    }
+
+    /// Starts `vocscope run INPUTS --index --out --json EXTRA` in the
+    /// background with stderr piped; with `pause`, the run stops at that stage
+    /// (the debug-build test hook `VOCSCOPE_TEST_PAUSE`, see `pipeline`).
+    pub fn spawn_run(&self, inputs: &[&Path], extra: &[&str], pause: Option<&str>) -> Background {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("vocscope"));
+        cmd.current_dir(self.path())
+            .args(self.run_args(inputs, extra))
+            .arg("--json")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(stage) = pause {
+            cmd.env("VOCSCOPE_TEST_PAUSE", stage);
+        }
+        let mut child = cmd.spawn().expect("start vocscope run");
+        let stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+        Background {
+            child,
+            stderr,
+            seen: String::new(),
+        }
+    }
+}
+
+/// A `vocscope` process started by [`Workspace::spawn_run`].
+pub struct Background {
+    /// The process.
+    pub child: Child,
+    stderr: BufReader<ChildStderr>,
+    /// Standard error read so far.
+    pub seen: String,
+}
+
+/// How a background run ended.
+#[derive(Debug)]
+pub struct Ended {
+    /// Exit code (None: killed by a signal).
+    pub code: Option<i32>,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Background {
+    /// Reads stderr until a line starts with `prefix`; panics if the process
+    /// closes stderr first (it ended without getting there).
+    pub fn wait_for(&mut self, prefix: &str) {
+        loop {
+            let mut line = String::new();
+            let n = self.stderr.read_line(&mut line).expect("read stderr");
+            self.seen.push_str(&line);
+            if n == 0 {
+                let _ = self.child.kill();
+                panic!(
+                    "vocscope ended before printing {prefix:?}; stderr:\n{}",
+                    self.seen
+                );
+            }
+            if line.starts_with(prefix) {
+                return;
+            }
+        }
+    }
+
+    /// Sends a signal (`KILL`, `INT`, ...) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Kills the process (SIGKILL) and reaps it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill vocscope");
+        self.child.wait().expect("reap vocscope");
+    }
+
+    /// Waits for the process to end and collects its output.
+    pub fn finish(mut self) -> Ended {
+        // Both pipes are drained at once, so a full one cannot block the process.
+        let out = self.child.stdout.take();
+        let reader = std::thread::spawn(move || {
+            let mut stdout = String::new();
+            if let Some(mut out) = out {
+                out.read_to_string(&mut stdout).expect("read stdout");
+            }
+            stdout
+        });
+        let mut rest = String::new();
+        self.stderr
+            .read_to_string(&mut rest)
+            .expect("read stderr to the end");
+        self.seen.push_str(&rest);
+        let stdout = reader.join().expect("stdout reader");
+        let status = self.child.wait().expect("wait for vocscope");
+        Ended {
+            code: status.code(),
+            stdout,
+            stderr: self.seen,
+        }
     }
 }
 
