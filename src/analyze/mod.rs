@@ -8,22 +8,26 @@
 //! with rayon by the caller.
 
 mod cues;
+mod model;
 mod sentiment;
 mod taxonomy;
 
 pub use cues::{CueHit, CueSet, MAX_GAP};
-pub use sentiment::{normalize, parse_tsv, Label, Lexicon, LexiconError, Sentiment, NEUTRAL_BAND};
+pub use model::{feature_hash, feature_name, sentence_features, LinearModel, ModelError};
+pub use sentiment::{
+    normalize, parse_tsv, Label, Lexicon, LexiconError, SentenceParts, Sentiment, NEUTRAL_BAND,
+};
 pub use taxonomy::{SignalDef, Taxonomy, TaxonomyError, ThemeDef, DEFAULT_TAXONOMY};
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::{detect_language, split_sentences, tokenize, Lang, Word};
+use crate::text::{detect_language, sentence_words, split_sentences, tokenize, Lang};
 
 /// Per theme while a record is read: score sum, sentences, cues, sentence spans.
 type ThemeAcc = (f64, usize, Vec<usize>, Vec<(u32, u32)>);
 
 /// Version of the analysis rules; bump when a code change alters results.
-pub const ANALYSIS_VERSION: u32 = 2;
+pub const ANALYSIS_VERSION: u32 = 3;
 
 /// Weight of the rating in the combined score when a record has one.
 pub const RATING_WEIGHT: f64 = 0.5;
@@ -146,25 +150,19 @@ impl Analyzer {
         let words = tokenize(text);
         let sentences = split_sentences(text);
 
-        let mut sum = 0.0;
+        let mut total = SentenceParts::default();
         let mut theme_scores: Vec<Option<ThemeAcc>> = vec![None; self.taxonomy.themes.len()];
         let mut signals: Vec<Option<usize>> = vec![None; self.taxonomy.signals.len()];
         let mut hits = Vec::new();
         let mut excluded = Vec::new();
         let mut first_word = 0;
         for span in &sentences {
-            // Words are in text order, so each sentence's words are a contiguous run.
-            while first_word < words.len() && words[first_word].end <= span.start {
-                first_word += 1;
-            }
-            let mut last = first_word;
-            while last < words.len() && words[last].start < span.end {
-                last += 1;
-            }
-            let sentence_words: &[Word] = &words[first_word..last];
-            let valence = self.lexicon.sentence_valence(text, *span, sentence_words);
-            sum += valence;
-            let sentence_score = normalize(valence);
+            let sentence_words = sentence_words(&words, *span, &mut first_word);
+            let parts = self
+                .lexicon
+                .sentence_parts(lang, text, *span, sentence_words);
+            total.add(parts);
+            let sentence_score = self.lexicon.sentence_score(lang, parts);
 
             let lower = text[span.start..span.end].to_lowercase();
             hits.clear();
@@ -198,7 +196,7 @@ impl Analyzer {
             record_signals(&hits, &mut signals);
         }
 
-        let text_sentiment = Sentiment::from_score(normalize(sum));
+        let text_sentiment = Sentiment::from_score(self.lexicon.text_score(lang, total));
         let sentiment = match rating_score(input.rating, input.nps) {
             Some(r) => Sentiment::from_score(
                 RATING_WEIGHT * r + (1.0 - RATING_WEIGHT) * text_sentiment.score,

@@ -8,12 +8,14 @@
 //! over the words inside them; a phrase of valence 0 ("thanks in advance")
 //! silences its words. The document score normalizes the sum into [-1, 1].
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
+use std::sync::{Arc, LazyLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 
-use crate::text::{tokenize, Script, Span, Word};
+use super::model::{LinearModel, ModelError};
+use crate::text::{tokenize, Lang, Script, Span, Word};
 
 /// Default lexicons, embedded (see data/SOURCES.md).
 pub const EN_WORDS: &str = include_str!("../../data/lexicon/en.tsv");
@@ -23,6 +25,25 @@ pub const EN_PHRASES: &str = include_str!("../../data/lexicon/en_domain.tsv");
 pub const ZH_WORDS: &str = include_str!("../../data/lexicon/zh.tsv");
 /// Support-domain Chinese phrases.
 pub const ZH_PHRASES: &str = include_str!("../../data/lexicon/zh_domain.tsv");
+/// Emoji valences, written for vocscope.
+pub const EMOJI: &str = include_str!("../../data/lexicon/emoji.tsv");
+/// English model (gzip), trained by src/bin/train_sentiment.rs.
+pub const EN_MODEL: &[u8] = include_bytes!("../../data/model/en.tsv.gz");
+/// Chinese model (gzip), trained by src/bin/train_sentiment.rs.
+pub const ZH_MODEL: &[u8] = include_bytes!("../../data/model/zh.tsv.gz");
+
+/// The English and Chinese models.
+type ModelPair = (Arc<LinearModel>, Arc<LinearModel>);
+
+/// The embedded models, parsed once per process.
+static DEFAULT_MODELS: LazyLock<Result<ModelPair, String>> = LazyLock::new(|| {
+    let en = LinearModel::parse_gz(EN_MODEL, "data/model/en.tsv.gz");
+    let zh = LinearModel::parse_gz(ZH_MODEL, "data/model/zh.tsv.gz");
+    match (en, zh) {
+        (Ok(en), Ok(zh)) => Ok((Arc::new(en), Arc::new(zh))),
+        (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+    }
+});
 
 /// Normalization constant of the compound score (as VADER).
 const ALPHA: f64 = 15.0;
@@ -250,6 +271,30 @@ pub struct Lexicon {
     zh_words: HashMap<String, f64>,
     zh_phrases: Option<AhoCorasick>,
     zh_phrase_valence: Vec<f64>,
+    emoticons: HashMap<String, f64>,
+    emoji: HashMap<char, f64>,
+    en_model: Option<Arc<LinearModel>>,
+    zh_model: Option<Arc<LinearModel>>,
+}
+
+/// What one sentence contributes to a text's score.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SentenceParts {
+    /// Raw valence sum of the lexicon and rules.
+    pub valence: f64,
+    /// Sum of the model's feature weights.
+    pub logit: f64,
+    /// Whether a lexicon entry or model feature was found.
+    pub evidence: bool,
+}
+
+impl SentenceParts {
+    /// Adds another sentence's parts.
+    pub fn add(&mut self, other: SentenceParts) {
+        self.valence += other.valence;
+        self.logit += other.logit;
+        self.evidence |= other.evidence;
+    }
 }
 
 /// Parses `entry<TAB>valence` lines; `#` starts a comment line.
@@ -280,15 +325,95 @@ pub fn parse_tsv(text: &str, file: &str) -> Result<Vec<(String, f64)>, LexiconEr
     Ok(out)
 }
 
+impl From<ModelError> for LexiconError {
+    fn from(e: ModelError) -> LexiconError {
+        LexiconError {
+            file: e.file,
+            line: e.line,
+            message: e.message,
+        }
+    }
+}
+
 impl Lexicon {
-    /// The embedded default lexicons.
+    /// The embedded default lexicons and models.
     pub fn default_lexicon() -> Result<Lexicon, LexiconError> {
+        let mut lexicon = Lexicon::rules_only()?;
+        let (en, zh) = DEFAULT_MODELS.as_ref().map_err(|message| LexiconError {
+            file: "data/model".into(),
+            line: 0,
+            message: message.clone(),
+        })?;
+        lexicon.set_models(Some(en.clone()), Some(zh.clone()));
+        Ok(lexicon)
+    }
+
+    /// The embedded default lexicons with their rules alone, no model.
+    pub fn rules_only() -> Result<Lexicon, LexiconError> {
         Lexicon::from_tables(
             parse_tsv(EN_WORDS, "data/lexicon/en.tsv")?,
             parse_tsv(EN_PHRASES, "data/lexicon/en_domain.tsv")?,
             parse_tsv(ZH_WORDS, "data/lexicon/zh.tsv")?,
             parse_tsv(ZH_PHRASES, "data/lexicon/zh_domain.tsv")?,
         )
+    }
+
+    /// Uses these models (English also for `other`, Chinese for `zh`); a
+    /// language without a model, or with an empty one, is scored by the rules alone.
+    pub fn set_models(&mut self, en: Option<Arc<LinearModel>>, zh: Option<Arc<LinearModel>>) {
+        let mut fp = self.fingerprint;
+        for m in [&en, &zh] {
+            let m = m.as_ref().map_or(0, |m| m.fingerprint());
+            fp = crate::record::fnv1a(format!("{fp}:{m}").as_bytes());
+        }
+        self.fingerprint = fp;
+        self.en_model = en.filter(|m| !m.is_empty());
+        self.zh_model = zh.filter(|m| !m.is_empty());
+    }
+
+    fn model(&self, lang: Lang) -> Option<&LinearModel> {
+        match lang {
+            Lang::Zh => self.zh_model.as_deref(),
+            Lang::En | Lang::Other => self.en_model.as_deref(),
+        }
+    }
+
+    /// The parts of one sentence's score: `span` is its byte range in `text`,
+    /// `words` its words.
+    pub fn sentence_parts(
+        &self,
+        lang: Lang,
+        text: &str,
+        span: Span,
+        words: &[Word],
+    ) -> SentenceParts {
+        let valence = self.sentence_valence(text, span, words);
+        let (logit, known) = match self.model(lang) {
+            Some(m) => m.sentence_logit(&text[span.start..span.end], words),
+            None => (0.0, 0),
+        };
+        SentenceParts {
+            valence,
+            logit,
+            evidence: valence != 0.0 || known > 0,
+        }
+    }
+
+    /// Score in [-1, 1] of a whole text from the sum of its sentences' parts.
+    pub fn text_score(&self, lang: Lang, parts: SentenceParts) -> f64 {
+        match self.model(lang) {
+            Some(m) => m.score(parts.logit, normalize(parts.valence), parts.evidence, true),
+            None => normalize(parts.valence),
+        }
+    }
+
+    /// Score in [-1, 1] of one sentence (for aspect-level sentiment): the
+    /// model without its bias, so a sentence without evidence is neutral.
+    pub fn sentence_score(&self, lang: Lang, parts: SentenceParts) -> f64 {
+        match self.model(lang) {
+            Some(m) => m.score(parts.logit, normalize(parts.valence), parts.evidence, false),
+            None => normalize(parts.valence),
+        }
     }
 
     /// Builds a lexicon from parsed tables.
@@ -301,16 +426,31 @@ impl Lexicon {
         let canonical = format!("{en_words:?}{en_phrases:?}{zh_words:?}{zh_phrases:?}");
         let mut lexicon = Lexicon {
             fingerprint: crate::record::fnv1a(canonical.as_bytes()),
-            en_words: HashMap::new(),
-            en_phrases: HashMap::new(),
+            en_words: HashMap::default(),
+            en_phrases: HashMap::default(),
             zh_words: zh_words.into_iter().collect(),
             zh_phrases: None,
             zh_phrase_valence: Vec::new(),
+            emoticons: HashMap::default(),
+            emoji: HashMap::default(),
+            en_model: None,
+            zh_model: None,
         };
+        for (emoji, valence) in parse_tsv(EMOJI, "data/lexicon/emoji.tsv")? {
+            if let Some(c) = emoji.chars().next() {
+                lexicon.emoji.insert(c, valence);
+            }
+        }
         for (word, valence) in en_words {
             let lower = word.to_lowercase();
-            // Multi-word entries of the word list are phrases.
-            if tokenize(&lower).len() > 1 {
+            // Entries with punctuation other than ' and - are emoticons
+            // (":)", ":D"), matched as whitespace-separated tokens as
+            // written; multi-word entries are phrases.
+            if word.contains(|c: char| c.is_ascii_punctuation() && c != '\'' && c != '-') {
+                if !word.contains(char::is_whitespace) {
+                    lexicon.emoticons.insert(word, valence);
+                }
+            } else if tokenize(&lower).len() > 1 {
                 lexicon.add_en_phrase(&lower, valence);
             } else {
                 lexicon.en_words.insert(lower, valence);
@@ -384,11 +524,13 @@ impl Lexicon {
     /// Raw valence sum of one sentence: `span` is its byte range in `text`,
     /// `words` its words (with offsets into `text`).
     pub fn sentence_valence(&self, text: &str, span: Span, words: &[Word]) -> f64 {
+        let sentence = &text[span.start..span.end];
+        let symbols = self.symbol_valence(sentence);
         if words.is_empty() {
-            return 0.0;
+            return symbols;
         }
         let base = span.start;
-        let sentence = &text[span.start..span.end];
+        let flags: Vec<u8> = words.iter().map(modifier).collect();
         // 1. Phrases claim their words.
         let mut claimed = vec![false; words.len()];
         let mut items: Vec<(usize, f64)> = Vec::new();
@@ -411,7 +553,8 @@ impl Lexicon {
                 i += 1;
             }
         }
-        if let Some(ac) = &self.zh_phrases {
+        // Every Chinese phrase holds a Chinese character.
+        if let Some(ac) = self.zh_phrases.as_ref().filter(|_| !sentence.is_ascii()) {
             let lower = sentence.to_lowercase();
             if lower.len() == sentence.len() {
                 for m in ac.find_iter(&lower) {
@@ -434,7 +577,7 @@ impl Lexicon {
         }
         // 2. Words.
         for (k, word) in words.iter().enumerate() {
-            if claimed[k] || is_modifier(word) {
+            if claimed[k] || flags[k] != 0 {
                 continue;
             }
             let valence = match word.script {
@@ -451,7 +594,7 @@ impl Lexicon {
         }
         // 3. Rules around each item.
         let mixed_case = sentence.chars().any(|c| c.is_lowercase());
-        let contrast_at = words.iter().rposition(is_contrast);
+        let contrast_at = flags.iter().rposition(|f| f & CONTRAST != 0);
         let mut sum = 0.0;
         for (k, valence) in items {
             if valence == 0.0 {
@@ -466,15 +609,16 @@ impl Lexicon {
             {
                 v += CAPS_BOOST * v.signum();
             }
-            for (distance, w) in words[k.saturating_sub(3)..k].iter().rev().enumerate() {
+            let before = &flags[k.saturating_sub(3)..k];
+            for (distance, f) in before.iter().rev().enumerate() {
                 let scale = 1.0 - 0.05 * distance as f64;
-                if is_booster(w) {
+                if f & BOOSTER != 0 {
                     v += BOOST * scale * v.signum();
-                } else if is_dampener(w) {
+                } else if f & DAMPENER != 0 {
                     v -= BOOST * scale * v.signum();
                 }
             }
-            if words[k.saturating_sub(3)..k].iter().any(is_negator) {
+            if before.iter().any(|f| f & NEGATOR != 0) {
                 v *= NEGATION_FACTOR;
             }
             match contrast_at {
@@ -484,6 +628,7 @@ impl Lexicon {
             }
             sum += v;
         }
+        sum += symbols;
         if sum != 0.0 {
             let bangs = sentence
                 .chars()
@@ -491,6 +636,34 @@ impl Lexicon {
                 .count()
                 .min(4);
             sum += EXCLAMATION_BOOST * bangs as f64 * sum.signum();
+        }
+        sum
+    }
+}
+
+impl Lexicon {
+    /// Valence of the emoji and emoticons of a sentence (":)", "😡"). An
+    /// emoticon must stand alone between spaces (or trailing punctuation),
+    /// so the ":/" of a web address does not count.
+    fn symbol_valence(&self, sentence: &str) -> f64 {
+        let mut sum = 0.0;
+        if !sentence.is_ascii() {
+            for c in sentence.chars() {
+                if let Some(v) = self.emoji.get(&c) {
+                    sum += v;
+                }
+            }
+        }
+        if sentence
+            .bytes()
+            .any(|b| matches!(b, b':' | b';' | b'=' | b'<' | b'(' | b')'))
+        {
+            for token in sentence.split_whitespace() {
+                let token = token.trim_end_matches([',', '.']);
+                if let Some(v) = self.emoticons.get(token) {
+                    sum += v;
+                }
+            }
         }
         sum
     }
@@ -504,31 +677,40 @@ fn contiguous(words: &[Word], start: usize, terms: &[String]) -> bool {
             .all(|(w, t)| w.term == *t)
 }
 
-fn in_list(word: &Word, en: &[&str], zh: &[&str]) -> bool {
-    match word.script {
-        Script::Latin => en.contains(&word.lower.as_str()),
-        Script::Han => zh.contains(&word.lower.as_str()),
+const NEGATOR: u8 = 1;
+const BOOSTER: u8 = 2;
+const DAMPENER: u8 = 4;
+const CONTRAST: u8 = 8;
+
+/// Modifier flags of each English and Chinese modifier word.
+static MODIFIERS: LazyLock<HashMap<&'static str, u8>> = LazyLock::new(|| {
+    let mut map: HashMap<&'static str, u8> = HashMap::default();
+    let lists: [(&[&'static str], u8); 8] = [
+        (EN_NEGATORS, NEGATOR),
+        (ZH_NEGATORS, NEGATOR),
+        (EN_BOOSTERS, BOOSTER),
+        (ZH_BOOSTERS, BOOSTER),
+        (EN_DAMPENERS, DAMPENER),
+        (ZH_DAMPENERS, DAMPENER),
+        (EN_CONTRAST, CONTRAST),
+        (ZH_CONTRAST, CONTRAST),
+    ];
+    for (list, flag) in lists {
+        for w in list {
+            *map.entry(w).or_default() |= flag;
+        }
     }
-}
+    map
+});
 
-fn is_negator(word: &Word) -> bool {
-    in_list(word, EN_NEGATORS, ZH_NEGATORS)
-}
-
-fn is_booster(word: &Word) -> bool {
-    in_list(word, EN_BOOSTERS, ZH_BOOSTERS)
-}
-
-fn is_dampener(word: &Word) -> bool {
-    in_list(word, EN_DAMPENERS, ZH_DAMPENERS)
-}
-
-fn is_contrast(word: &Word) -> bool {
-    in_list(word, EN_CONTRAST, ZH_CONTRAST)
+/// Modifier flags of a word (0 for none). The lists of both languages are
+/// disjoint by script, so one table serves both.
+fn modifier(word: &Word) -> u8 {
+    MODIFIERS.get(word.lower.as_str()).copied().unwrap_or(0)
 }
 
 fn is_modifier(word: &Word) -> bool {
-    is_negator(word) || is_booster(word) || is_dampener(word) || is_contrast(word)
+    modifier(word) != 0
 }
 
 #[cfg(test)]
