@@ -9,6 +9,6 @@ python3 scripts/prepare_training.py "$work"
 cargo build --quiet --release --bin train_sentiment
 target/release/train_sentiment "$work/en_train.tsv" data/model/en.tsv.gz \
     --neutral "$work/en_neutral_train.tsv" \
-    --lr 0.02 --epochs 10 --features 30000 --dead-zone 0.3
+    --nb --lr 0.05 --epochs 10 --features 30000 --dead-zone 0.2
 target/release/train_sentiment "$work/zh_train.tsv" data/model/zh.tsv.gz \
-    --lr 0.02 --epochs 5 --features 60000 --dead-zone 0.3
+    --lr 0.02 --epochs 5 --features 60000 --dead-zone 0.1

@@ -318,6 +318,51 @@ mod tests {
     }
 
     #[test]
+    fn model_and_rules_agree_on_plain_cases() {
+        for (text, label) in [
+            ("The support team was amazing, thank you!", Label::Positive),
+            (
+                "Still waiting for my refund, third time I contact you",
+                Label::Negative,
+            ),
+            ("I was charged twice and nobody answers", Label::Negative),
+            ("The app keeps crashing since the update", Label::Negative),
+            ("Thanks in advance", Label::Neutral),
+            ("快递太慢了，差评", Label::Negative),
+            ("质量很好，好评", Label::Positive),
+            ("等了半天也没人回复", Label::Negative),
+        ] {
+            assert_eq!(analyze(text).text_sentiment.label, label, "{text}");
+        }
+    }
+
+    #[test]
+    fn theme_sentences_get_their_own_sentiment() {
+        let a = analyze("The delivery was fast. The item arrived broken and scratched.");
+        let delivery = a.themes.iter().find(|t| t.id.contains("delivery"));
+        let damage = a.themes.iter().find(|t| t.id.contains("damage"));
+        if let (Some(d), Some(x)) = (delivery, damage) {
+            assert!(d.sentiment > 0.0 && x.sentiment < 0.0, "{:?}", a.themes);
+        } else {
+            panic!("expected a delivery and a damage theme: {:?}", a.themes);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_unicode_never_panics(
+            text in "\\PC*",
+            raw in proptest::collection::vec(proptest::prelude::any::<char>(), 0..200),
+        ) {
+            let az = analyzer();
+            for t in [text, raw.into_iter().collect::<String>()] {
+                let a = az.analyze(AnalysisInput { text: &t, ..Default::default() });
+                proptest::prop_assert!((-1.0..=1.0).contains(&a.sentiment.score));
+            }
+        }
+    }
+
+    #[test]
     fn nps_and_stars_map_to_unit_range() {
         assert_eq!(rating_score(Some(5.0), None), Some(1.0));
         assert_eq!(rating_score(Some(1.0), None), Some(-1.0));

@@ -20,7 +20,11 @@
 use std::collections::HashMap;
 use std::io::Read;
 
+use super::sentiment::SentenceParts;
 use crate::text::{Script, Word};
+
+/// Logit per unit of support-domain valence (see [`LinearModel::score`]).
+pub const DOMAIN_WEIGHT: f64 = 1.0;
 
 /// A feature's parts: kind (`u`, `b`, `n`, `c`), then one or two strings.
 /// Its name is `kind:first` or `kind:first second`.
@@ -127,14 +131,26 @@ fn negator(word: &Word) -> bool {
     }
 }
 
-/// Calls `sink` with every feature of one sentence: `words` are its words
-/// and `sentence` its text.
-pub fn sentence_features(sentence: &str, words: &[Word], sink: &mut FeatureSink) {
+/// Calls `sink` with every feature of one sentence: `sentence` is its text,
+/// starting at byte `base` of the text that `words` (its words) point into.
+/// Words and characters inside a `silenced` range (bytes of `sentence`: the
+/// lexicon's phrases of valence 0, "thanks in advance") give no feature.
+pub fn sentence_features(
+    sentence: &str,
+    base: usize,
+    words: &[Word],
+    silenced: &[(usize, usize)],
+    sink: &mut FeatureSink,
+) {
+    let quiet = |start: usize, end: usize| silenced.iter().any(|&(s, e)| start >= s && end <= e);
     let mut negated_until = 0usize;
     for (k, word) in words.iter().enumerate() {
         let term = word.term.as_str();
+        if !silenced.is_empty() && quiet(word.start - base, word.end - base) {
+            continue;
+        }
         sink(b'u', term, "");
-        if k > 0 {
+        if k > 0 && (silenced.is_empty() || !quiet(words[k - 1].start - base, word.end - base)) {
             sink(b'b', &words[k - 1].term, term);
         }
         if k < negated_until {
@@ -236,10 +252,17 @@ impl LinearModel {
 
     /// Sum of the feature weights of one sentence, and how many of its
     /// features the model knows.
-    pub fn sentence_logit(&self, sentence: &str, words: &[Word]) -> (f64, usize) {
+    /// Arguments as [`sentence_features`].
+    pub fn sentence_logit(
+        &self,
+        sentence: &str,
+        base: usize,
+        words: &[Word],
+        silenced: &[(usize, usize)],
+    ) -> (f64, usize) {
         let mut sum = 0.0f64;
         let mut known = 0usize;
-        sentence_features(sentence, words, &mut |kind, a, b| {
+        sentence_features(sentence, base, words, silenced, &mut |kind, a, b| {
             if let Some(&w) = self.weights.get(&feature_hash(kind, a, b)) {
                 sum += f64::from(w);
                 known += 1;
@@ -248,18 +271,22 @@ impl LinearModel {
         (sum, known)
     }
 
-    /// Score in [-1, 1] of a text from the sum of its sentences' feature
-    /// weights and its normalized lexicon score; `evidence` says whether any
-    /// feature or lexicon entry was found (without, the score is 0). A text
-    /// without a lexicon entry scores 0 unless the model is confident beyond
-    /// the dead zone: "It arrived." stays neutral.
-    pub fn score(&self, features: f64, lexicon: f64, evidence: bool, with_bias: bool) -> f64 {
-        if !evidence {
+    /// Score in [-1, 1] of a text (or sentence) from its summed parts and
+    /// its normalized general-lexicon score. The support-domain valence
+    /// (phrases such as "charged twice", emoji) is added to the logit at
+    /// [`DOMAIN_WEIGHT`] per valence unit: the training texts (tweets, movie
+    /// and editorial snippets, product reviews) hold few such phrases, so the
+    /// model cannot weigh them itself. Without any evidence the score is 0;
+    /// without a lexicon or domain entry it is 0 inside the dead zone, so
+    /// "It arrived." stays neutral.
+    pub fn score(&self, parts: &SentenceParts, lexicon: f64, with_bias: bool) -> f64 {
+        if !parts.evidence {
             return 0.0;
         }
         let bias = if with_bias { self.bias } else { 0.0 };
-        let p = ((bias + features + self.lexicon * lexicon) / 2.0).tanh();
-        if lexicon == 0.0 && p.abs() <= self.dead_zone {
+        let z = bias + parts.logit + self.lexicon * lexicon + DOMAIN_WEIGHT * parts.domain;
+        let p = (z / 2.0).tanh();
+        if lexicon == 0.0 && parts.domain == 0.0 && p.abs() <= self.dead_zone {
             0.0
         } else {
             p
@@ -275,7 +302,9 @@ mod tests {
     fn names(text: &str) -> Vec<String> {
         let words = tokenize(text);
         let mut out = Vec::new();
-        sentence_features(text, &words, &mut |k, a, b| out.push(feature_name(k, a, b)));
+        sentence_features(text, 0, &words, &[], &mut |k, a, b| {
+            out.push(feature_name(k, a, b))
+        });
         out
     }
 
@@ -288,6 +317,17 @@ mod tests {
         let f = names("服务很好");
         assert!(f.contains(&"c:很好".to_string()), "{f:?}");
         assert!(f.contains(&"c:服务".to_string()), "{f:?}");
+    }
+
+    #[test]
+    fn silenced_ranges_give_no_features() {
+        let text = "thanks in advance";
+        let words = tokenize(text);
+        let mut out = Vec::new();
+        sentence_features(text, 0, &words, &[(0, text.len())], &mut |k, a, b| {
+            out.push(feature_name(k, a, b))
+        });
+        assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]
@@ -306,19 +346,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(m.len(), 2);
+        let parts = |logit: f64, domain: f64, evidence: bool| SentenceParts {
+            valence: 0.0,
+            domain,
+            logit,
+            evidence,
+        };
         let words = tokenize("good");
-        let (z, n) = m.sentence_logit("good", &words);
+        let (z, n) = m.sentence_logit("good", 0, &words, &[]);
         assert_eq!((z, n), (1.5, 1));
-        assert!(m.score(z, 0.0, true, true) > 0.3);
+        assert!(m.score(&parts(z, 0.0, true), 0.0, true) > 0.3);
         let words = tokenize("not good");
-        let (z, _) = m.sentence_logit("not good", &words);
-        assert!(m.score(z, 0.0, true, true) < -0.3);
-        assert_eq!(m.score(0.0, 0.0, false, true), 0.0);
-        assert_eq!(m.score(0.05, 0.0, true, false), 0.0, "inside the dead zone");
-        assert!(
-            m.score(0.0, 0.1, true, false) > 0.0,
-            "a lexicon entry decides"
-        );
+        let (z, _) = m.sentence_logit("not good", 0, &words, &[]);
+        assert!(m.score(&parts(z, 0.0, true), 0.0, true) < -0.3);
+        assert_eq!(m.score(&parts(0.0, 0.0, false), 0.0, true), 0.0);
+        let quiet = m.score(&parts(0.05, 0.0, true), 0.0, false);
+        assert_eq!(quiet, 0.0, "inside the dead zone");
+        let lexical = m.score(&parts(0.0, 0.0, true), 0.1, false);
+        assert!(lexical > 0.0, "a lexicon entry decides");
+        let domain = m.score(&parts(0.5, -2.0, true), 0.0, false);
+        assert!(domain < -0.5, "domain phrases weigh in");
     }
 
     #[test]

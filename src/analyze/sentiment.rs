@@ -248,6 +248,8 @@ pub fn normalize(sum: f64) -> f64 {
 struct Phrase {
     terms: Vec<String>,
     valence: f64,
+    /// From the support-domain list (not from the general word list).
+    domain: bool,
 }
 
 /// Why a lexicon file cannot be used.
@@ -280,8 +282,10 @@ pub struct Lexicon {
 /// What one sentence contributes to a text's score.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct SentenceParts {
-    /// Raw valence sum of the lexicon and rules.
+    /// Raw valence sum of the general word lists, after the rules.
     pub valence: f64,
+    /// Raw valence sum of the support-domain phrases, emoji and emoticons.
+    pub domain: f64,
     /// Sum of the model's feature weights.
     pub logit: f64,
     /// Whether a lexicon entry or model feature was found.
@@ -292,6 +296,7 @@ impl SentenceParts {
     /// Adds another sentence's parts.
     pub fn add(&mut self, other: SentenceParts) {
         self.valence += other.valence;
+        self.domain += other.domain;
         self.logit += other.logit;
         self.evidence |= other.evidence;
     }
@@ -387,23 +392,25 @@ impl Lexicon {
         span: Span,
         words: &[Word],
     ) -> SentenceParts {
-        let valence = self.sentence_valence(text, span, words);
+        let mut silenced = Vec::new();
+        let (valence, domain) = self.sentence_valences(text, span, words, &mut silenced);
         let (logit, known) = match self.model(lang) {
-            Some(m) => m.sentence_logit(&text[span.start..span.end], words),
+            Some(m) => m.sentence_logit(&text[span.start..span.end], span.start, words, &silenced),
             None => (0.0, 0),
         };
         SentenceParts {
             valence,
+            domain,
             logit,
-            evidence: valence != 0.0 || known > 0,
+            evidence: valence != 0.0 || domain != 0.0 || known > 0,
         }
     }
 
     /// Score in [-1, 1] of a whole text from the sum of its sentences' parts.
     pub fn text_score(&self, lang: Lang, parts: SentenceParts) -> f64 {
         match self.model(lang) {
-            Some(m) => m.score(parts.logit, normalize(parts.valence), parts.evidence, true),
-            None => normalize(parts.valence),
+            Some(m) => m.score(&parts, normalize(parts.valence), true),
+            None => normalize(parts.valence + parts.domain),
         }
     }
 
@@ -411,8 +418,8 @@ impl Lexicon {
     /// model without its bias, so a sentence without evidence is neutral.
     pub fn sentence_score(&self, lang: Lang, parts: SentenceParts) -> f64 {
         match self.model(lang) {
-            Some(m) => m.score(parts.logit, normalize(parts.valence), parts.evidence, false),
-            None => normalize(parts.valence),
+            Some(m) => m.score(&parts, normalize(parts.valence), false),
+            None => normalize(parts.valence + parts.domain),
         }
     }
 
@@ -451,13 +458,13 @@ impl Lexicon {
                     lexicon.emoticons.insert(word, valence);
                 }
             } else if tokenize(&lower).len() > 1 {
-                lexicon.add_en_phrase(&lower, valence);
+                lexicon.add_en_phrase(&lower, valence, false);
             } else {
                 lexicon.en_words.insert(lower, valence);
             }
         }
         for (phrase, valence) in en_phrases {
-            lexicon.add_en_phrase(&phrase.to_lowercase(), valence);
+            lexicon.add_en_phrase(&phrase.to_lowercase(), valence, true);
         }
         let mut patterns = Vec::new();
         for (phrase, valence) in zh_phrases {
@@ -511,11 +518,15 @@ impl Lexicon {
         self.fingerprint
     }
 
-    fn add_en_phrase(&mut self, phrase: &str, valence: f64) {
+    fn add_en_phrase(&mut self, phrase: &str, valence: f64, domain: bool) {
         let terms: Vec<String> = tokenize(phrase).into_iter().map(|w| w.term).collect();
         if let Some(first) = terms.first() {
             let list = self.en_phrases.entry(first.clone()).or_default();
-            list.push(Phrase { terms, valence });
+            list.push(Phrase {
+                terms,
+                valence,
+                domain,
+            });
             // Longest phrase first, so "not received at all" beats "not received".
             list.sort_by_key(|p| std::cmp::Reverse(p.terms.len()));
         }
@@ -524,16 +535,33 @@ impl Lexicon {
     /// Raw valence sum of one sentence: `span` is its byte range in `text`,
     /// `words` its words (with offsets into `text`).
     pub fn sentence_valence(&self, text: &str, span: Span, words: &[Word]) -> f64 {
+        let (general, domain) = self.sentence_valences(text, span, words, &mut Vec::new());
+        general + domain
+    }
+
+    /// [`Lexicon::sentence_valence`] in two parts: from the general word
+    /// lists, and from the support-domain phrases, emoji and emoticons.
+    /// `silenced` receives the byte ranges (relative to the sentence) of the
+    /// phrases of valence 0 ("thanks in advance", 你好): their words carry no
+    /// sentiment, for the model either.
+    pub fn sentence_valences(
+        &self,
+        text: &str,
+        span: Span,
+        words: &[Word],
+        silenced: &mut Vec<(usize, usize)>,
+    ) -> (f64, f64) {
+        silenced.clear();
         let sentence = &text[span.start..span.end];
         let symbols = self.symbol_valence(sentence);
         if words.is_empty() {
-            return symbols;
+            return (0.0, symbols);
         }
         let base = span.start;
         let flags: Vec<u8> = words.iter().map(modifier).collect();
         // 1. Phrases claim their words.
         let mut claimed = vec![false; words.len()];
-        let mut items: Vec<(usize, f64)> = Vec::new();
+        let mut items: Vec<(usize, f64, bool)> = Vec::new();
         let mut i = 0;
         while i < words.len() {
             let mut advanced = false;
@@ -543,7 +571,11 @@ impl Lexicon {
                         for c in &mut claimed[i..i + p.terms.len()] {
                             *c = true;
                         }
-                        items.push((i, p.valence));
+                        items.push((i, p.valence, p.domain));
+                        if p.valence == 0.0 {
+                            let end = words[i + p.terms.len() - 1].end;
+                            silenced.push((words[i].start - base, end - base));
+                        }
                         i += p.terms.len();
                         advanced = true;
                     }
@@ -570,7 +602,11 @@ impl Lexicon {
                         for &k in &covered {
                             claimed[k] = true;
                         }
-                        items.push((first, self.zh_phrase_valence[m.pattern().as_usize()]));
+                        let valence = self.zh_phrase_valence[m.pattern().as_usize()];
+                        if valence == 0.0 {
+                            silenced.push((m.start(), m.end()));
+                        }
+                        items.push((first, valence, true));
                     }
                 }
             }
@@ -589,14 +625,15 @@ impl Lexicon {
                     .or_else(|| self.fused_zh(&word.lower)),
             };
             if let Some(v) = valence {
-                items.push((k, v));
+                items.push((k, v, false));
             }
         }
         // 3. Rules around each item.
         let mixed_case = sentence.chars().any(|c| c.is_lowercase());
         let contrast_at = flags.iter().rposition(|f| f & CONTRAST != 0);
         let mut sum = 0.0;
-        for (k, valence) in items {
+        let mut domain = symbols;
+        for (k, valence, from_domain) in items {
             if valence == 0.0 {
                 continue;
             }
@@ -626,18 +663,22 @@ impl Lexicon {
                 Some(c) if k > c => v *= 1.5,
                 _ => {}
             }
-            sum += v;
+            if from_domain {
+                domain += v;
+            } else {
+                sum += v;
+            }
         }
-        sum += symbols;
-        if sum != 0.0 {
+        let total = sum + domain;
+        if total != 0.0 {
             let bangs = sentence
                 .chars()
                 .filter(|&c| c == '!' || c == '！')
                 .count()
                 .min(4);
-            sum += EXCLAMATION_BOOST * bangs as f64 * sum.signum();
+            sum += EXCLAMATION_BOOST * bangs as f64 * total.signum();
         }
-        sum
+        (sum, domain)
     }
 }
 
@@ -772,6 +813,46 @@ mod tests {
     fn caps_and_exclamations_add_emphasis() {
         assert!(score("this is TERRIBLE") < score("this is terrible"));
         assert!(score("terrible!!!") < score("terrible"));
+    }
+
+    #[test]
+    fn chinese_negation_degree_and_contrast() {
+        assert!(score("满意") > 0.0);
+        assert!(score("不满意") < 0.0);
+        assert!(score("没用") < 0.0);
+        assert!(score("别买") < 0.0);
+        assert!(score("非常好") > score("好"));
+        assert!(score("有点慢") > score("太慢"));
+        assert!(score("东西不错，可是物流太慢了") < 0.0);
+        assert!(score("价格有点贵，不过质量很好") > 0.0);
+    }
+
+    #[test]
+    fn chinese_domain_phrases() {
+        assert!(score("客服一直没人回复") < -0.1);
+        assert!(score("我要退款") < 0.0);
+        assert!(score("我要投诉你们") < 0.0);
+        assert!(score("差评") < 0.0);
+        assert!(score("好评") > 0.0);
+        assert_eq!(score("你好，请问一下"), 0.0);
+    }
+
+    #[test]
+    fn english_support_phrases_and_politeness() {
+        assert!(score("Where is my order") < 0.0);
+        assert!(score("This is the third time I contact you") < 0.0);
+        assert_eq!(score("Hope you are well"), 0.0);
+        assert!(score("Not bad") > 0.0);
+    }
+
+    #[test]
+    fn emoji_and_emoticons_count() {
+        assert!(score("my order 😡") < 0.0);
+        assert!(score("arrived today 👍") > 0.0);
+        assert!(score("arrived today :)") > 0.0);
+        assert!(score("arrived today :(") < 0.0);
+        assert_eq!(score("see http://example.com/a:(b"), 0.0);
+        assert!(score("❤\u{FE0F} it") > 0.0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! train_sentiment TRAIN.tsv OUT.tsv.gz [--neutral NEUTRAL.tsv] [--features N] [--dead-zone D]
-//!                 [--epochs N] [--lr RATE] [--l2 PENALTY]
+//!                 [--epochs N] [--lr RATE] [--l2 PENALTY] [--nb]
 //! ```
 //!
 //! TRAIN.tsv holds `label<TAB>text` lines (positive or negative), as written
@@ -30,6 +30,8 @@ struct Settings {
     epochs: usize,
     learning_rate: f64,
     l2: f64,
+    /// Scale features by their naive Bayes log-count ratio.
+    nb: bool,
 }
 
 /// One text as features: (feature index, count) pairs and the lexicon score.
@@ -93,6 +95,7 @@ fn run() -> Result<(), String> {
         epochs: flag("--epochs", 10.0)? as usize,
         learning_rate: flag("--lr", 0.1)?,
         l2: flag("--l2", 1e-4)?,
+        nb: args.iter().any(|a| a == "--nb"),
     };
     let lexicon = Lexicon::rules_only().map_err(|e| e.to_string())?;
 
@@ -161,13 +164,19 @@ fn featurize(lexicon: &Lexicon, text: &str, positive: bool, vocab: &mut Vocabula
     let words = tokenize(text);
     let mut counts: HashMap<u32, f32> = HashMap::new();
     let mut valence = 0.0;
+    let mut silenced = Vec::new();
     let mut first = 0;
     for span in split_sentences(text) {
         let sentence_words = sentence_words(&words, span, &mut first);
-        valence += lexicon.sentence_valence(text, span, sentence_words);
+        // The general lists only: domain phrases are added at scoring time.
+        valence += lexicon
+            .sentence_valences(text, span, sentence_words, &mut silenced)
+            .0;
         sentence_features(
             &text[span.start..span.end],
+            span.start,
             sentence_words,
+            &silenced,
             &mut |kind, a, b| {
                 let h = feature_hash(kind, a, b);
                 let id = *vocab.index.entry(h).or_insert_with(|| {
@@ -192,7 +201,31 @@ fn featurize(lexicon: &Lexicon, text: &str, positive: bool, vocab: &mut Vocabula
 }
 
 /// Weights: one per feature, then bias, then lexicon.
+/// Naive Bayes log-count ratio of each feature (Wang and Manning 2012,
+/// "NBSVM"): features are scaled by it while training, and the written
+/// weight is the product, so scoring is unchanged.
+fn nb_ratios(docs: &[Doc], n: usize) -> Vec<f64> {
+    let mut pos = vec![1.0f64; n];
+    let mut neg = vec![1.0f64; n];
+    for doc in docs {
+        let side = if doc.positive { &mut pos } else { &mut neg };
+        for &(id, c) in &doc.features {
+            side[id as usize] += f64::from(c);
+        }
+    }
+    let (sp, sn): (f64, f64) = (pos.iter().sum(), neg.iter().sum());
+    pos.iter()
+        .zip(&neg)
+        .map(|(p, q)| ((p / sp) / (q / sn)).ln())
+        .collect()
+}
+
 fn train_lr(docs: &[Doc], keep: &[bool], n: usize, settings: Settings) -> Vec<f64> {
+    let r = if settings.nb {
+        nb_ratios(docs, n)
+    } else {
+        vec![1.0; n]
+    };
     let mut w = vec![0.0f64; n + 2];
     let mut g2 = vec![1e-8f64; n + 2];
     // A fixed shuffle per epoch (xorshift), so training is deterministic.
@@ -207,7 +240,7 @@ fn train_lr(docs: &[Doc], keep: &[bool], n: usize, settings: Settings) -> Vec<f6
         }
         for &d in &order {
             let doc = &docs[d];
-            let z = logit(doc, &w, keep);
+            let z = logit_scaled(doc, &w, keep, &r);
             let p = 1.0 / (1.0 + (-z).exp());
             let y = if doc.positive { 1.0 } else { 0.0 };
             let g = p - y;
@@ -218,14 +251,28 @@ fn train_lr(docs: &[Doc], keep: &[bool], n: usize, settings: Settings) -> Vec<f6
             };
             for &(id, c) in &doc.features {
                 if keep[id as usize] {
-                    step(id as usize, f64::from(c), &mut w);
+                    step(id as usize, f64::from(c) * r[id as usize], &mut w);
                 }
             }
             step(n, 1.0, &mut w);
             step(n + 1, doc.lexicon, &mut w);
         }
     }
+    for (wj, rj) in w.iter_mut().zip(&r) {
+        *wj *= rj;
+    }
     w
+}
+
+fn logit_scaled(doc: &Doc, w: &[f64], keep: &[bool], r: &[f64]) -> f64 {
+    let n = w.len() - 2;
+    let mut z = w[n] + w[n + 1] * doc.lexicon;
+    for &(id, c) in &doc.features {
+        if keep[id as usize] {
+            z += w[id as usize] * f64::from(c) * r[id as usize];
+        }
+    }
+    z
 }
 
 fn logit(doc: &Doc, w: &[f64], keep: &[bool]) -> f64 {

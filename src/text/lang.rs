@@ -54,6 +54,9 @@ const OTHER_MARKERS: &[&str] = &[
     "muito", "por",
 ];
 
+/// Bytes of the longest marker word ("nicht", "muito").
+const MAX_MARKER_BYTES: usize = 5;
+
 /// Detects the language of a text: `zh` when Chinese characters carry a fair
 /// share of it, `en` for Latin-script text that reads as English, else `other`.
 pub fn detect_language(text: &str) -> Lang {
@@ -81,12 +84,18 @@ pub fn detect_language(text: &str) -> Lang {
     }
     let mut en = 0usize;
     let mut foreign = 0usize;
+    let mut lower = String::new();
     for word in text
         .split(|c: char| !c.is_alphabetic())
         .filter(|w| !w.is_empty())
         .take(200)
     {
-        let lower = word.to_lowercase();
+        // No marker is longer than five letters: skip the rest unread.
+        if word.len() > MAX_MARKER_BYTES {
+            continue;
+        }
+        lower.clear();
+        lower.extend(word.chars().flat_map(char::to_lowercase));
         if ENGLISH_MARKERS.contains(&lower.as_str()) {
             en += 1;
         }

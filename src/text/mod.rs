@@ -136,11 +136,15 @@ pub fn tokenize(text: &str) -> Vec<Word> {
 }
 
 fn push_latin(text: &str, start: usize, end: usize, words: &mut Vec<Word>) {
-    let lower: String = text[start..end]
-        .chars()
-        .map(|c| if is_apostrophe(c) { '\'' } else { c })
-        .flat_map(char::to_lowercase)
-        .collect();
+    let raw = &text[start..end];
+    let lower: String = if raw.is_ascii() {
+        raw.to_ascii_lowercase()
+    } else {
+        raw.chars()
+            .map(|c| if is_apostrophe(c) { '\'' } else { c })
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
     let term = stem(&lower);
     words.push(Word {
         term,
