@@ -21,7 +21,7 @@ pub use taxonomy::{SignalDef, Taxonomy, TaxonomyError, ThemeDef, DEFAULT_TAXONOM
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::{detect_language, sentence_words, split_sentences, tokenize, Lang};
+use crate::text::{detect_language, sentence_words, split_sentences, tokenize, Lang, Span, Word};
 
 /// Per theme while a record is read: score sum, sentences, cues, sentence spans.
 type ThemeAcc = (f64, usize, Vec<usize>, Vec<(u32, u32)>);
@@ -175,10 +175,17 @@ impl Analyzer {
             }
             self.theme_excludes
                 .find(sentence_words, &lower, &mut excluded);
+            let clauses = self.clause_scores(lang, text, *span, sentence_words);
             for hit in &hits {
                 if excluded.iter().any(|e| e.target == hit.target) {
                     continue;
                 }
+                // Aspect level: a theme named within one clause of a
+                // contrast takes that clause's score.
+                let sentence_score = clauses
+                    .iter()
+                    .find(|(_, targets)| targets.contains(&hit.target))
+                    .map_or(sentence_score, |(score, _)| *score);
                 let entry = theme_scores[hit.target]
                     .get_or_insert_with(|| (0.0, 0, Vec::new(), Vec::new()));
                 let span_pair = (span.start as u32, span.end as u32);
@@ -238,6 +245,53 @@ impl Analyzer {
             themes,
             signals,
         }
+    }
+}
+
+impl Analyzer {
+    /// For a sentence with a contrast word ("delivery was fast but the item
+    /// arrived broken"), the score of each clause and the themes named
+    /// inside it; empty for a sentence without one.
+    fn clause_scores(
+        &self,
+        lang: Lang,
+        text: &str,
+        span: Span,
+        words: &[Word],
+    ) -> Vec<(f64, Vec<usize>)> {
+        let mut bounds: Vec<usize> = vec![0];
+        bounds.extend((1..words.len()).filter(|&k| self.lexicon.is_contrast(&words[k])));
+        if bounds.len() == 1 {
+            return Vec::new();
+        }
+        bounds.push(words.len());
+        let mut out = Vec::new();
+        let mut hits = Vec::new();
+        for pair in bounds.windows(2) {
+            let clause_words = &words[pair[0]..pair[1]];
+            let start = if pair[0] == 0 {
+                span.start
+            } else {
+                words[pair[0]].start
+            };
+            let end = if pair[1] == words.len() {
+                span.end
+            } else {
+                words[pair[1]].start
+            };
+            let clause = Span { start, end };
+            let parts = self
+                .lexicon
+                .sentence_parts(lang, text, clause, clause_words);
+            hits.clear();
+            self.theme_cues
+                .find(clause_words, &text[start..end].to_lowercase(), &mut hits);
+            out.push((
+                self.lexicon.sentence_score(lang, parts),
+                hits.iter().map(|h| h.target).collect(),
+            ));
+        }
+        out
     }
 }
 
@@ -333,6 +387,19 @@ mod tests {
             ("等了半天也没人回复", Label::Negative),
         ] {
             assert_eq!(analyze(text).text_sentiment.label, label, "{text}");
+        }
+    }
+
+    #[test]
+    fn contrast_clauses_get_their_own_sentiment() {
+        for text in [
+            "The delivery was fast but the item arrived broken",
+            "物流很快，但是东西坏了",
+        ] {
+            let a = analyze(text);
+            let pos = a.themes.iter().filter(|t| t.sentiment > 0.0).count();
+            let neg = a.themes.iter().filter(|t| t.sentiment < 0.0).count();
+            assert!(pos >= 1 && neg >= 1, "{text}: {:?}", a.themes);
         }
     }
 

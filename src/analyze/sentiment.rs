@@ -244,6 +244,22 @@ pub fn normalize(sum: f64) -> f64 {
     }
 }
 
+/// Per-sentence working memory of the rules, kept per thread so that
+/// scoring a sentence allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    /// Modifier flags of each word.
+    flags: Vec<u8>,
+    /// Words taken by a phrase.
+    claimed: Vec<bool>,
+    /// (word index, valence, from the domain lists) of each scored entry.
+    items: Vec<(usize, f64, bool)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
 #[derive(Debug, Clone)]
 struct Phrase {
     terms: Vec<String>,
@@ -513,6 +529,11 @@ impl Lexicon {
             }
     }
 
+    /// Whether a word joins contrasting clauses ("but", "however", 但是, 不过).
+    pub fn is_contrast(&self, word: &Word) -> bool {
+        modifier(word) & CONTRAST != 0
+    }
+
     /// Hash of the lexicon contents.
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
@@ -551,6 +572,19 @@ impl Lexicon {
         words: &[Word],
         silenced: &mut Vec<(usize, usize)>,
     ) -> (f64, f64) {
+        SCRATCH.with(|scratch| {
+            self.valences_with(text, span, words, silenced, &mut scratch.borrow_mut())
+        })
+    }
+
+    fn valences_with(
+        &self,
+        text: &str,
+        span: Span,
+        words: &[Word],
+        silenced: &mut Vec<(usize, usize)>,
+        scratch: &mut Scratch,
+    ) -> (f64, f64) {
         silenced.clear();
         let sentence = &text[span.start..span.end];
         let symbols = self.symbol_valence(sentence);
@@ -558,10 +592,17 @@ impl Lexicon {
             return (0.0, symbols);
         }
         let base = span.start;
-        let flags: Vec<u8> = words.iter().map(modifier).collect();
+        let Scratch {
+            flags,
+            claimed,
+            items,
+        } = scratch;
+        flags.clear();
+        flags.extend(words.iter().map(modifier));
         // 1. Phrases claim their words.
-        let mut claimed = vec![false; words.len()];
-        let mut items: Vec<(usize, f64, bool)> = Vec::new();
+        claimed.clear();
+        claimed.resize(words.len(), false);
+        items.clear();
         let mut i = 0;
         while i < words.len() {
             let mut advanced = false;
@@ -633,7 +674,7 @@ impl Lexicon {
         let contrast_at = flags.iter().rposition(|f| f & CONTRAST != 0);
         let mut sum = 0.0;
         let mut domain = symbols;
-        for (k, valence, from_domain) in items {
+        for &(k, valence, from_domain) in items.iter() {
             if valence == 0.0 {
                 continue;
             }
