@@ -41,18 +41,77 @@ impl Lang {
 }
 
 /// Common English function words; a Latin-script text with none of them is
-/// more likely another language.
-const ENGLISH_MARKERS: &[&str] = &[
-    "the", "and", "is", "to", "of", "it", "my", "i", "you", "was", "not", "for", "in", "this",
-    "that", "with", "have", "on", "are", "but", "me", "no", "so", "at", "be", "we", "your", "a",
-];
+/// more likely another language. (A `match`, not a list scan: this runs on
+/// every short word of every text.)
+fn is_english_marker(word: &str) -> bool {
+    matches!(
+        word,
+        "the"
+            | "and"
+            | "is"
+            | "to"
+            | "of"
+            | "it"
+            | "my"
+            | "i"
+            | "you"
+            | "was"
+            | "not"
+            | "for"
+            | "in"
+            | "this"
+            | "that"
+            | "with"
+            | "have"
+            | "on"
+            | "are"
+            | "but"
+            | "me"
+            | "no"
+            | "so"
+            | "at"
+            | "be"
+            | "we"
+            | "your"
+            | "a"
+    )
+}
 
 /// Function words of other Latin-script languages seen in reviews.
-const OTHER_MARKERS: &[&str] = &[
-    "el", "la", "los", "las", "es", "und", "der", "die", "das", "ist", "nicht", "le", "les", "est",
-    "une", "des", "pas", "et", "de", "que", "un", "una", "il", "het", "een", "ich", "je", "não",
-    "muito", "por",
-];
+fn is_other_marker(word: &str) -> bool {
+    matches!(
+        word,
+        "el" | "la"
+            | "los"
+            | "las"
+            | "es"
+            | "und"
+            | "der"
+            | "die"
+            | "das"
+            | "ist"
+            | "nicht"
+            | "le"
+            | "les"
+            | "est"
+            | "une"
+            | "des"
+            | "pas"
+            | "et"
+            | "de"
+            | "que"
+            | "un"
+            | "una"
+            | "il"
+            | "het"
+            | "een"
+            | "ich"
+            | "je"
+            | "não"
+            | "muito"
+            | "por"
+    )
+}
 
 /// Bytes of the longest marker word ("nicht", "muito").
 const MAX_MARKER_BYTES: usize = 5;
@@ -96,10 +155,10 @@ pub fn detect_language(text: &str) -> Lang {
         }
         lower.clear();
         lower.extend(word.chars().flat_map(char::to_lowercase));
-        if ENGLISH_MARKERS.contains(&lower.as_str()) {
+        if is_english_marker(&lower) {
             en += 1;
         }
-        if OTHER_MARKERS.contains(&lower.as_str()) {
+        if is_other_marker(&lower) {
             foreign += 1;
         }
     }
