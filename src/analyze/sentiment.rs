@@ -410,9 +410,14 @@ impl Lexicon {
     ) -> SentenceParts {
         let mut silenced = Vec::new();
         let (valence, domain) = self.sentence_valences(text, span, words, &mut silenced);
+        let sentence = &text[span.start..span.end];
+        // A question without a sentiment word ("can you tell me how to ...?")
+        // asks; the model, trained on statements, is not asked about it.
+        let plain_question =
+            valence == 0.0 && domain == 0.0 && sentence.trim_end().ends_with(['?', '？']);
         let (logit, known) = match self.model(lang) {
-            Some(m) => m.sentence_logit(&text[span.start..span.end], span.start, words, &silenced),
-            None => (0.0, 0),
+            Some(m) if !plain_question => m.sentence_logit(sentence, span.start, words, &silenced),
+            _ => (0.0, 0),
         };
         SentenceParts {
             valence,
@@ -894,6 +899,29 @@ mod tests {
         assert!(score("arrived today :(") < 0.0);
         assert_eq!(score("see http://example.com/a:(b"), 0.0);
         assert!(score("❤\u{FE0F} it") > 0.0);
+    }
+
+    #[test]
+    fn plain_questions_are_neutral() {
+        let lex = lexicon();
+        let text = "Can you tell me how to change my address?";
+        let words = tokenize(text);
+        let span = split_sentences(text)[0];
+        let parts = lex.sentence_parts(Lang::En, text, span, &words);
+        assert!(!parts.evidence);
+        assert_eq!(lex.text_score(Lang::En, parts), 0.0);
+        let text = "Why is the app so terrible?";
+        let words = tokenize(text);
+        let span = split_sentences(text)[0];
+        let parts = lex.sentence_parts(Lang::En, text, span, &words);
+        assert!(lex.text_score(Lang::En, parts) < 0.0);
+    }
+
+    #[test]
+    fn food_delivery_and_shopping_phrases() {
+        assert!(score("等了两个小时才送到，饭都凉了") < 0.0);
+        assert!(score("送餐很快，分量很足") > 0.0);
+        assert!(score("做工粗糙，与描述不符") < 0.0);
     }
 
     #[test]
