@@ -3,8 +3,6 @@
 //! planted rises flagged emerging and the planted untaxonomied complaint found
 //! by discovery.
 
-// The shared helpers; this file uses only some of them.
-#[allow(dead_code)]
 mod util;
 
 use assert_cmd::Command;

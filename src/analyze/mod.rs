@@ -8,22 +8,26 @@
 //! with rayon by the caller.
 
 mod cues;
+mod model;
 mod sentiment;
 mod taxonomy;
 
 pub use cues::{CueHit, CueSet, MAX_GAP};
-pub use sentiment::{normalize, parse_tsv, Label, Lexicon, LexiconError, Sentiment, NEUTRAL_BAND};
+pub use model::{feature_hash, feature_name, sentence_features, LinearModel, ModelError};
+pub use sentiment::{
+    normalize, parse_tsv, Label, Lexicon, LexiconError, SentenceParts, Sentiment, NEUTRAL_BAND,
+};
 pub use taxonomy::{SignalDef, Taxonomy, TaxonomyError, ThemeDef, DEFAULT_TAXONOMY};
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::{detect_language, split_sentences, tokenize, Lang, Word};
+use crate::text::{detect_language, sentence_words, split_sentences, tokenize, Lang, Span, Word};
 
 /// Per theme while a record is read: score sum, sentences, cues, sentence spans.
 type ThemeAcc = (f64, usize, Vec<usize>, Vec<(u32, u32)>);
 
 /// Version of the analysis rules; bump when a code change alters results.
-pub const ANALYSIS_VERSION: u32 = 2;
+pub const ANALYSIS_VERSION: u32 = 3;
 
 /// Weight of the rating in the combined score when a record has one.
 pub const RATING_WEIGHT: f64 = 0.5;
@@ -146,25 +150,19 @@ impl Analyzer {
         let words = tokenize(text);
         let sentences = split_sentences(text);
 
-        let mut sum = 0.0;
+        let mut total = SentenceParts::default();
         let mut theme_scores: Vec<Option<ThemeAcc>> = vec![None; self.taxonomy.themes.len()];
         let mut signals: Vec<Option<usize>> = vec![None; self.taxonomy.signals.len()];
         let mut hits = Vec::new();
         let mut excluded = Vec::new();
         let mut first_word = 0;
         for span in &sentences {
-            // Words are in text order, so each sentence's words are a contiguous run.
-            while first_word < words.len() && words[first_word].end <= span.start {
-                first_word += 1;
-            }
-            let mut last = first_word;
-            while last < words.len() && words[last].start < span.end {
-                last += 1;
-            }
-            let sentence_words: &[Word] = &words[first_word..last];
-            let valence = self.lexicon.sentence_valence(text, *span, sentence_words);
-            sum += valence;
-            let sentence_score = normalize(valence);
+            let sentence_words = sentence_words(&words, *span, &mut first_word);
+            let parts = self
+                .lexicon
+                .sentence_parts(lang, text, *span, sentence_words);
+            total.add(parts);
+            let sentence_score = self.lexicon.sentence_score(lang, parts);
 
             let lower = text[span.start..span.end].to_lowercase();
             hits.clear();
@@ -177,10 +175,17 @@ impl Analyzer {
             }
             self.theme_excludes
                 .find(sentence_words, &lower, &mut excluded);
+            let clauses = self.clause_scores(lang, text, *span, sentence_words);
             for hit in &hits {
                 if excluded.iter().any(|e| e.target == hit.target) {
                     continue;
                 }
+                // Aspect level: a theme named within one clause of a
+                // contrast takes that clause's score.
+                let sentence_score = clauses
+                    .iter()
+                    .find(|(_, targets)| targets.contains(&hit.target))
+                    .map_or(sentence_score, |(score, _)| *score);
                 let entry = theme_scores[hit.target]
                     .get_or_insert_with(|| (0.0, 0, Vec::new(), Vec::new()));
                 let span_pair = (span.start as u32, span.end as u32);
@@ -198,7 +203,7 @@ impl Analyzer {
             record_signals(&hits, &mut signals);
         }
 
-        let text_sentiment = Sentiment::from_score(normalize(sum));
+        let text_sentiment = Sentiment::from_score(self.lexicon.text_score(lang, total));
         let sentiment = match rating_score(input.rating, input.nps) {
             Some(r) => Sentiment::from_score(
                 RATING_WEIGHT * r + (1.0 - RATING_WEIGHT) * text_sentiment.score,
@@ -240,6 +245,53 @@ impl Analyzer {
             themes,
             signals,
         }
+    }
+}
+
+impl Analyzer {
+    /// For a sentence with a contrast word ("delivery was fast but the item
+    /// arrived broken"), the score of each clause and the themes named
+    /// inside it; empty for a sentence without one.
+    fn clause_scores(
+        &self,
+        lang: Lang,
+        text: &str,
+        span: Span,
+        words: &[Word],
+    ) -> Vec<(f64, Vec<usize>)> {
+        let mut bounds: Vec<usize> = vec![0];
+        bounds.extend((1..words.len()).filter(|&k| self.lexicon.is_contrast(&words[k])));
+        if bounds.len() == 1 {
+            return Vec::new();
+        }
+        bounds.push(words.len());
+        let mut out = Vec::new();
+        let mut hits = Vec::new();
+        for pair in bounds.windows(2) {
+            let clause_words = &words[pair[0]..pair[1]];
+            let start = if pair[0] == 0 {
+                span.start
+            } else {
+                words[pair[0]].start
+            };
+            let end = if pair[1] == words.len() {
+                span.end
+            } else {
+                words[pair[1]].start
+            };
+            let clause = Span { start, end };
+            let parts = self
+                .lexicon
+                .sentence_parts(lang, text, clause, clause_words);
+            hits.clear();
+            self.theme_cues
+                .find(clause_words, &text[start..end].to_lowercase(), &mut hits);
+            out.push((
+                self.lexicon.sentence_score(lang, parts),
+                hits.iter().map(|h| h.target).collect(),
+            ));
+        }
+        out
     }
 }
 
@@ -320,6 +372,64 @@ mod tests {
         assert!(a.sentiment.score >= -1.0 && a.sentiment.score <= 1.0);
         let _ = analyze("");
         let _ = analyze("！！！。。。");
+    }
+
+    #[test]
+    fn model_and_rules_agree_on_plain_cases() {
+        for (text, label) in [
+            ("The support team was amazing, thank you!", Label::Positive),
+            (
+                "Still waiting for my refund, third time I contact you",
+                Label::Negative,
+            ),
+            ("I was charged twice and nobody answers", Label::Negative),
+            ("The app keeps crashing since the update", Label::Negative),
+            ("Thanks in advance", Label::Neutral),
+            ("快递太慢了，差评", Label::Negative),
+            ("质量很好，好评", Label::Positive),
+            ("等了半天也没人回复", Label::Negative),
+        ] {
+            assert_eq!(analyze(text).text_sentiment.label, label, "{text}");
+        }
+    }
+
+    #[test]
+    fn contrast_clauses_get_their_own_sentiment() {
+        for text in [
+            "The delivery was fast but the item arrived broken",
+            "物流很快，但是东西坏了",
+        ] {
+            let a = analyze(text);
+            let pos = a.themes.iter().filter(|t| t.sentiment > 0.0).count();
+            let neg = a.themes.iter().filter(|t| t.sentiment < 0.0).count();
+            assert!(pos >= 1 && neg >= 1, "{text}: {:?}", a.themes);
+        }
+    }
+
+    #[test]
+    fn theme_sentences_get_their_own_sentiment() {
+        let a = analyze("The delivery was fast. The item arrived broken and scratched.");
+        let delivery = a.themes.iter().find(|t| t.id.contains("delivery"));
+        let damage = a.themes.iter().find(|t| t.id.contains("damage"));
+        if let (Some(d), Some(x)) = (delivery, damage) {
+            assert!(d.sentiment > 0.0 && x.sentiment < 0.0, "{:?}", a.themes);
+        } else {
+            panic!("expected a delivery and a damage theme: {:?}", a.themes);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_unicode_never_panics(
+            text in "\\PC*",
+            raw in proptest::collection::vec(proptest::prelude::any::<char>(), 0..200),
+        ) {
+            let az = analyzer();
+            for t in [text, raw.into_iter().collect::<String>()] {
+                let a = az.analyze(AnalysisInput { text: &t, ..Default::default() });
+                proptest::prop_assert!((-1.0..=1.0).contains(&a.sentiment.score));
+            }
+        }
     }
 
     #[test]

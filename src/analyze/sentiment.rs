@@ -8,12 +8,14 @@
 //! over the words inside them; a phrase of valence 0 ("thanks in advance")
 //! silences its words. The document score normalizes the sum into [-1, 1].
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
+use std::sync::{Arc, LazyLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 
-use crate::text::{tokenize, Script, Span, Word};
+use super::model::{LinearModel, ModelError};
+use crate::text::{tokenize, Lang, Script, Span, Word};
 
 /// Default lexicons, embedded (see data/SOURCES.md).
 pub const EN_WORDS: &str = include_str!("../../data/lexicon/en.tsv");
@@ -23,6 +25,25 @@ pub const EN_PHRASES: &str = include_str!("../../data/lexicon/en_domain.tsv");
 pub const ZH_WORDS: &str = include_str!("../../data/lexicon/zh.tsv");
 /// Support-domain Chinese phrases.
 pub const ZH_PHRASES: &str = include_str!("../../data/lexicon/zh_domain.tsv");
+/// Emoji valences, written for vocscope.
+pub const EMOJI: &str = include_str!("../../data/lexicon/emoji.tsv");
+/// English model (gzip), trained by src/bin/train_sentiment.rs.
+pub const EN_MODEL: &[u8] = include_bytes!("../../data/model/en.tsv.gz");
+/// Chinese model (gzip), trained by src/bin/train_sentiment.rs.
+pub const ZH_MODEL: &[u8] = include_bytes!("../../data/model/zh.tsv.gz");
+
+/// The English and Chinese models.
+type ModelPair = (Arc<LinearModel>, Arc<LinearModel>);
+
+/// The embedded models, parsed once per process.
+static DEFAULT_MODELS: LazyLock<Result<ModelPair, String>> = LazyLock::new(|| {
+    let en = LinearModel::parse_gz(EN_MODEL, "data/model/en.tsv.gz");
+    let zh = LinearModel::parse_gz(ZH_MODEL, "data/model/zh.tsv.gz");
+    match (en, zh) {
+        (Ok(en), Ok(zh)) => Ok((Arc::new(en), Arc::new(zh))),
+        (Err(e), _) | (_, Err(e)) => Err(e.to_string()),
+    }
+});
 
 /// Normalization constant of the compound score (as VADER).
 const ALPHA: f64 = 15.0;
@@ -223,10 +244,28 @@ pub fn normalize(sum: f64) -> f64 {
     }
 }
 
+/// Per-sentence working memory of the rules, kept per thread so that
+/// scoring a sentence allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    /// Modifier flags of each word.
+    flags: Vec<u8>,
+    /// Words taken by a phrase.
+    claimed: Vec<bool>,
+    /// (word index, valence, from the domain lists) of each scored entry.
+    items: Vec<(usize, f64, bool)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
 #[derive(Debug, Clone)]
 struct Phrase {
     terms: Vec<String>,
     valence: f64,
+    /// From the support-domain list (not from the general word list).
+    domain: bool,
 }
 
 /// Why a lexicon file cannot be used.
@@ -250,6 +289,33 @@ pub struct Lexicon {
     zh_words: HashMap<String, f64>,
     zh_phrases: Option<AhoCorasick>,
     zh_phrase_valence: Vec<f64>,
+    emoticons: HashMap<String, f64>,
+    emoji: HashMap<char, f64>,
+    en_model: Option<Arc<LinearModel>>,
+    zh_model: Option<Arc<LinearModel>>,
+}
+
+/// What one sentence contributes to a text's score.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SentenceParts {
+    /// Raw valence sum of the general word lists, after the rules.
+    pub valence: f64,
+    /// Raw valence sum of the support-domain phrases, emoji and emoticons.
+    pub domain: f64,
+    /// Sum of the model's feature weights.
+    pub logit: f64,
+    /// Whether a lexicon entry or model feature was found.
+    pub evidence: bool,
+}
+
+impl SentenceParts {
+    /// Adds another sentence's parts.
+    pub fn add(&mut self, other: SentenceParts) {
+        self.valence += other.valence;
+        self.domain += other.domain;
+        self.logit += other.logit;
+        self.evidence |= other.evidence;
+    }
 }
 
 /// Parses `entry<TAB>valence` lines; `#` starts a comment line.
@@ -280,15 +346,102 @@ pub fn parse_tsv(text: &str, file: &str) -> Result<Vec<(String, f64)>, LexiconEr
     Ok(out)
 }
 
+impl From<ModelError> for LexiconError {
+    fn from(e: ModelError) -> LexiconError {
+        LexiconError {
+            file: e.file,
+            line: e.line,
+            message: e.message,
+        }
+    }
+}
+
 impl Lexicon {
-    /// The embedded default lexicons.
+    /// The embedded default lexicons and models.
     pub fn default_lexicon() -> Result<Lexicon, LexiconError> {
+        let mut lexicon = Lexicon::rules_only()?;
+        let (en, zh) = DEFAULT_MODELS.as_ref().map_err(|message| LexiconError {
+            file: "data/model".into(),
+            line: 0,
+            message: message.clone(),
+        })?;
+        lexicon.set_models(Some(en.clone()), Some(zh.clone()));
+        Ok(lexicon)
+    }
+
+    /// The embedded default lexicons with their rules alone, no model.
+    pub fn rules_only() -> Result<Lexicon, LexiconError> {
         Lexicon::from_tables(
             parse_tsv(EN_WORDS, "data/lexicon/en.tsv")?,
             parse_tsv(EN_PHRASES, "data/lexicon/en_domain.tsv")?,
             parse_tsv(ZH_WORDS, "data/lexicon/zh.tsv")?,
             parse_tsv(ZH_PHRASES, "data/lexicon/zh_domain.tsv")?,
         )
+    }
+
+    /// Uses these models (English also for `other`, Chinese for `zh`); a
+    /// language without a model, or with an empty one, is scored by the rules alone.
+    pub fn set_models(&mut self, en: Option<Arc<LinearModel>>, zh: Option<Arc<LinearModel>>) {
+        let mut fp = self.fingerprint;
+        for m in [&en, &zh] {
+            let m = m.as_ref().map_or(0, |m| m.fingerprint());
+            fp = crate::record::fnv1a(format!("{fp}:{m}").as_bytes());
+        }
+        self.fingerprint = fp;
+        self.en_model = en.filter(|m| !m.is_empty());
+        self.zh_model = zh.filter(|m| !m.is_empty());
+    }
+
+    fn model(&self, lang: Lang) -> Option<&LinearModel> {
+        match lang {
+            Lang::Zh => self.zh_model.as_deref(),
+            Lang::En | Lang::Other => self.en_model.as_deref(),
+        }
+    }
+
+    /// The parts of one sentence's score: `span` is its byte range in `text`,
+    /// `words` its words.
+    pub fn sentence_parts(
+        &self,
+        lang: Lang,
+        text: &str,
+        span: Span,
+        words: &[Word],
+    ) -> SentenceParts {
+        let mut silenced = Vec::new();
+        let (valence, domain) = self.sentence_valences(text, span, words, &mut silenced);
+        let sentence = &text[span.start..span.end];
+        // A question without a sentiment word ("can you tell me how to ...?")
+        // asks; the model, trained on statements, is not asked about it.
+        let plain_question =
+            valence == 0.0 && domain == 0.0 && sentence.trim_end().ends_with(['?', '？']);
+        let (logit, known) = match self.model(lang) {
+            Some(m) if !plain_question => m.sentence_logit(sentence, span.start, words, &silenced),
+            _ => (0.0, 0),
+        };
+        SentenceParts {
+            valence,
+            domain,
+            logit,
+            evidence: valence != 0.0 || domain != 0.0 || known > 0,
+        }
+    }
+
+    /// Score in [-1, 1] of a whole text from the sum of its sentences' parts.
+    pub fn text_score(&self, lang: Lang, parts: SentenceParts) -> f64 {
+        match self.model(lang) {
+            Some(m) => m.score(&parts, normalize(parts.valence), true),
+            None => normalize(parts.valence + parts.domain),
+        }
+    }
+
+    /// Score in [-1, 1] of one sentence (for aspect-level sentiment): the
+    /// model without its bias, so a sentence without evidence is neutral.
+    pub fn sentence_score(&self, lang: Lang, parts: SentenceParts) -> f64 {
+        match self.model(lang) {
+            Some(m) => m.score(&parts, normalize(parts.valence), false),
+            None => normalize(parts.valence + parts.domain),
+        }
     }
 
     /// Builds a lexicon from parsed tables.
@@ -301,23 +454,38 @@ impl Lexicon {
         let canonical = format!("{en_words:?}{en_phrases:?}{zh_words:?}{zh_phrases:?}");
         let mut lexicon = Lexicon {
             fingerprint: crate::record::fnv1a(canonical.as_bytes()),
-            en_words: HashMap::new(),
-            en_phrases: HashMap::new(),
+            en_words: HashMap::default(),
+            en_phrases: HashMap::default(),
             zh_words: zh_words.into_iter().collect(),
             zh_phrases: None,
             zh_phrase_valence: Vec::new(),
+            emoticons: HashMap::default(),
+            emoji: HashMap::default(),
+            en_model: None,
+            zh_model: None,
         };
+        for (emoji, valence) in parse_tsv(EMOJI, "data/lexicon/emoji.tsv")? {
+            if let Some(c) = emoji.chars().next() {
+                lexicon.emoji.insert(c, valence);
+            }
+        }
         for (word, valence) in en_words {
             let lower = word.to_lowercase();
-            // Multi-word entries of the word list are phrases.
-            if tokenize(&lower).len() > 1 {
-                lexicon.add_en_phrase(&lower, valence);
+            // Entries with punctuation other than ' and - are emoticons
+            // (":)", ":D"), matched as whitespace-separated tokens as
+            // written; multi-word entries are phrases.
+            if word.contains(|c: char| c.is_ascii_punctuation() && c != '\'' && c != '-') {
+                if !word.contains(char::is_whitespace) {
+                    lexicon.emoticons.insert(word, valence);
+                }
+            } else if tokenize(&lower).len() > 1 {
+                lexicon.add_en_phrase(&lower, valence, false);
             } else {
                 lexicon.en_words.insert(lower, valence);
             }
         }
         for (phrase, valence) in en_phrases {
-            lexicon.add_en_phrase(&phrase.to_lowercase(), valence);
+            lexicon.add_en_phrase(&phrase.to_lowercase(), valence, true);
         }
         let mut patterns = Vec::new();
         for (phrase, valence) in zh_phrases {
@@ -366,16 +534,25 @@ impl Lexicon {
             }
     }
 
+    /// Whether a word joins contrasting clauses ("but", "however", 但是, 不过).
+    pub fn is_contrast(&self, word: &Word) -> bool {
+        modifier(word) & CONTRAST != 0
+    }
+
     /// Hash of the lexicon contents.
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
     }
 
-    fn add_en_phrase(&mut self, phrase: &str, valence: f64) {
+    fn add_en_phrase(&mut self, phrase: &str, valence: f64, domain: bool) {
         let terms: Vec<String> = tokenize(phrase).into_iter().map(|w| w.term).collect();
         if let Some(first) = terms.first() {
             let list = self.en_phrases.entry(first.clone()).or_default();
-            list.push(Phrase { terms, valence });
+            list.push(Phrase {
+                terms,
+                valence,
+                domain,
+            });
             // Longest phrase first, so "not received at all" beats "not received".
             list.sort_by_key(|p| std::cmp::Reverse(p.terms.len()));
         }
@@ -384,14 +561,53 @@ impl Lexicon {
     /// Raw valence sum of one sentence: `span` is its byte range in `text`,
     /// `words` its words (with offsets into `text`).
     pub fn sentence_valence(&self, text: &str, span: Span, words: &[Word]) -> f64 {
+        let (general, domain) = self.sentence_valences(text, span, words, &mut Vec::new());
+        general + domain
+    }
+
+    /// [`Lexicon::sentence_valence`] in two parts: from the general word
+    /// lists, and from the support-domain phrases, emoji and emoticons.
+    /// `silenced` receives the byte ranges (relative to the sentence) of the
+    /// phrases of valence 0 ("thanks in advance", 你好): their words carry no
+    /// sentiment, for the model either.
+    pub fn sentence_valences(
+        &self,
+        text: &str,
+        span: Span,
+        words: &[Word],
+        silenced: &mut Vec<(usize, usize)>,
+    ) -> (f64, f64) {
+        SCRATCH.with(|scratch| {
+            self.valences_with(text, span, words, silenced, &mut scratch.borrow_mut())
+        })
+    }
+
+    fn valences_with(
+        &self,
+        text: &str,
+        span: Span,
+        words: &[Word],
+        silenced: &mut Vec<(usize, usize)>,
+        scratch: &mut Scratch,
+    ) -> (f64, f64) {
+        silenced.clear();
+        let sentence = &text[span.start..span.end];
+        let symbols = self.symbol_valence(sentence);
         if words.is_empty() {
-            return 0.0;
+            return (0.0, symbols);
         }
         let base = span.start;
-        let sentence = &text[span.start..span.end];
+        let Scratch {
+            flags,
+            claimed,
+            items,
+        } = scratch;
+        flags.clear();
+        flags.extend(words.iter().map(modifier));
         // 1. Phrases claim their words.
-        let mut claimed = vec![false; words.len()];
-        let mut items: Vec<(usize, f64)> = Vec::new();
+        claimed.clear();
+        claimed.resize(words.len(), false);
+        items.clear();
         let mut i = 0;
         while i < words.len() {
             let mut advanced = false;
@@ -401,7 +617,11 @@ impl Lexicon {
                         for c in &mut claimed[i..i + p.terms.len()] {
                             *c = true;
                         }
-                        items.push((i, p.valence));
+                        items.push((i, p.valence, p.domain));
+                        if p.valence == 0.0 {
+                            let end = words[i + p.terms.len() - 1].end;
+                            silenced.push((words[i].start - base, end - base));
+                        }
                         i += p.terms.len();
                         advanced = true;
                     }
@@ -411,7 +631,8 @@ impl Lexicon {
                 i += 1;
             }
         }
-        if let Some(ac) = &self.zh_phrases {
+        // Every Chinese phrase holds a Chinese character.
+        if let Some(ac) = self.zh_phrases.as_ref().filter(|_| !sentence.is_ascii()) {
             let lower = sentence.to_lowercase();
             if lower.len() == sentence.len() {
                 for m in ac.find_iter(&lower) {
@@ -427,14 +648,18 @@ impl Lexicon {
                         for &k in &covered {
                             claimed[k] = true;
                         }
-                        items.push((first, self.zh_phrase_valence[m.pattern().as_usize()]));
+                        let valence = self.zh_phrase_valence[m.pattern().as_usize()];
+                        if valence == 0.0 {
+                            silenced.push((m.start(), m.end()));
+                        }
+                        items.push((first, valence, true));
                     }
                 }
             }
         }
         // 2. Words.
         for (k, word) in words.iter().enumerate() {
-            if claimed[k] || is_modifier(word) {
+            if claimed[k] || flags[k] != 0 {
                 continue;
             }
             let valence = match word.script {
@@ -446,14 +671,15 @@ impl Lexicon {
                     .or_else(|| self.fused_zh(&word.lower)),
             };
             if let Some(v) = valence {
-                items.push((k, v));
+                items.push((k, v, false));
             }
         }
         // 3. Rules around each item.
         let mixed_case = sentence.chars().any(|c| c.is_lowercase());
-        let contrast_at = words.iter().rposition(is_contrast);
+        let contrast_at = flags.iter().rposition(|f| f & CONTRAST != 0);
         let mut sum = 0.0;
-        for (k, valence) in items {
+        let mut domain = symbols;
+        for &(k, valence, from_domain) in items.iter() {
             if valence == 0.0 {
                 continue;
             }
@@ -466,15 +692,16 @@ impl Lexicon {
             {
                 v += CAPS_BOOST * v.signum();
             }
-            for (distance, w) in words[k.saturating_sub(3)..k].iter().rev().enumerate() {
+            let before = &flags[k.saturating_sub(3)..k];
+            for (distance, f) in before.iter().rev().enumerate() {
                 let scale = 1.0 - 0.05 * distance as f64;
-                if is_booster(w) {
+                if f & BOOSTER != 0 {
                     v += BOOST * scale * v.signum();
-                } else if is_dampener(w) {
+                } else if f & DAMPENER != 0 {
                     v -= BOOST * scale * v.signum();
                 }
             }
-            if words[k.saturating_sub(3)..k].iter().any(is_negator) {
+            if before.iter().any(|f| f & NEGATOR != 0) {
                 v *= NEGATION_FACTOR;
             }
             match contrast_at {
@@ -482,15 +709,48 @@ impl Lexicon {
                 Some(c) if k > c => v *= 1.5,
                 _ => {}
             }
-            sum += v;
+            if from_domain {
+                domain += v;
+            } else {
+                sum += v;
+            }
         }
-        if sum != 0.0 {
+        let total = sum + domain;
+        if total != 0.0 {
             let bangs = sentence
                 .chars()
                 .filter(|&c| c == '!' || c == '！')
                 .count()
                 .min(4);
-            sum += EXCLAMATION_BOOST * bangs as f64 * sum.signum();
+            sum += EXCLAMATION_BOOST * bangs as f64 * total.signum();
+        }
+        (sum, domain)
+    }
+}
+
+impl Lexicon {
+    /// Valence of the emoji and emoticons of a sentence (":)", "😡"). An
+    /// emoticon must stand alone between spaces (or trailing punctuation),
+    /// so the ":/" of a web address does not count.
+    fn symbol_valence(&self, sentence: &str) -> f64 {
+        let mut sum = 0.0;
+        if !sentence.is_ascii() {
+            for c in sentence.chars() {
+                if let Some(v) = self.emoji.get(&c) {
+                    sum += v;
+                }
+            }
+        }
+        if sentence
+            .bytes()
+            .any(|b| matches!(b, b':' | b';' | b'=' | b'<' | b'(' | b')'))
+        {
+            for token in sentence.split_whitespace() {
+                let token = token.trim_end_matches([',', '.']);
+                if let Some(v) = self.emoticons.get(token) {
+                    sum += v;
+                }
+            }
         }
         sum
     }
@@ -504,31 +764,40 @@ fn contiguous(words: &[Word], start: usize, terms: &[String]) -> bool {
             .all(|(w, t)| w.term == *t)
 }
 
-fn in_list(word: &Word, en: &[&str], zh: &[&str]) -> bool {
-    match word.script {
-        Script::Latin => en.contains(&word.lower.as_str()),
-        Script::Han => zh.contains(&word.lower.as_str()),
+const NEGATOR: u8 = 1;
+const BOOSTER: u8 = 2;
+const DAMPENER: u8 = 4;
+const CONTRAST: u8 = 8;
+
+/// Modifier flags of each English and Chinese modifier word.
+static MODIFIERS: LazyLock<HashMap<&'static str, u8>> = LazyLock::new(|| {
+    let mut map: HashMap<&'static str, u8> = HashMap::default();
+    let lists: [(&[&'static str], u8); 8] = [
+        (EN_NEGATORS, NEGATOR),
+        (ZH_NEGATORS, NEGATOR),
+        (EN_BOOSTERS, BOOSTER),
+        (ZH_BOOSTERS, BOOSTER),
+        (EN_DAMPENERS, DAMPENER),
+        (ZH_DAMPENERS, DAMPENER),
+        (EN_CONTRAST, CONTRAST),
+        (ZH_CONTRAST, CONTRAST),
+    ];
+    for (list, flag) in lists {
+        for w in list {
+            *map.entry(w).or_default() |= flag;
+        }
     }
-}
+    map
+});
 
-fn is_negator(word: &Word) -> bool {
-    in_list(word, EN_NEGATORS, ZH_NEGATORS)
-}
-
-fn is_booster(word: &Word) -> bool {
-    in_list(word, EN_BOOSTERS, ZH_BOOSTERS)
-}
-
-fn is_dampener(word: &Word) -> bool {
-    in_list(word, EN_DAMPENERS, ZH_DAMPENERS)
-}
-
-fn is_contrast(word: &Word) -> bool {
-    in_list(word, EN_CONTRAST, ZH_CONTRAST)
+/// Modifier flags of a word (0 for none). The lists of both languages are
+/// disjoint by script, so one table serves both.
+fn modifier(word: &Word) -> u8 {
+    MODIFIERS.get(word.lower.as_str()).copied().unwrap_or(0)
 }
 
 fn is_modifier(word: &Word) -> bool {
-    is_negator(word) || is_booster(word) || is_dampener(word) || is_contrast(word)
+    modifier(word) != 0
 }
 
 #[cfg(test)]
@@ -590,6 +859,69 @@ mod tests {
     fn caps_and_exclamations_add_emphasis() {
         assert!(score("this is TERRIBLE") < score("this is terrible"));
         assert!(score("terrible!!!") < score("terrible"));
+    }
+
+    #[test]
+    fn chinese_negation_degree_and_contrast() {
+        assert!(score("满意") > 0.0);
+        assert!(score("不满意") < 0.0);
+        assert!(score("没用") < 0.0);
+        assert!(score("别买") < 0.0);
+        assert!(score("非常好") > score("好"));
+        assert!(score("有点慢") > score("太慢"));
+        assert!(score("东西不错，可是物流太慢了") < 0.0);
+        assert!(score("价格有点贵，不过质量很好") > 0.0);
+    }
+
+    #[test]
+    fn chinese_domain_phrases() {
+        assert!(score("客服一直没人回复") < -0.1);
+        assert!(score("我要退款") < 0.0);
+        assert!(score("我要投诉你们") < 0.0);
+        assert!(score("差评") < 0.0);
+        assert!(score("好评") > 0.0);
+        assert_eq!(score("你好，请问一下"), 0.0);
+    }
+
+    #[test]
+    fn english_support_phrases_and_politeness() {
+        assert!(score("Where is my order") < 0.0);
+        assert!(score("This is the third time I contact you") < 0.0);
+        assert_eq!(score("Hope you are well"), 0.0);
+        assert!(score("Not bad") > 0.0);
+    }
+
+    #[test]
+    fn emoji_and_emoticons_count() {
+        assert!(score("my order 😡") < 0.0);
+        assert!(score("arrived today 👍") > 0.0);
+        assert!(score("arrived today :)") > 0.0);
+        assert!(score("arrived today :(") < 0.0);
+        assert_eq!(score("see http://example.com/a:(b"), 0.0);
+        assert!(score("❤\u{FE0F} it") > 0.0);
+    }
+
+    #[test]
+    fn plain_questions_are_neutral() {
+        let lex = lexicon();
+        let text = "Can you tell me how to change my address?";
+        let words = tokenize(text);
+        let span = split_sentences(text)[0];
+        let parts = lex.sentence_parts(Lang::En, text, span, &words);
+        assert!(!parts.evidence);
+        assert_eq!(lex.text_score(Lang::En, parts), 0.0);
+        let text = "Why is the app so terrible?";
+        let words = tokenize(text);
+        let span = split_sentences(text)[0];
+        let parts = lex.sentence_parts(Lang::En, text, span, &words);
+        assert!(lex.text_score(Lang::En, parts) < 0.0);
+    }
+
+    #[test]
+    fn food_delivery_and_shopping_phrases() {
+        assert!(score("等了两个小时才送到，饭都凉了") < 0.0);
+        assert!(score("送餐很快，分量很足") > 0.0);
+        assert!(score("做工粗糙，与描述不符") < 0.0);
     }
 
     #[test]

@@ -41,18 +41,80 @@ impl Lang {
 }
 
 /// Common English function words; a Latin-script text with none of them is
-/// more likely another language.
-const ENGLISH_MARKERS: &[&str] = &[
-    "the", "and", "is", "to", "of", "it", "my", "i", "you", "was", "not", "for", "in", "this",
-    "that", "with", "have", "on", "are", "but", "me", "no", "so", "at", "be", "we", "your", "a",
-];
+/// more likely another language. (A `match`, not a list scan: this runs on
+/// every short word of every text.)
+fn is_english_marker(word: &str) -> bool {
+    matches!(
+        word,
+        "the"
+            | "and"
+            | "is"
+            | "to"
+            | "of"
+            | "it"
+            | "my"
+            | "i"
+            | "you"
+            | "was"
+            | "not"
+            | "for"
+            | "in"
+            | "this"
+            | "that"
+            | "with"
+            | "have"
+            | "on"
+            | "are"
+            | "but"
+            | "me"
+            | "no"
+            | "so"
+            | "at"
+            | "be"
+            | "we"
+            | "your"
+            | "a"
+    )
+}
 
 /// Function words of other Latin-script languages seen in reviews.
-const OTHER_MARKERS: &[&str] = &[
-    "el", "la", "los", "las", "es", "und", "der", "die", "das", "ist", "nicht", "le", "les", "est",
-    "une", "des", "pas", "et", "de", "que", "un", "una", "il", "het", "een", "ich", "je", "não",
-    "muito", "por",
-];
+fn is_other_marker(word: &str) -> bool {
+    matches!(
+        word,
+        "el" | "la"
+            | "los"
+            | "las"
+            | "es"
+            | "und"
+            | "der"
+            | "die"
+            | "das"
+            | "ist"
+            | "nicht"
+            | "le"
+            | "les"
+            | "est"
+            | "une"
+            | "des"
+            | "pas"
+            | "et"
+            | "de"
+            | "que"
+            | "un"
+            | "una"
+            | "il"
+            | "het"
+            | "een"
+            | "ich"
+            | "je"
+            | "não"
+            | "muito"
+            | "por"
+    )
+}
+
+/// Bytes of the longest marker word ("nicht", "muito").
+const MAX_MARKER_BYTES: usize = 5;
 
 /// Detects the language of a text: `zh` when Chinese characters carry a fair
 /// share of it, `en` for Latin-script text that reads as English, else `other`.
@@ -81,16 +143,22 @@ pub fn detect_language(text: &str) -> Lang {
     }
     let mut en = 0usize;
     let mut foreign = 0usize;
+    let mut lower = String::new();
     for word in text
         .split(|c: char| !c.is_alphabetic())
         .filter(|w| !w.is_empty())
         .take(200)
     {
-        let lower = word.to_lowercase();
-        if ENGLISH_MARKERS.contains(&lower.as_str()) {
+        // No marker is longer than five letters: skip the rest unread.
+        if word.len() > MAX_MARKER_BYTES {
+            continue;
+        }
+        lower.clear();
+        lower.extend(word.chars().flat_map(char::to_lowercase));
+        if is_english_marker(&lower) {
             en += 1;
         }
-        if OTHER_MARKERS.contains(&lower.as_str()) {
+        if is_other_marker(&lower) {
             foreign += 1;
         }
     }

@@ -67,9 +67,30 @@ fn is_apostrophe(c: char) -> bool {
     matches!(c, '\'' | '\u{2019}')
 }
 
+/// Most stems a thread keeps in its cache before starting afresh.
+const STEM_CACHE_SIZE: usize = 50_000;
+
+thread_local! {
+    /// Stems already computed on this thread: stemming is the costliest step
+    /// of tokenizing English, and customer text repeats its words.
+    static STEMS: std::cell::RefCell<rustc_hash::FxHashMap<Box<str>, Box<str>>> =
+        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
+}
+
 /// Stems one lowercase English word.
 pub fn stem(lower: &str) -> String {
-    STEMMER.stem(lower).into_owned()
+    STEMS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(s) = cache.get(lower) {
+            return s.to_string();
+        }
+        let s = STEMMER.stem(lower).into_owned();
+        if cache.len() >= STEM_CACHE_SIZE {
+            cache.clear();
+        }
+        cache.insert(lower.into(), s.as_str().into());
+        s
+    })
 }
 
 /// Splits `text` into normalized words, in order, with byte offsets.
@@ -115,11 +136,15 @@ pub fn tokenize(text: &str) -> Vec<Word> {
 }
 
 fn push_latin(text: &str, start: usize, end: usize, words: &mut Vec<Word>) {
-    let lower: String = text[start..end]
-        .chars()
-        .map(|c| if is_apostrophe(c) { '\'' } else { c })
-        .flat_map(char::to_lowercase)
-        .collect();
+    let raw = &text[start..end];
+    let lower: String = if raw.is_ascii() {
+        raw.to_ascii_lowercase()
+    } else {
+        raw.chars()
+            .map(|c| if is_apostrophe(c) { '\'' } else { c })
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
     let term = stem(&lower);
     words.push(Word {
         term,
@@ -155,6 +180,20 @@ pub struct Span {
     pub start: usize,
     /// One past the last byte.
     pub end: usize,
+}
+
+/// The words of one sentence: `words` are a text's words in order and
+/// `span` one of its sentences; `cursor` (0 before the first sentence) is
+/// moved past earlier words, so walking the sentences in order is linear.
+pub fn sentence_words<'a>(words: &'a [Word], span: Span, cursor: &mut usize) -> &'a [Word] {
+    while *cursor < words.len() && words[*cursor].end <= span.start {
+        *cursor += 1;
+    }
+    let mut last = *cursor;
+    while last < words.len() && words[last].start < span.end {
+        last += 1;
+    }
+    &words[*cursor..last]
 }
 
 /// Splits text into sentences at . ! ? ; and their Chinese forms, and at line breaks.

@@ -1,0 +1,378 @@
+//! Learned sentiment: a logistic regression over bag-of-words features,
+//! combined with the lexicon score.
+//!
+//! One model per language, trained by `src/bin/train_sentiment.rs` on the
+//! labelled texts that `scripts/prepare_training.py` draws (held-out eval
+//! texts and their near-copies excluded; see data/SOURCES.md). Features of a
+//! sentence, each counted once per occurrence:
+//!
+//! - `u:TERM`: a word (English: its stem; Chinese: the jieba word),
+//! - `b:TERM TERM`: two adjacent words of the same sentence,
+//! - `n:TERM`: a word within three words after a negator,
+//! - `c:XY`: two adjacent Chinese characters.
+//!
+//! The logit of a text is `bias + Σ weight(feature) + lexicon × normalize(rule
+//! sum)`; the score is `tanh(logit / 2)` (that is `2p − 1`), with a dead zone
+//! around 0 for texts that hold no lexicon entry, so they stay neutral unless
+//! the model is confident. Features are looked up by
+//! their FNV-1a hash, so scoring allocates nothing.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use super::sentiment::SentenceParts;
+use crate::text::{Script, Word};
+
+/// Logit per unit of support-domain valence (see [`LinearModel::score`]).
+pub const DOMAIN_WEIGHT: f64 = 1.0;
+
+/// A feature's parts: kind (`u`, `b`, `n`, `c`), then one or two strings.
+/// Its name is `kind:first` or `kind:first second`.
+pub type FeatureSink<'a> = dyn FnMut(u8, &str, &str) + 'a;
+
+/// Why a model file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: line {line}: {message}")]
+pub struct ModelError {
+    /// File name.
+    pub file: String,
+    /// 1-based line (0 when the file as a whole is unreadable).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A linear sentiment model for one language.
+#[derive(Debug, Clone)]
+pub struct LinearModel {
+    weights: HashMap<u64, f32>,
+    bias: f64,
+    lexicon: f64,
+    dead_zone: f64,
+    fingerprint: u64,
+}
+
+/// FNV-1a state over more bytes.
+fn fnv_extend(mut hash: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// Hash of the feature named `kind:first` or `kind:first second`.
+pub fn feature_hash(kind: u8, first: &str, second: &str) -> u64 {
+    let mut h = fnv_extend(0xcbf2_9ce4_8422_2325, &[kind, b':']);
+    h = fnv_extend(h, first.as_bytes());
+    if !second.is_empty() {
+        h = fnv_extend(h, b" ");
+        h = fnv_extend(h, second.as_bytes());
+    }
+    h
+}
+
+/// The name of a feature, as written in model files.
+pub fn feature_name(kind: u8, first: &str, second: &str) -> String {
+    let mut name = String::with_capacity(2 + first.len() + 1 + second.len());
+    name.push(char::from(kind));
+    name.push(':');
+    name.push_str(first);
+    if !second.is_empty() {
+        name.push(' ');
+        name.push_str(second);
+    }
+    name
+}
+
+const EN_NEGATORS: &[&str] = &[
+    "not",
+    "no",
+    "never",
+    "nothing",
+    "nobody",
+    "none",
+    "neither",
+    "nor",
+    "without",
+    "cannot",
+    "can't",
+    "don't",
+    "doesn't",
+    "didn't",
+    "isn't",
+    "wasn't",
+    "aren't",
+    "weren't",
+    "won't",
+    "wouldn't",
+    "shouldn't",
+    "couldn't",
+    "haven't",
+    "hasn't",
+    "hadn't",
+    "ain't",
+    "dont",
+    "doesnt",
+    "didnt",
+    "isnt",
+    "wasnt",
+    "cant",
+    "wont",
+];
+const ZH_NEGATORS: &[&str] = &[
+    "不", "没", "没有", "别", "未", "无", "不是", "并不", "从不", "毫无",
+];
+
+fn negator(word: &Word) -> bool {
+    match word.script {
+        Script::Latin => EN_NEGATORS.contains(&word.lower.as_str()),
+        Script::Han => ZH_NEGATORS.contains(&word.lower.as_str()),
+    }
+}
+
+/// Calls `sink` with every feature of one sentence: `sentence` is its text,
+/// starting at byte `base` of the text that `words` (its words) point into.
+/// Words and characters inside a `silenced` range (bytes of `sentence`: the
+/// lexicon's phrases of valence 0, "thanks in advance") give no feature.
+pub fn sentence_features(
+    sentence: &str,
+    base: usize,
+    words: &[Word],
+    silenced: &[(usize, usize)],
+    sink: &mut FeatureSink,
+) {
+    let quiet = |start: usize, end: usize| silenced.iter().any(|&(s, e)| start >= s && end <= e);
+    let mut negated_until = 0usize;
+    for (k, word) in words.iter().enumerate() {
+        let term = word.term.as_str();
+        if !silenced.is_empty() && quiet(word.start - base, word.end - base) {
+            continue;
+        }
+        sink(b'u', term, "");
+        if k > 0 && (silenced.is_empty() || !quiet(words[k - 1].start - base, word.end - base)) {
+            sink(b'b', &words[k - 1].term, term);
+        }
+        if k < negated_until {
+            sink(b'n', term, "");
+        }
+        if negator(word) {
+            negated_until = k + 4;
+        }
+    }
+    let mut prev: Option<(usize, char)> = None;
+    for (i, c) in sentence.char_indices() {
+        if crate::text::is_han(c) {
+            if let Some((p, _)) = prev {
+                sink(b'c', &sentence[p..i + c.len_utf8()], "");
+            }
+            prev = Some((i, c));
+        } else {
+            prev = None;
+        }
+    }
+}
+
+impl LinearModel {
+    /// Parses a model file: `#` comment lines, then `name<TAB>weight` lines;
+    /// the names `bias`, `lexicon` and `dead_zone` are the parameters, any
+    /// other is a feature.
+    pub fn parse(text: &str, file: &str) -> Result<LinearModel, ModelError> {
+        let mut model = LinearModel {
+            weights: HashMap::new(),
+            bias: 0.0,
+            lexicon: 0.0,
+            dead_zone: 0.0,
+            fingerprint: crate::record::fnv1a(text.as_bytes()),
+        };
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let err = |message: String| ModelError {
+                file: file.to_string(),
+                line: i + 1,
+                message,
+            };
+            let (name, value) = line
+                .rsplit_once('\t')
+                .ok_or_else(|| err("expected `feature<TAB>weight`".into()))?;
+            let w: f64 = value
+                .trim()
+                .parse()
+                .ok()
+                .filter(|w: &f64| w.is_finite())
+                .ok_or_else(|| err(format!("weight `{value}` is not a finite number")))?;
+            match name {
+                "bias" => model.bias = w,
+                "lexicon" => model.lexicon = w,
+                "dead_zone" => model.dead_zone = w.clamp(0.0, 0.9),
+                _ => {
+                    let (kind, rest) = name
+                        .split_once(':')
+                        .filter(|(k, _)| k.len() == 1)
+                        .ok_or_else(|| err(format!("`{name}` is not a feature name")))?;
+                    let (first, second) = rest.split_once(' ').unwrap_or((rest, ""));
+                    model
+                        .weights
+                        .insert(feature_hash(kind.as_bytes()[0], first, second), w as f32);
+                }
+            }
+        }
+        Ok(model)
+    }
+
+    /// Parses a gzip-compressed model file.
+    pub fn parse_gz(bytes: &[u8], file: &str) -> Result<LinearModel, ModelError> {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut text)
+            .map_err(|e| ModelError {
+                file: file.to_string(),
+                line: 0,
+                message: format!("cannot decompress: {e}"),
+            })?;
+        LinearModel::parse(&text, file)
+    }
+
+    /// Hash of the model file.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+
+    /// Number of features with a weight.
+    pub fn len(&self) -> usize {
+        self.weights.len()
+    }
+
+    /// Whether the model has no features.
+    pub fn is_empty(&self) -> bool {
+        self.weights.is_empty()
+    }
+
+    /// Sum of the feature weights of one sentence, and how many of its
+    /// features the model knows.
+    /// Arguments as [`sentence_features`].
+    pub fn sentence_logit(
+        &self,
+        sentence: &str,
+        base: usize,
+        words: &[Word],
+        silenced: &[(usize, usize)],
+    ) -> (f64, usize) {
+        let mut sum = 0.0f64;
+        let mut known = 0usize;
+        sentence_features(sentence, base, words, silenced, &mut |kind, a, b| {
+            if let Some(&w) = self.weights.get(&feature_hash(kind, a, b)) {
+                sum += f64::from(w);
+                known += 1;
+            }
+        });
+        (sum, known)
+    }
+
+    /// Score in [-1, 1] of a text (or sentence) from its summed parts and
+    /// its normalized general-lexicon score. The support-domain valence
+    /// (phrases such as "charged twice", emoji) is added to the logit at
+    /// [`DOMAIN_WEIGHT`] per valence unit: the training texts (tweets, movie
+    /// and editorial snippets, product reviews) hold few such phrases, so the
+    /// model cannot weigh them itself. Without any evidence the score is 0;
+    /// without a lexicon or domain entry it is 0 inside the dead zone, so
+    /// "It arrived." stays neutral.
+    pub fn score(&self, parts: &SentenceParts, lexicon: f64, with_bias: bool) -> f64 {
+        if !parts.evidence {
+            return 0.0;
+        }
+        let bias = if with_bias { self.bias } else { 0.0 };
+        let z = bias + parts.logit + self.lexicon * lexicon + DOMAIN_WEIGHT * parts.domain;
+        let p = (z / 2.0).tanh();
+        if lexicon == 0.0 && parts.domain == 0.0 && p.abs() <= self.dead_zone {
+            0.0
+        } else {
+            p
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::tokenize;
+
+    fn names(text: &str) -> Vec<String> {
+        let words = tokenize(text);
+        let mut out = Vec::new();
+        sentence_features(text, 0, &words, &[], &mut |k, a, b| {
+            out.push(feature_name(k, a, b))
+        });
+        out
+    }
+
+    #[test]
+    fn features_cover_words_pairs_negation_and_characters() {
+        let f = names("not good at all");
+        assert!(f.contains(&"u:good".to_string()), "{f:?}");
+        assert!(f.contains(&"b:not good".to_string()), "{f:?}");
+        assert!(f.contains(&"n:good".to_string()), "{f:?}");
+        let f = names("服务很好");
+        assert!(f.contains(&"c:很好".to_string()), "{f:?}");
+        assert!(f.contains(&"c:服务".to_string()), "{f:?}");
+    }
+
+    #[test]
+    fn silenced_ranges_give_no_features() {
+        let text = "thanks in advance";
+        let words = tokenize(text);
+        let mut out = Vec::new();
+        sentence_features(text, 0, &words, &[(0, text.len())], &mut |k, a, b| {
+            out.push(feature_name(k, a, b))
+        });
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn hash_of_parts_is_hash_of_name() {
+        assert_eq!(
+            feature_hash(b'b', "not", "good"),
+            crate::record::fnv1a(feature_name(b'b', "not", "good").as_bytes())
+        );
+    }
+
+    #[test]
+    fn parse_and_score() {
+        let m = LinearModel::parse(
+            "# test\nbias\t0.1\nlexicon\t2\ndead_zone\t0.1\nu:good\t1.5\nb:not good\t-3\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(m.len(), 2);
+        let parts = |logit: f64, domain: f64, evidence: bool| SentenceParts {
+            valence: 0.0,
+            domain,
+            logit,
+            evidence,
+        };
+        let words = tokenize("good");
+        let (z, n) = m.sentence_logit("good", 0, &words, &[]);
+        assert_eq!((z, n), (1.5, 1));
+        assert!(m.score(&parts(z, 0.0, true), 0.0, true) > 0.3);
+        let words = tokenize("not good");
+        let (z, _) = m.sentence_logit("not good", 0, &words, &[]);
+        assert!(m.score(&parts(z, 0.0, true), 0.0, true) < -0.3);
+        assert_eq!(m.score(&parts(0.0, 0.0, false), 0.0, true), 0.0);
+        let quiet = m.score(&parts(0.05, 0.0, true), 0.0, false);
+        assert_eq!(quiet, 0.0, "inside the dead zone");
+        let lexical = m.score(&parts(0.0, 0.0, true), 0.1, false);
+        assert!(lexical > 0.0, "a lexicon entry decides");
+        let domain = m.score(&parts(0.5, -2.0, true), 0.0, false);
+        assert!(domain < -0.5, "domain phrases weigh in");
+    }
+
+    #[test]
+    fn bad_lines_are_errors_naming_file_and_line() {
+        let e = LinearModel::parse("u:x\tabc\n", "m.tsv").unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("m.tsv", 1));
+        assert!(LinearModel::parse("nocolon\t1\n", "m.tsv").is_err());
+        assert!(LinearModel::parse("u:x\tNaN\n", "m.tsv").is_err());
+    }
+}
