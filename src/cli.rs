@@ -217,7 +217,7 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port; the URL is printed).
     #[arg(long, default_value = "127.0.0.1:7878")]
     pub addr: String,
-    /// Taxonomy TOML file (default: the built-in one).
+    /// Taxonomy TOML file (default: the one the index was tagged with).
     #[arg(long)]
     pub taxonomy: Option<PathBuf>,
 }

@@ -750,8 +750,9 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             args.addr
         ))
     })?;
-    let taxonomy = load_taxonomy(args.taxonomy.as_deref())?;
     let index = VocIndex::open(&args.index).map_err(|e| Failure::Failed(anyhow!(e)))?;
+    // The taxonomy the index was tagged with, as `search` and `report` use.
+    let taxonomy = taxonomy_of_index(args.taxonomy.as_deref(), &index)?;
     let records = index.num_records();
     let config = vocscope::serve::ServeConfig {
         index,
