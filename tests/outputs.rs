@@ -80,13 +80,7 @@ fn xlsx_has_sheets_headers_types_and_no_formulas_from_data() {
     );
 
     let records = wb.worksheet_range("Records").expect("Records sheet");
-    let header: Vec<String> = records
-        .rows()
-        .next()
-        .expect("header")
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let header = header_of(&records);
     assert_eq!(
         header,
         [
@@ -144,13 +138,7 @@ fn xlsx_has_sheets_headers_types_and_no_formulas_from_data() {
     }
 
     let themes = wb.worksheet_range("Themes").expect("Themes sheet");
-    let header: Vec<String> = themes
-        .rows()
-        .next()
-        .expect("header")
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
+    let header = header_of(&themes);
     // The columns of themes.csv, in the same order.
     assert_eq!(
         &header[..6],
@@ -568,4 +556,15 @@ fn progress_is_silent_when_stderr_is_not_a_terminal() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("vocscope.xlsx") && stdout.contains("report.html"));
+}
+
+/// The first row of a sheet, as text.
+fn header_of(sheet: &calamine::Range<Data>) -> Vec<String> {
+    sheet
+        .rows()
+        .next()
+        .expect("header")
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
 }

@@ -1,12 +1,30 @@
-//! The columns of the theme table, defined once for themes.csv and the
-//! workbook's Themes sheet: name, value and kind of each column. The CSV
-//! writer prints the values as text; the workbook writes numbers as numbers
-//! with a format per kind.
+//! The columns of the theme and record tables, defined once for the CSV files
+//! and the workbook's sheets. A theme column carries its name, value and
+//! kind: the CSV writer prints the values as text; the workbook writes
+//! numbers as numbers with a format per kind.
 //!
-//! themes.csv consumers may read columns by position, so columns are only
-//! ever appended.
+//! CSV consumers may read columns by position, so columns are only ever
+//! appended.
 
 use crate::summary::ThemeSummary;
+
+/// Header of records.csv and of the workbook's Records sheet, in order (each
+/// writer fills the cells its own way: text in the CSV, typed in the workbook).
+pub const RECORD_COLUMNS: [&str; 13] = [
+    "id",
+    "source",
+    "kind",
+    "created_at",
+    "lang",
+    "rating",
+    "sentiment_score",
+    "sentiment_label",
+    "text_sentiment_score",
+    "themes",
+    "signals",
+    "title",
+    "text",
+];
 
 /// How a numeric cell is shown in the workbook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

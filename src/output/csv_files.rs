@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::columns::{Cell, THEME_COLUMNS};
+use super::columns::{Cell, RECORD_COLUMNS, THEME_COLUMNS};
 use super::{AtomicFile, OutputError};
 use crate::index::{SearchHit, StoredRecord};
 use crate::ingest::format_rfc3339;
@@ -153,7 +153,7 @@ pub fn write_records_csv(
             Ok(())
         })?;
         if !wrote_any {
-            w.write_record(RECORD_HEADER).map_err(&err)?;
+            w.write_record(RECORD_COLUMNS).map_err(&err)?;
         }
         w.flush().map_err(|source| OutputError::Io {
             path: path.to_path_buf(),
@@ -163,27 +163,11 @@ pub fn write_records_csv(
     file.commit()
 }
 
-const RECORD_HEADER: [&str; 13] = [
-    "id",
-    "source",
-    "kind",
-    "created_at",
-    "lang",
-    "rating",
-    "sentiment_score",
-    "sentiment_label",
-    "text_sentiment_score",
-    "themes",
-    "signals",
-    "title",
-    "text",
-];
-
 /// Writes search hits as CSV to any writer (stdout for `search --format csv`).
 pub fn write_search_csv<W: Write>(hits: &[SearchHit], out: W) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
     if hits.is_empty() {
-        w.write_record(RECORD_HEADER)?;
+        w.write_record(RECORD_COLUMNS)?;
     }
     for hit in hits {
         w.serialize(RecordRow::from_stored(&hit.stored))?;

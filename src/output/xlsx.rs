@@ -22,7 +22,7 @@ use rust_xlsxwriter::{
     XlsxError,
 };
 
-use super::columns::{Cell, NumberKind, THEME_COLUMNS};
+use super::columns::{Cell, NumberKind, RECORD_COLUMNS, THEME_COLUMNS};
 use super::{safe_cell, OutputError};
 use crate::index::StoredRecord;
 use crate::ingest::parse_date_str;
@@ -56,21 +56,9 @@ pub const MAX_RECORD_ROWS: u32 = 1_048_576 - 2;
 /// Longest text kept in a cell (Excel's own limit is 32,767 characters).
 const MAX_CELL_CHARS: usize = 32_000;
 
-/// Header of the Records sheet, with column widths.
-const RECORD_COLUMNS: [(&str, f64); 13] = [
-    ("id", 14.0),
-    ("source", 11.0),
-    ("kind", 8.0),
-    ("created_at", 17.0),
-    ("lang", 6.0),
-    ("rating", 7.0),
-    ("sentiment_score", 10.0),
-    ("sentiment_label", 10.0),
-    ("text_sentiment_score", 10.0),
-    ("themes", 34.0),
-    ("signals", 16.0),
-    ("title", 30.0),
-    ("text", 80.0),
+/// Widths of the Records sheet's columns, in the order of [`RECORD_COLUMNS`].
+const RECORD_WIDTHS: [f64; 13] = [
+    14.0, 11.0, 8.0, 17.0, 6.0, 7.0, 10.0, 10.0, 10.0, 34.0, 16.0, 30.0, 80.0,
 ];
 
 /// Text for a cell: neutralised against formula injection, cut to Excel's limit.
@@ -148,9 +136,9 @@ impl XlsxReport {
             .set_name("Unmapped")
             .map_err(&err)?;
         let records = workbook.worksheet_from_index(RECORDS).map_err(&err)?;
-        for (col, (name, width)) in RECORD_COLUMNS.iter().enumerate() {
+        for (col, (name, width)) in RECORD_COLUMNS.iter().zip(RECORD_WIDTHS).enumerate() {
             let col = col as u16;
-            records.set_column_width(col, *width).map_err(&err)?;
+            records.set_column_width(col, width).map_err(&err)?;
             records
                 .write_string_with_format(0, col, *name, &formats.header)
                 .map_err(&err)?;
