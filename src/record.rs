@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use crate::text::Lang;
 
 /// What kind of item a record is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A support ticket.
+    #[default]
     Ticket,
     /// A product or app review.
     Review,
@@ -42,8 +43,9 @@ impl Kind {
     }
 }
 
-/// One normalized input item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One normalized input item. `Default` is an empty ticket in language
+/// `other`, for building records field by field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Identifier, unique within its source.
     pub id: String,
@@ -79,6 +81,18 @@ pub struct Record {
     /// (a near-duplicate): still indexed, but left out of theme statistics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicate_of: Option<String>,
+    /// Minutes from creation to the first agent reply, where the help desk
+    /// exported its metrics (Zendesk `reply_time_in_minutes`, Intercom
+    /// `time_to_admin_reply`, Freshdesk `stats.first_responded_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_response_minutes: Option<f64>,
+    /// Minutes from creation to resolution: the full resolution (after
+    /// reopens) where the export tells it apart from the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution_minutes: Option<f64>,
+    /// Customer Effort Score answer, 1 (very hard) to 7 (very easy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ces: Option<f64>,
 }
 
 impl Record {
@@ -128,21 +142,24 @@ mod tests {
         Record {
             id: "7".into(),
             source: "zendesk".into(),
-            kind: Kind::Ticket,
             created_at: Some(1_700_000_000),
             title: Some("Refund".into()),
             text: "Where is my refund".into(),
-            rating: None,
-            nps: None,
             lang: Lang::En,
-            channel: None,
-            product: None,
-            status: None,
-            tags: vec![],
-            customer_tier: None,
-            extra: Default::default(),
-            duplicate_of: None,
+            ..Record::default()
         }
+    }
+
+    #[test]
+    fn service_metrics_absent_leave_the_stored_form_and_hash_unchanged() {
+        // Records indexed before these fields existed must hash the same.
+        let json = serde_json::to_string(&sample()).unwrap();
+        assert!(!json.contains("ces") && !json.contains("minutes"), "{json}");
+        let mut timed = sample();
+        timed.resolution_minutes = Some(90.0);
+        assert_ne!(sample().content_hash(), timed.content_hash());
+        let back: Record = serde_json::from_str(&serde_json::to_string(&timed).unwrap()).unwrap();
+        assert_eq!(back, timed);
     }
 
     #[test]

@@ -427,3 +427,65 @@ fn near_duplicate_text_is_flagged_and_counted_once() {
     assert_eq!(s["near_duplicates"], 1);
     assert_eq!(s["records"], 3);
 }
+
+/// Help-desk metrics (Zendesk `metric_set`, Freshdesk `stats`, Intercom
+/// `statistics`) become median first response and resolution times, overall
+/// and per theme; a CES out of range is a reject naming the field.
+#[test]
+fn service_metrics_from_every_help_desk_reach_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, _) = run(
+        dir.path(),
+        &[
+            &example("zendesk_tickets.json"),
+            &example("freshdesk_tickets.json"),
+            &example("intercom_conversations.json"),
+        ],
+    );
+    let m = &summary(dir.path())["metrics"];
+    // First responses: Zendesk 240 and 30, Freshdesk 120, Intercom 15 minutes.
+    assert_eq!(m["first_response_records"], 4);
+    assert_eq!(m["median_first_response_minutes"], 75.0);
+    // Resolutions: Zendesk 4320 (full, not first), Freshdesk 1560, Intercom 60;
+    // the open Zendesk ticket has none yet.
+    assert_eq!(m["resolved_records"], 3);
+    assert_eq!(m["median_resolution_minutes"], 1560.0);
+    assert!(m["ces"].is_null(), "{m}");
+    assert!(
+        stdout.contains("median first response 75 min (4 tickets)")
+            && stdout.contains("median resolution 26.0 h (3 resolved)"),
+        "{stdout}"
+    );
+    // Per theme: the late parcel ticket took 4320 minutes.
+    let themes = csv::Reader::from_path(dir.path().join("out/themes.csv"))
+        .unwrap()
+        .deserialize::<HashMap<String, String>>()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>();
+    let delivery = themes
+        .iter()
+        .find(|t| t["id"] == "delivery.late")
+        .expect("a late delivery row");
+    assert_eq!(delivery["median_resolution_minutes"], "4320");
+    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
+    assert!(html.contains("median resolution (3 resolved)"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let (stdout, _) = run(dir.path(), &[&fixture("service_metrics.jsonl")]);
+    let m = &summary(dir.path())["metrics"];
+    assert_eq!(m["ces_responses"], 3);
+    assert_eq!(m["ces"], 5.0);
+    assert_eq!(m["ces_easy_share"], 66.67);
+    assert_eq!(m["median_resolution_minutes"], 1010.0);
+    assert!(
+        stdout.contains("CES 5.0 of 7, 67% easy (3 answers)"),
+        "{stdout}"
+    );
+    let rejects = rejects(dir.path());
+    assert_eq!(rejects.len(), 1);
+    let reason = rejects[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("`ces`") && reason.contains("1 to 7"),
+        "{reason}"
+    );
+}

@@ -424,7 +424,7 @@ fn an_index_of_an_older_layout_is_incompatible() {
 fn readers_see_the_last_commit_while_a_run_writes() {
     use vocscope::analyze::{AnalysisInput, Analyzer, Lexicon, Taxonomy};
     use vocscope::index::{CommitInfo, SearchRequest, VocIndex};
-    use vocscope::record::{Kind, Record};
+    use vocscope::record::Record;
     use vocscope::text::Lang;
 
     let dir = tempfile::tempdir().expect("temp dir");
@@ -435,20 +435,10 @@ fn readers_see_the_last_commit_while_a_run_writes() {
     let record = |id: &str, text: &str| Record {
         id: id.into(),
         source: "test".into(),
-        kind: Kind::Ticket,
         created_at: Some(1_700_000_000),
-        title: None,
         text: text.into(),
-        rating: None,
-        nps: None,
         lang: Lang::En,
-        channel: None,
-        product: None,
-        status: None,
-        tags: vec![],
-        customer_tier: None,
-        duplicate_of: None,
-        extra: Default::default(),
+        ..Record::default()
     };
     let analysis = |r: &Record| {
         analyzer.analyze(AnalysisInput {

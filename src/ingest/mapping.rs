@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 
 use super::date::{parse_date_value, parse_date_with_format};
 use super::html::html_to_text;
+use super::service::{service_metrics, ServicePaths};
 use crate::record::{fnv1a, Kind, Record};
 use crate::text::{detect_language, Lang};
 
@@ -154,6 +155,8 @@ pub struct Spec<'a> {
     pub date_format: Option<&'a str>,
     /// Fields added to `extra` (agent replies, territory, ...).
     pub extra: Map<String, Value>,
+    /// Service metric paths a `--map` file names.
+    pub service: ServicePaths<'a>,
 }
 
 impl<'a> Spec<'a> {
@@ -167,6 +170,7 @@ impl<'a> Spec<'a> {
             kind: None,
             date_format: None,
             extra: Map::new(),
+            service: ServicePaths::default(),
         }
     }
 }
@@ -218,6 +222,8 @@ pub fn map_with(
         }
         None => None,
     };
+
+    let service = service_metrics(obj, created_at, &spec.service)?;
 
     let rating = match first_present(obj, paths.rating) {
         Some((path, v)) => {
@@ -324,6 +330,9 @@ pub fn map_with(
         customer_tier,
         extra,
         duplicate_of: None,
+        first_response_minutes: service.first_response_minutes,
+        resolution_minutes: service.resolution_minutes,
+        ces: service.ces,
     })
 }
 

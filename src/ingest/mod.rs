@@ -16,6 +16,7 @@ mod json;
 pub mod manifest;
 mod mapping;
 pub mod neardup;
+pub(crate) mod service;
 mod utf16;
 
 pub use csv_file::read_csv;

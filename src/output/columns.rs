@@ -69,7 +69,7 @@ fn text(s: &str) -> Cell {
 }
 
 /// The theme table's columns, in order.
-pub const THEME_COLUMNS: [ThemeColumn; 19] = [
+pub const THEME_COLUMNS: [ThemeColumn; 20] = [
     ThemeColumn {
         name: "rank",
         wrap_width: None,
@@ -167,6 +167,14 @@ pub const THEME_COLUMNS: [ThemeColumn; 19] = [
         name: "p_value",
         wrap_width: None,
         value: |t| Cell::Number(t.trend.p_value, NumberKind::Plain),
+    },
+    ThemeColumn {
+        name: "median_resolution_minutes",
+        wrap_width: None,
+        value: |t| match t.median_resolution_minutes {
+            Some(m) => Cell::Number(m, NumberKind::Plain),
+            None => Cell::Empty,
+        },
     },
 ];
 

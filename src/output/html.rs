@@ -160,6 +160,31 @@ fn headline(h: &mut String, s: &Summary) {
             &format!("NPS ({} answers)", s.metrics.nps_responses),
         );
     }
+    let m = &s.metrics;
+    if let Some(v) = m.service.median_first_response_minutes {
+        card(
+            super::format_minutes(v),
+            &format!(
+                "median first response ({} tickets)",
+                m.service.first_response_records
+            ),
+        );
+    }
+    if let Some(v) = m.service.median_resolution_minutes {
+        card(
+            super::format_minutes(v),
+            &format!(
+                "median resolution ({} resolved)",
+                m.service.resolved_records
+            ),
+        );
+    }
+    if let (Some(ces), Some(easy)) = (m.service.ces, m.service.ces_easy_share) {
+        card(
+            format!("{ces:.1} / 7"),
+            &format!("CES, {easy:.0}% easy ({} answers)", m.service.ces_responses),
+        );
+    }
     card(
         s.themes
             .iter()

@@ -177,3 +177,68 @@ impl RejectsWriter {
         self.file.discard()
     }
 }
+
+/// A duration in minutes for people: "45 min", "3.5 h", "2.1 days".
+pub fn format_minutes(minutes: f64) -> String {
+    if minutes < 90.0 {
+        format!("{minutes:.0} min")
+    } else if minutes < 48.0 * 60.0 {
+        format!("{:.1} h", minutes / 60.0)
+    } else {
+        format!("{:.1} days", minutes / (24.0 * 60.0))
+    }
+}
+
+/// The service metrics of a summary in one line ("" when it has none):
+/// median first response and resolution times, and CES.
+pub fn service_line(m: &crate::summary::Metrics) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = m.service.median_first_response_minutes {
+        parts.push(format!(
+            "median first response {} ({} tickets)",
+            format_minutes(v),
+            m.service.first_response_records
+        ));
+    }
+    if let Some(v) = m.service.median_resolution_minutes {
+        parts.push(format!(
+            "median resolution {} ({} resolved)",
+            format_minutes(v),
+            m.service.resolved_records
+        ));
+    }
+    if let (Some(ces), Some(easy)) = (m.service.ces, m.service.ces_easy_share) {
+        parts.push(format!(
+            "CES {ces:.1} of 7, {easy:.0}% easy ({} answers)",
+            m.service.ces_responses
+        ));
+    }
+    parts.join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minutes_read_as_minutes_hours_or_days() {
+        assert_eq!(format_minutes(45.0), "45 min");
+        assert_eq!(format_minutes(210.0), "3.5 h");
+        assert_eq!(format_minutes(3024.0), "2.1 days");
+    }
+
+    #[test]
+    fn service_line_lists_only_what_the_data_has() {
+        let mut m = crate::summary::Metrics::default();
+        assert_eq!(service_line(&m), "");
+        m.service.median_resolution_minutes = Some(120.0);
+        m.service.resolved_records = 3;
+        m.service.ces = Some(5.5);
+        m.service.ces_easy_share = Some(75.0);
+        m.service.ces_responses = 4;
+        assert_eq!(
+            service_line(&m),
+            "median resolution 2.0 h (3 resolved) | CES 5.5 of 7, 75% easy (4 answers)"
+        );
+    }
+}

@@ -75,6 +75,10 @@ pub fn render_summary(summary: &Summary) -> String {
         );
     }
     out.push('\n');
+    let service = super::service_line(&summary.metrics);
+    if !service.is_empty() {
+        let _ = writeln!(out, "service: {service}");
+    }
     let _ = writeln!(
         out,
         "\n{:>4}  {:<34} {:>7} {:>6} {:>5} {:>6} {:>7}  {:>8}",

@@ -351,6 +351,32 @@ fn write_summary_sheet(
         let r = label(sheet, "NPS")?;
         sheet.write_number(r, 1, v)?;
     }
+    for (name, records, median) in [
+        (
+            "median first response (minutes)",
+            m.service.first_response_records,
+            m.service.median_first_response_minutes,
+        ),
+        (
+            "median resolution (minutes)",
+            m.service.resolved_records,
+            m.service.median_resolution_minutes,
+        ),
+    ] {
+        if let Some(v) = median {
+            let r = label(sheet, &format!("{name}, of {records} tickets"))?;
+            sheet.write_number(r, 1, v)?;
+        }
+    }
+    if let (Some(ces), Some(easy)) = (m.service.ces, m.service.ces_easy_share) {
+        let r = label(
+            sheet,
+            &format!("CES (mean 1-7), of {} answers", m.service.ces_responses),
+        )?;
+        sheet.write_number_with_format(r, 1, ces, &f.score)?;
+        let r = label(sheet, "CES easy (share of 5-7)")?;
+        sheet.write_number_with_format(r, 1, easy / 100.0, &f.percent)?;
+    }
     gap();
     let r = label(sheet, "counts of the last run")?;
     sheet.write_string_with_format(r, 0, "counts of the last run", &f.header)?;
@@ -560,18 +586,10 @@ mod tests {
             source: "generic".into(),
             kind: Kind::Review,
             created_at: Some(created_at),
-            title: None,
             text: text.into(),
             rating: Some(1.0),
-            nps: None,
             lang: crate::text::Lang::En,
-            channel: None,
-            product: None,
-            status: None,
-            tags: vec![],
-            customer_tier: None,
-            duplicate_of: None,
-            extra: Default::default(),
+            ..Record::default()
         };
         let analysis = analyzer.analyze(AnalysisInput {
             text,

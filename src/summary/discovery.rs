@@ -900,7 +900,7 @@ fn toml_snippet(label: &str, group: &[&PhraseStats], n: usize) -> String {
 pub(crate) mod tests {
     use super::*;
     use crate::analyze::{Analysis, Sentiment};
-    use crate::record::{Kind, Record};
+    use crate::record::Record;
     use crate::text::Lang;
 
     /// A stored English ticket with this text and sentiment score, created at 0.
@@ -909,20 +909,10 @@ pub(crate) mod tests {
             record: Record {
                 id: id.to_string(),
                 source: "t".into(),
-                kind: Kind::Ticket,
                 created_at: Some(0),
-                title: None,
                 text: text.into(),
-                rating: None,
-                nps: None,
                 lang: Lang::En,
-                channel: None,
-                product: None,
-                status: None,
-                tags: vec![],
-                customer_tier: None,
-                duplicate_of: None,
-                extra: Default::default(),
+                ..Record::default()
             },
             analysis: Analysis {
                 lang: Lang::En,

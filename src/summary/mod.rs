@@ -7,6 +7,7 @@
 
 mod discovery;
 mod memory;
+mod service;
 mod stats;
 
 pub use discovery::{Discovery, UnmappedCandidate, UnmappedQuote};
@@ -21,6 +22,8 @@ use crate::analyze::{Label, Taxonomy};
 use crate::index::StoredRecord;
 use crate::ingest::{format_date, format_rfc3339};
 use crate::text::tokenize;
+use service::ServiceAcc;
+pub use service::ServiceFigures;
 
 const DAY: i64 = 86_400;
 const WEEK: i64 = 7 * DAY;
@@ -194,6 +197,9 @@ pub struct ThemeSummary {
     pub top_phrases: Vec<String>,
     /// Representative quotes.
     pub quotes: Vec<Quote>,
+    /// Median minutes to resolution of the theme's records that have one
+    /// (tickets whose help desk exported its metrics).
+    pub median_resolution_minutes: Option<f64>,
 }
 
 /// Totals per sentiment label.
@@ -220,6 +226,9 @@ pub struct Metrics {
     pub nps_responses: u64,
     /// NPS: % promoters (9-10) minus % detractors (0-6).
     pub nps: Option<f64>,
+    /// First response and resolution times, CES.
+    #[serde(flatten)]
+    pub service: ServiceFigures,
 }
 
 /// A signal's count.
@@ -341,6 +350,7 @@ pub struct SummaryBuilder<'t> {
     near_duplicates: u64,
     signals: HashMap<String, u64>,
     discovery: Discovery,
+    service: ServiceAcc,
 }
 
 impl<'t> SummaryBuilder<'t> {
@@ -366,6 +376,7 @@ impl<'t> SummaryBuilder<'t> {
             near_duplicates: 0,
             signals: HashMap::new(),
             discovery: Discovery::default(),
+            service: ServiceAcc::new(taxonomy.themes.len()),
         }
     }
 
@@ -445,6 +456,12 @@ impl<'t> SummaryBuilder<'t> {
         if theme_ids.is_empty() {
             self.unthemed += 1;
         }
+        self.service.add(
+            record.first_response_minutes,
+            record.resolution_minutes,
+            record.ces,
+            &theme_ids,
+        );
         self.discovery.add(stored);
         self.compact.push(Compact {
             created: record.created_at,
@@ -482,7 +499,7 @@ impl<'t> SummaryBuilder<'t> {
     }
 
     /// Builds the summary.
-    pub fn finish(self) -> Summary {
+    pub fn finish(mut self) -> Summary {
         let n = self.compact.len() as u64;
         let created: Vec<i64> = self.compact.iter().filter_map(|c| c.created).collect();
         let newest = created.iter().copied().max();
@@ -555,6 +572,7 @@ impl<'t> SummaryBuilder<'t> {
                 weekly: weekly[i].clone(),
                 daily: daily[i].clone(),
                 top_phrases: top_phrases(&acc.cues),
+                median_resolution_minutes: self.service.theme_median_resolution(i),
                 quotes: pick_quotes(if mean_sentiment <= 0.0 {
                     &acc.low
                 } else {
@@ -581,6 +599,7 @@ impl<'t> SummaryBuilder<'t> {
             nps_responses: nps_n,
             nps: (nps_n > 0)
                 .then(|| round4(100.0 * (promoters as f64 - detractors as f64) / nps_n as f64)),
+            service: self.service.figures(),
         };
         let mut signals: Vec<SignalSummary> = self
             .taxonomy

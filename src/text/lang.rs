@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use super::is_han;
 
 /// The languages vocscope analyses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     /// English.
@@ -14,6 +16,7 @@ pub enum Lang {
     /// Chinese (simplified or traditional).
     Zh,
     /// Anything else; still indexed and searchable, analysed with the English rules.
+    #[default]
     Other,
 }
 

@@ -11,6 +11,7 @@
 //! title = "headline"
 //! created_at = "opened"
 //! rating = "score"
+//! resolution_minutes = "sla.minutes_to_close"   # also first_response_minutes, ces (1-7)
 //! ```
 //!
 //! Fields the file does not name use the generic candidates.
@@ -22,6 +23,7 @@ use serde_json::{Map, Value};
 
 use crate::ingest::date::check_date_format;
 use crate::ingest::mapping::{map_with, Paths, Spec, GENERIC_PATHS};
+use crate::ingest::service::ServicePaths;
 use crate::record::{Kind, Record};
 
 /// A `--map` file that cannot be used.
@@ -75,6 +77,9 @@ pub const FIELD_NAMES: &[&str] = &[
     "status",
     "customer_tier",
     "tags",
+    "first_response_minutes",
+    "resolution_minutes",
+    "ces",
 ];
 
 /// A validated `--map` file.
@@ -181,7 +186,15 @@ impl MapSpec {
             tier: tier.as_deref().unwrap_or(g.tier),
             tags: tags.as_deref().unwrap_or(g.tags),
         };
+        let first_response = owned("first_response_minutes").unwrap_or_default();
+        let resolution = owned("resolution_minutes").unwrap_or_default();
+        let ces = owned("ces").unwrap_or_default();
         let mut spec = Spec::new(&self.source, paths);
+        spec.service = ServicePaths {
+            first_response_minutes: &first_response,
+            resolution_minutes: &resolution,
+            ces: &ces,
+        };
         spec.kind = self.kind;
         spec.date_format = self.date_format.as_deref();
         map_with(obj, spec, source, wrapper)
