@@ -100,6 +100,8 @@ pub enum SearchFormat {
     Json,
     /// CSV with a header.
     Csv,
+    /// Excel workbook (Results and Query sheets); needs --output or a redirected stdout.
+    Xlsx,
 }
 
 /// Result order of search.
@@ -162,6 +164,12 @@ pub struct SearchArgs {
     /// Shorthand for --format json.
     #[arg(long)]
     pub json: bool,
+    /// Write the results to this file instead of stdout (replaced atomically).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Start CSV output with a UTF-8 BOM, for Excel.
+    #[arg(long)]
+    pub excel_bom: bool,
 }
 
 /// `vocscope report`.

@@ -14,7 +14,7 @@ use vocscope::index::{SearchRequest, SortOrder, VocIndex};
 use vocscope::ingest::{
     discover, format_rfc3339, parse_date_str, read_input, InputFile, Item, MapHints, MapSpec,
 };
-use vocscope::output::{render_search, render_summary, write_search_csv};
+use vocscope::output::{render_search, render_summary, search_xlsx, write_search_csv, AtomicFile};
 use vocscope::pipeline::{self, Progress, RunConfig, RunError, RunOptions};
 use vocscope::summary::SummaryOptions;
 use vocscope::text::Lang;
@@ -612,23 +612,69 @@ pub fn search(args: SearchArgs) -> Result<()> {
         args.format
     };
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    if format == SearchFormat::Xlsx && args.output.is_none() && stdout.is_terminal() {
+        return Err(usage(
+            "--format xlsx writes a binary file: give --output FILE or redirect stdout",
+        ));
+    }
+    let mut bytes: Vec<u8> = Vec::new();
     match format {
         SearchFormat::Table => {
-            let bold = stdout.is_terminal();
-            write!(out, "{}", render_search(&results, bold)).context("writing to stdout")?;
+            let bold = args.output.is_none() && stdout.is_terminal();
+            bytes = render_search(&results, bold).into_bytes();
         }
         SearchFormat::Json => {
             let taxonomy = taxonomy_of_index(None, &index)?;
             let doc = vocscope::serve::results_json(&results, &taxonomy);
-            serde_json::to_writer_pretty(&mut out, &doc).context("writing to stdout")?;
-            writeln!(out).context("writing to stdout")?;
+            serde_json::to_writer_pretty(&mut bytes, &doc).context("encoding JSON")?;
+            bytes.push(b'\n');
         }
         SearchFormat::Csv => {
-            write_search_csv(&results.hits, &mut out).context("writing CSV to stdout")?
+            if args.excel_bom {
+                bytes.extend_from_slice(b"\xEF\xBB\xBF");
+            }
+            write_search_csv(&results.hits, &mut bytes).context("encoding CSV")?
+        }
+        SearchFormat::Xlsx => {
+            bytes = search_xlsx(&results, &search_described(&args)).map_err(|e| anyhow!(e))?
         }
     }
+    match &args.output {
+        Some(path) => {
+            let mut file = AtomicFile::create(path).map_err(|e| anyhow!(e))?;
+            if let Err(e) = file.writer().write_all(&bytes) {
+                file.discard();
+                return Err(anyhow!(e)
+                    .context(format!("writing {}", path.display()))
+                    .into());
+            }
+            file.commit().map_err(|e| anyhow!(e))?;
+        }
+        None => stdout
+            .lock()
+            .write_all(&bytes)
+            .context("writing to stdout")?,
+    }
     Ok(())
+}
+
+/// The query and filters of a search as given, for the Query sheet.
+fn search_described(args: &SearchArgs) -> Vec<(&'static str, String)> {
+    let rating = |r: Option<f64>| r.map(|r| r.to_string()).unwrap_or_default();
+    vec![
+        ("query", args.query.clone()),
+        ("theme", args.theme.clone().unwrap_or_default()),
+        ("sentiment", args.sentiment.clone().unwrap_or_default()),
+        ("since", args.since.clone().unwrap_or_default()),
+        ("until", args.until.clone().unwrap_or_default()),
+        ("source", args.source.clone().unwrap_or_default()),
+        ("language", args.lang.clone().unwrap_or_default()),
+        ("channel", args.channel.clone().unwrap_or_default()),
+        ("tags", args.tags.join(", ")),
+        ("min rating", rating(args.min_rating)),
+        ("max rating", rating(args.max_rating)),
+        ("limit", args.limit.to_string()),
+    ]
 }
 
 /// `vocscope report`.

@@ -394,6 +394,67 @@ fn csv_output_has_a_row_per_hit() {
     assert_eq!(reader.records().count(), 5);
 }
 
+/// `--output` writes a file; `--format xlsx` gives a workbook with the hits
+/// and the query; `--excel-bom` starts CSV with a byte-order mark.
+#[test]
+fn results_go_to_a_file_as_xlsx_or_csv_for_spreadsheets() {
+    use calamine::{open_workbook, Data, Reader, Xlsx};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let book = dir.path().join("refunds.xlsx");
+    let book_path = book.display().to_string();
+    search_cmd(&["退款 OR refund", "--sentiment", "negative", "--limit", "7"])
+        .args(["--format", "xlsx", "--output", &book_path])
+        .assert()
+        .success()
+        .stdout("");
+    let mut workbook: Xlsx<_> = open_workbook(&book).expect("xlsx");
+    let results = workbook.worksheet_range("Results").expect("Results");
+    assert_eq!(results.height(), 8, "a header and 7 rows");
+    let header: Vec<String> = (0..results.width())
+        .map(|c| {
+            results
+                .get((0, c))
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    let label = header
+        .iter()
+        .position(|h| h == "sentiment_label")
+        .expect("label");
+    for row in 1..8 {
+        assert_eq!(
+            results.get((row, label)),
+            Some(&Data::String("negative".into()))
+        );
+    }
+    let query = workbook.worksheet_range("Query").expect("Query");
+    let cells: Vec<String> = query.cells().map(|(_, _, c)| c.to_string()).collect();
+    assert!(cells.iter().any(|c| c == "退款 OR refund"), "{cells:?}");
+    assert!(cells.iter().any(|c| c == "negative"), "{cells:?}");
+
+    let csv_file = dir.path().join("refunds.csv");
+    let csv_path = csv_file.display().to_string();
+    search_cmd(&[
+        "refund",
+        "--format",
+        "csv",
+        "--excel-bom",
+        "--limit",
+        "3",
+        "-o",
+        &csv_path,
+    ])
+    .assert()
+    .success();
+    let bytes = std::fs::read(&csv_file).expect("csv file");
+    let body = bytes
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .expect("a BOM");
+    assert_eq!(csv::Reader::from_reader(body).records().count(), 3);
+}
+
 #[test]
 fn invalid_query_and_filters_are_usage_errors() {
     search_cmd(&["\"unclosed"]).assert().code(2);

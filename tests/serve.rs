@@ -14,7 +14,10 @@ use serde_json::{json, Value};
 /// A record whose text tries to inject HTML into the page.
 const HOSTILE: &str = r#"{"id":"xss-1","created_at":"2026-11-10T10:00:00Z","title":"<b>bold</b> refund","text":"Refund please <img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script> zzxssmarker"}"#;
 
-/// The bundled sample plus one hostile record, indexed once for this binary.
+/// A record whose cells would run as formulas in a spreadsheet.
+const FORMULA: &str = r#"{"id":"formula-1","created_at":"2026-11-11T10:00:00Z","title":"=HYPERLINK(\"http://example.invalid\",\"click\")","text":"=1+2 zzformulamarker my refund never came"}"#;
+
+/// The bundled sample plus hostile records, indexed once for this binary.
 fn index() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -34,7 +37,7 @@ fn index() -> &'static Path {
         };
         run(None);
         let hostile = dir.join("hostile.jsonl");
-        std::fs::write(&hostile, format!("{HOSTILE}\n")).expect("write");
+        std::fs::write(&hostile, format!("{HOSTILE}\n{FORMULA}\n")).expect("write");
         run(Some(&hostile));
         index
     })
@@ -438,6 +441,78 @@ fn hostile_text_comes_back_as_data() {
     assert!(r
         .header("content-type")
         .is_some_and(|c| c.contains("application/json")));
+}
+
+#[test]
+fn export_downloads_every_match_as_csv_and_xlsx() {
+    use calamine::{Data, Reader, Xlsx};
+
+    let server = Server::start();
+    let total = get(server.addr, "/api/search?q=refund&lang=en&limit=1").json()["total"]
+        .as_u64()
+        .expect("total");
+    assert!(total > 20, "{total}");
+
+    // CSV: a download with a BOM for Excel, every match (limit is ignored).
+    let r = get(
+        server.addr,
+        "/api/export?format=csv&q=refund&lang=en&limit=3",
+    );
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("text/csv")));
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"vocscope-search.csv\"")
+    );
+    let body = r
+        .body
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .expect("a BOM");
+    let mut reader = csv::Reader::from_reader(body);
+    let headers = reader.headers().expect("header").clone();
+    assert_eq!(&headers[0], "id");
+    let lang = headers.iter().position(|h| h == "lang").expect("lang");
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len() as u64, total);
+    assert!(rows.iter().all(|r| &r[lang] == "en"));
+
+    // Formula-like text is neutralised in both formats.
+    let r = get(server.addr, "/api/export?q=zzformulamarker");
+    let text = String::from_utf8_lossy(&r.body).into_owned();
+    assert!(
+        text.contains("'=HYPERLINK") && text.contains("'=1+2"),
+        "{text}"
+    );
+
+    // XLSX: Results with the same rows, and a Query sheet saying what was searched.
+    let r = get(server.addr, "/api/export?format=xlsx&q=refund&lang=en");
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .is_some_and(|c| c.contains("spreadsheetml")));
+    let mut book: Xlsx<_> =
+        Xlsx::new(std::io::Cursor::new(r.body.clone())).expect("an xlsx workbook");
+    let results = book.worksheet_range("Results").expect("Results sheet");
+    assert_eq!(results.height() as u64, total + 1);
+    assert_eq!(results.get((0, 0)), Some(&Data::String("id".into())));
+    let query = book.worksheet_range("Query").expect("Query sheet");
+    let cells: Vec<String> = query.cells().map(|(_, _, c)| c.to_string()).collect();
+    assert!(cells.iter().any(|c| c == "refund") && cells.iter().any(|c| c == "en"));
+    let r = get(server.addr, "/api/export?format=xlsx&q=zzformulamarker");
+    let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(r.body.clone())).expect("xlsx");
+    let results = book.worksheet_range("Results").expect("Results sheet");
+    assert!(results
+        .cells()
+        .all(|(_, _, c)| !matches!(c, Data::String(s) if s.starts_with('='))));
+    assert!(results
+        .cells()
+        .any(|(_, _, c)| matches!(c, Data::String(s) if s.starts_with("'=HYPERLINK"))));
+
+    // Bad parameters are the page's 400s.
+    assert_eq!(get(server.addr, "/api/export?format=pdf").status, 400);
+    assert_eq!(get(server.addr, "/api/export?q=%22unclosed").status, 400);
 }
 
 // ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ pub mod columns;
 mod csv_files;
 pub mod html;
 mod redact;
+mod search_xlsx;
 pub mod svg;
 mod terminal;
 mod xlsx;
@@ -16,6 +17,7 @@ mod xlsx;
 pub use csv_files::{safe_cell, write_records_csv, write_search_csv, write_themes_csv, RecordRow};
 pub use html::write_html_report;
 pub use redact::{redact_record, redact_summary};
+pub use search_xlsx::{search_xlsx, write_search_xlsx};
 pub use terminal::{render_search, render_summary};
 pub use xlsx::{xlsx_text, XlsxReport};
 

@@ -70,8 +70,9 @@ pub fn xlsx_text(text: &str) -> String {
     }
 }
 
-struct Formats {
-    header: Format,
+/// Cell formats shared by the sheets.
+pub(super) struct Formats {
+    pub(super) header: Format,
     wrap: Format,
     datetime: Format,
     header_date: Format,
@@ -83,7 +84,7 @@ struct Formats {
 }
 
 impl Formats {
-    fn new() -> Formats {
+    pub(super) fn new() -> Formats {
         Formats {
             header: Format::new()
                 .set_bold()
@@ -136,19 +137,7 @@ impl XlsxReport {
             .set_name("Unmapped")
             .map_err(&err)?;
         let records = workbook.worksheet_from_index(RECORDS).map_err(&err)?;
-        for (col, (name, width)) in RECORD_COLUMNS.iter().zip(RECORD_WIDTHS).enumerate() {
-            let col = col as u16;
-            records.set_column_width(col, width).map_err(&err)?;
-            records
-                .write_string_with_format(0, col, *name, &formats.header)
-                .map_err(&err)?;
-        }
-        records.set_freeze_panes(1, 0).map_err(&err)?;
-        records
-            .set_landscape()
-            .set_print_fit_to_pages(1, 0)
-            .set_repeat_rows(0, 0)
-            .map_err(&err)?;
+        records_header(records, &formats).map_err(&err)?;
         Ok(XlsxReport {
             path: path.to_path_buf(),
             workbook,
@@ -168,43 +157,8 @@ impl XlsxReport {
             self.omitted += 1;
             return Ok(());
         }
-        let f = &self.formats;
         let sheet = self.workbook.worksheet_from_index(RECORDS).map_err(&err)?;
-        let r = &stored.record;
-        let a = &stored.analysis;
-        let text = |sheet: &mut Worksheet, col: u16, value: &str| {
-            sheet
-                .write_string_with_format(row, col, xlsx_text(value), &f.wrap)
-                .map(|_| ())
-        };
-        text(sheet, 0, &r.id).map_err(&err)?;
-        text(sheet, 1, &r.source).map_err(&err)?;
-        text(sheet, 2, r.kind.as_str()).map_err(&err)?;
-        if let Some(date) = r
-            .created_at
-            .and_then(|t| ExcelDateTime::from_timestamp(t).ok())
-        {
-            sheet
-                .write_datetime_with_format(row, 3, &date, &f.datetime)
-                .map_err(&err)?;
-        }
-        text(sheet, 4, a.lang.as_str()).map_err(&err)?;
-        if let Some(rating) = r.rating {
-            sheet.write_number(row, 5, rating).map_err(&err)?;
-        }
-        sheet
-            .write_number_with_format(row, 6, a.sentiment.score, &f.score)
-            .map_err(&err)?;
-        text(sheet, 7, a.sentiment.label.as_str()).map_err(&err)?;
-        sheet
-            .write_number_with_format(row, 8, a.text_sentiment.score, &f.score)
-            .map_err(&err)?;
-        let themes: Vec<&str> = a.themes.iter().map(|t| t.id.as_str()).collect();
-        text(sheet, 9, &themes.join("; ")).map_err(&err)?;
-        let signals: Vec<&str> = a.signals.iter().map(|s| s.id.as_str()).collect();
-        text(sheet, 10, &signals.join("; ")).map_err(&err)?;
-        text(sheet, 11, r.title.as_deref().unwrap_or("")).map_err(&err)?;
-        text(sheet, 12, &r.text).map_err(&err)?;
+        record_row(sheet, row, stored, &self.formats).map_err(&err)?;
         self.next_row += 1;
         Ok(())
     }
@@ -270,6 +224,61 @@ impl XlsxReport {
             source,
         })
     }
+}
+
+/// Writes the header row of a records sheet ([`RECORD_COLUMNS`]) with its
+/// column widths, frozen, and printed landscape.
+pub(super) fn records_header(sheet: &mut Worksheet, f: &Formats) -> Result<(), XlsxError> {
+    for (col, (name, width)) in RECORD_COLUMNS.iter().zip(RECORD_WIDTHS).enumerate() {
+        let col = col as u16;
+        sheet.set_column_width(col, width)?;
+        sheet.write_string_with_format(0, col, *name, &f.header)?;
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet
+        .set_landscape()
+        .set_print_fit_to_pages(1, 0)
+        .set_repeat_rows(0, 0)?;
+    Ok(())
+}
+
+/// Writes one record as row `row` of a records sheet.
+pub(super) fn record_row(
+    sheet: &mut Worksheet,
+    row: u32,
+    stored: &StoredRecord,
+    f: &Formats,
+) -> Result<(), XlsxError> {
+    let r = &stored.record;
+    let a = &stored.analysis;
+    let text = |sheet: &mut Worksheet, col: u16, value: &str| {
+        sheet
+            .write_string_with_format(row, col, xlsx_text(value), &f.wrap)
+            .map(|_| ())
+    };
+    text(sheet, 0, &r.id)?;
+    text(sheet, 1, &r.source)?;
+    text(sheet, 2, r.kind.as_str())?;
+    if let Some(date) = r
+        .created_at
+        .and_then(|t| ExcelDateTime::from_timestamp(t).ok())
+    {
+        sheet.write_datetime_with_format(row, 3, &date, &f.datetime)?;
+    }
+    text(sheet, 4, a.lang.as_str())?;
+    if let Some(rating) = r.rating {
+        sheet.write_number(row, 5, rating)?;
+    }
+    sheet.write_number_with_format(row, 6, a.sentiment.score, &f.score)?;
+    text(sheet, 7, a.sentiment.label.as_str())?;
+    sheet.write_number_with_format(row, 8, a.text_sentiment.score, &f.score)?;
+    let themes: Vec<&str> = a.themes.iter().map(|t| t.id.as_str()).collect();
+    text(sheet, 9, &themes.join("; "))?;
+    let signals: Vec<&str> = a.signals.iter().map(|s| s.id.as_str()).collect();
+    text(sheet, 10, &signals.join("; "))?;
+    text(sheet, 11, r.title.as_deref().unwrap_or(""))?;
+    text(sheet, 12, &r.text)?;
+    Ok(())
 }
 
 fn xlsx_err(path: &Path) -> impl Fn(XlsxError) -> OutputError + '_ {

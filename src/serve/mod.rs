@@ -10,6 +10,9 @@
 //!   `{total, facets, hits}` (see [`params`] for the limits).
 //! - `GET /api/record/{source}/{id}`: one record, all fields and its analysis.
 //! - `GET /api/themes`: the ranked summary of the whole index and the taxonomy.
+//! - `GET /api/export?format=csv|xlsx&` + the search parameters: every match
+//!   (up to [`EXPORT_LIMIT`]) as a CSV (with a UTF-8 BOM, for Excel) or XLSX
+//!   download, the same columns as `records.csv`.
 //!
 //! Bad parameters give 400 with `{"error": ...}`, unknown paths 404, other
 //! methods 405. Every request first reloads the index reader, so a `run`
@@ -34,6 +37,7 @@ use serde_json::{json, Value};
 use crate::analyze::Taxonomy;
 use crate::index::{FacetCache, IndexError, SearchError, SearchRequest, SearchResults, VocIndex};
 use crate::ingest::format_rfc3339;
+use crate::output::{search_xlsx, write_search_csv};
 use crate::summary::{SummaryBuilder, SummaryOptions};
 
 pub use params::SearchParams;
@@ -127,6 +131,7 @@ fn router(state: Shared) -> Router {
         .route("/api/search", get(search))
         .route("/api/record/{source}/{*id}", get(record))
         .route("/api/themes", get(themes))
+        .route("/api/export", get(export))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(4096))
         .with_state(state)
@@ -199,6 +204,18 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("worker failed: {e}")))?
 }
 
+/// Runs a search on the last commit (blocking: call inside [`blocking`]).
+fn run_search(state: &AppState, request: &SearchRequest) -> Result<SearchResults, ApiError> {
+    reload(state);
+    state
+        .index
+        .search_cached(request, &state.facets)
+        .map_err(|e| match e {
+            SearchError::Query { .. } => ApiError::bad_request(e.to_string()),
+            other => ApiError::internal(other.to_string()),
+        })
+}
+
 async fn search(
     State(state): State<Shared>,
     RawQuery(raw): RawQuery,
@@ -212,18 +229,91 @@ async fn search(
         .into_request(&state.taxonomy)
         .map_err(ApiError::bad_request)?;
     let body = blocking(move || {
-        reload(&state);
-        let results = state
-            .index
-            .search_cached(&request, &state.facets)
-            .map_err(|e| match e {
-                SearchError::Query { .. } => ApiError::bad_request(e.to_string()),
-                other => ApiError::internal(other.to_string()),
-            })?;
+        let results = run_search(&state, &request)?;
         Ok(results_json(&results, &state.taxonomy))
     })
     .await?;
     Ok(Json(body))
+}
+
+/// Most records one export holds (the best matches first).
+pub const EXPORT_LIMIT: usize = 50_000;
+
+/// Parameters of `/api/export`: a search's, plus the file format.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ExportParams {
+    /// `csv` (default) or `xlsx`.
+    format: Option<String>,
+    #[serde(flatten)]
+    search: SearchParams,
+}
+
+/// `/api/export?format=csv|xlsx&q=...`: every record the search matches (up
+/// to [`EXPORT_LIMIT`]) as a download for a spreadsheet. CSV starts with a
+/// UTF-8 byte-order mark so Excel reads Chinese right; text cells are
+/// guarded against formula injection in both formats.
+async fn export(
+    State(state): State<Shared>,
+    RawQuery(raw): RawQuery,
+    query: Result<Query<ExportParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    if !raw.as_deref().is_none_or(params::is_utf8_query) {
+        return Err(ApiError::bad_request("the query string is not UTF-8"));
+    }
+    let Query(params) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let xlsx = match params.format.as_deref().map(str::trim) {
+        None | Some("") | Some("csv") => false,
+        Some("xlsx") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "format: `{}` is not csv or xlsx",
+                other
+                    .chars()
+                    .take(params::MAX_VALUE_CHARS)
+                    .collect::<String>()
+            )))
+        }
+    };
+    let mut search = params.search;
+    search.limit = None;
+    search.offset = None;
+    let described = search.described();
+    let mut request = search
+        .into_request(&state.taxonomy)
+        .map_err(ApiError::bad_request)?;
+    request.limit = EXPORT_LIMIT;
+    let body = blocking(move || {
+        let results = run_search(&state, &request)?;
+        if xlsx {
+            search_xlsx(&results, &described).map_err(|e| ApiError::internal(e.to_string()))
+        } else {
+            let mut bytes = b"\xEF\xBB\xBF".to_vec();
+            write_search_csv(&results.hits, &mut bytes)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(bytes)
+        }
+    })
+    .await?;
+    let (content_type, name) = if xlsx {
+        (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "vocscope-search.xlsx",
+        )
+    } else {
+        ("text/csv; charset=utf-8", "vocscope-search.csv")
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 fn theme_name(taxonomy: &Taxonomy, id: &str) -> String {

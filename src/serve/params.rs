@@ -56,6 +56,30 @@ pub struct SearchParams {
     pub offset: Option<String>,
 }
 
+impl SearchParams {
+    /// The query and filters as given, for the Query sheet of an export
+    /// (absent ones left out).
+    pub fn described(&self) -> Vec<(&'static str, String)> {
+        [
+            ("query", &self.q),
+            ("theme", &self.theme),
+            ("sentiment", &self.sentiment),
+            ("since", &self.since),
+            ("until", &self.until),
+            ("source", &self.source),
+            ("language", &self.lang),
+            ("channel", &self.channel),
+            ("tags", &self.tag),
+            ("min rating", &self.min_rating),
+            ("max rating", &self.max_rating),
+            ("sort", &self.sort),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| present(v).map(|v| (name, v.to_string())))
+        .collect()
+    }
+}
+
 fn present(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
