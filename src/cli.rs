@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// Taxonomy TOML file (default: the built-in one).
     #[arg(long)]
     pub taxonomy: Option<PathBuf>,
+    /// Your own sentiment entries on top of the built-in lexicons: a TSV of
+    /// `word or phrase<TAB>valence` (-4..4), English or Chinese (see README).
+    #[arg(long, value_name = "FILE")]
+    pub lexicon: Option<PathBuf>,
     /// Source name for these inputs (default: detected per record).
     #[arg(long)]
     pub source: Option<String>,
@@ -89,6 +93,10 @@ pub struct AnalyzeArgs {
     /// Taxonomy TOML file (default: the built-in one).
     #[arg(long)]
     pub taxonomy: Option<PathBuf>,
+    /// Your own sentiment entries on top of the built-in lexicons: a TSV of
+    /// `word or phrase<TAB>valence` (-4..4), English or Chinese (see README).
+    #[arg(long, value_name = "FILE")]
+    pub lexicon: Option<PathBuf>,
 }
 
 /// Output format of search.

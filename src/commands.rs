@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
-use vocscope::analyze::{AnalysisInput, Analyzer, Label, Lexicon, Taxonomy};
+use vocscope::analyze::{parse_tsv, AnalysisInput, Analyzer, Label, Lexicon, Taxonomy};
 use vocscope::index::{SearchRequest, SortOrder, VocIndex};
 use vocscope::ingest::{
     discover, format_rfc3339, parse_date_str, read_input, InputFile, Item, MapHints, MapSpec,
@@ -56,11 +56,16 @@ fn load_taxonomy(path: Option<&Path>) -> anyhow::Result<Taxonomy> {
     }
 }
 
-fn load_analyzer(taxonomy: Option<&Path>) -> anyhow::Result<Analyzer> {
-    Ok(Analyzer::new(
-        load_taxonomy(taxonomy)?,
-        Lexicon::default_lexicon()?,
-    ))
+fn load_analyzer(taxonomy: Option<&Path>, lexicon: Option<&Path>) -> anyhow::Result<Analyzer> {
+    let lexicon = match lexicon {
+        None => Lexicon::default_lexicon()?,
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read lexicon {}", p.display()))?;
+            Lexicon::with_user_entries(parse_tsv(&text, &p.display().to_string())?)?
+        }
+    };
+    Ok(Analyzer::new(load_taxonomy(taxonomy)?, lexicon))
 }
 
 /// The taxonomy for commands that read an index: `--taxonomy` when given,
@@ -245,7 +250,7 @@ pub fn run(args: RunArgs) -> Result<()> {
     if args.dry_run {
         return dry_run(&inputs, args.source.as_deref(), map.as_ref());
     }
-    let analyzer = load_analyzer(args.taxonomy.as_deref())?;
+    let analyzer = load_analyzer(args.taxonomy.as_deref(), args.lexicon.as_deref())?;
     let config = RunConfig {
         inputs,
         index_dir: args.index.clone(),
@@ -423,7 +428,7 @@ impl ProgressView {
 
 /// `vocscope analyze`.
 pub fn analyze(args: AnalyzeArgs) -> Result<()> {
-    let analyzer = load_analyzer(args.taxonomy.as_deref())?;
+    let analyzer = load_analyzer(args.taxonomy.as_deref(), args.lexicon.as_deref())?;
     let (reader, name): (Box<dyn BufRead>, String) = match &args.input {
         Some(p) => (
             Box::new(BufReader::new(

@@ -1112,6 +1112,51 @@ fn analyze_missing_input_file_exits_1_naming_the_path() {
         .stderr(predicate::str::contains("no-such-input.jsonl"));
 }
 
+/// `--lexicon FILE` adds the user's own words to `analyze` and `run`; a bad
+/// line is an error naming the file and line (exit 1).
+#[test]
+fn user_lexicon_changes_scores_in_analyze_and_run() {
+    let ws = Workspace::new();
+    let lexicon = ws.write("ours.tsv", "# our words\nlaggy\t-3\n卡成ppt\t-3\n");
+    let input = "{\"id\":\"1\",\"text\":\"The new checkout is laggy.\"}\n\
+                 {\"id\":\"2\",\"text\":\"这个App卡成PPT了\"}\n";
+    for line in analyze(&ws, input) {
+        assert_ne!(line["sentiment"]["label"], "negative", "{line}");
+    }
+    let output = ws
+        .cmd()
+        .arg("analyze")
+        .arg("--lexicon")
+        .arg(&lexicon)
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    util::assert_success(&output, "vocscope analyze --lexicon");
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["sentiment"]["label"], "negative", "{line}");
+    }
+
+    // In a run, the records are indexed with the user's scores.
+    let export = ws.write("in.jsonl", input);
+    ws.run_with(&[&export], &["--lexicon", lexicon.to_str().unwrap()]);
+    assert_eq!(ws.summary_file()["sentiment"]["negative"], 2);
+
+    let bad = ws.write("bad.tsv", "fine\t1\nworse\tterrible\n");
+    ws.cmd()
+        .args(["analyze", "--lexicon"])
+        .arg(&bad)
+        .write_stdin(input)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad.tsv: line 2"));
+}
+
 #[test]
 fn themes_lists_at_least_30_themes() {
     let ws = Workspace::new();

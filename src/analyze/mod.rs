@@ -331,6 +331,41 @@ mod tests {
     }
 
     #[test]
+    fn user_lexicon_entries_win_in_both_languages() {
+        let user = parse_tsv("laggy\t-3\nsick\t3\n卡成ppt\t-3\n", "user.tsv").unwrap();
+        let custom = Analyzer::new(
+            Taxonomy::default_taxonomy().unwrap(),
+            Lexicon::with_user_entries(user).unwrap(),
+        );
+        let score = |a: &Analyzer, text: &str| {
+            a.analyze(AnalysisInput {
+                text,
+                ..Default::default()
+            })
+            .sentiment
+            .score
+        };
+        let default = analyzer();
+        for (text, sign) in [
+            ("The new checkout is laggy.", -1.0),
+            ("These headphones are sick, the bass is unreal.", 1.0),
+            ("这个App卡成PPT了", -1.0),
+        ] {
+            let (before, after) = (score(&default, text), score(&custom, text));
+            assert!(after * sign > 0.3, "{text}: {before} -> {after}");
+            assert!(
+                after * sign > before * sign + 0.3,
+                "{text}: {before} -> {after}"
+            );
+        }
+        // Texts without the entries score as before; the fingerprint moves,
+        // so an index tagged without them is re-tagged.
+        let plain = "I was charged twice and nobody answers";
+        assert_eq!(score(&default, plain), score(&custom, plain));
+        assert_ne!(default.fingerprint(), custom.fingerprint());
+    }
+
+    #[test]
     fn billing_complaint_is_negative_and_tagged() {
         let a = analyze("I was charged twice and nobody answers");
         assert_eq!(a.sentiment.label, Label::Negative);

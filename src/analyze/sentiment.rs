@@ -360,13 +360,18 @@ impl Lexicon {
     /// The embedded default lexicons and models.
     pub fn default_lexicon() -> Result<Lexicon, LexiconError> {
         let mut lexicon = Lexicon::rules_only()?;
+        lexicon.set_default_models()?;
+        Ok(lexicon)
+    }
+
+    fn set_default_models(&mut self) -> Result<(), LexiconError> {
         let (en, zh) = DEFAULT_MODELS.as_ref().map_err(|message| LexiconError {
             file: "data/model".into(),
             line: 0,
             message: message.clone(),
         })?;
-        lexicon.set_models(Some(en.clone()), Some(zh.clone()));
-        Ok(lexicon)
+        self.set_models(Some(en.clone()), Some(zh.clone()));
+        Ok(())
     }
 
     /// The embedded default lexicons with their rules alone, no model.
@@ -377,6 +382,34 @@ impl Lexicon {
             parse_tsv(ZH_WORDS, "data/lexicon/zh.tsv")?,
             parse_tsv(ZH_PHRASES, "data/lexicon/zh_domain.tsv")?,
         )
+    }
+
+    /// The default lexicons and models with a user's own entries on top
+    /// (`vocscope run --lexicon FILE`, parsed with [`parse_tsv`]): an entry
+    /// holding a Chinese character joins the Chinese domain phrases (matched
+    /// as text from a word start), any other the English ones (matched on
+    /// stems, a single word too). A user entry wins over a built-in word or
+    /// phrase it covers; valence 0 makes its words carry no sentiment (a
+    /// product name such as "Lumio Care"), as the politeness formulas do.
+    pub fn with_user_entries(user: Vec<(String, f64)>) -> Result<Lexicon, LexiconError> {
+        let (zh_user, en_user): (Vec<_>, Vec<_>) = user
+            .into_iter()
+            .filter(|(entry, _)| !entry.is_empty())
+            .partition(|(entry, _)| entry.chars().any(crate::text::is_han));
+        // First in the tables: phrases of equal length keep their order, and
+        // the earlier Chinese pattern wins a tie.
+        let mut en_phrases = en_user;
+        en_phrases.extend(parse_tsv(EN_PHRASES, "data/lexicon/en_domain.tsv")?);
+        let mut zh_phrases = zh_user;
+        zh_phrases.extend(parse_tsv(ZH_PHRASES, "data/lexicon/zh_domain.tsv")?);
+        let mut lexicon = Lexicon::from_tables(
+            parse_tsv(EN_WORDS, "data/lexicon/en.tsv")?,
+            en_phrases,
+            parse_tsv(ZH_WORDS, "data/lexicon/zh.tsv")?,
+            zh_phrases,
+        )?;
+        lexicon.set_default_models()?;
+        Ok(lexicon)
     }
 
     /// Uses these models (English also for `other`, Chinese for `zh`); a
