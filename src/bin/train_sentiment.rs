@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! train_sentiment TRAIN.tsv OUT.tsv.gz [--neutral NEUTRAL.tsv] [--features N] [--dead-zone D]
-//!                 [--epochs N] [--lr RATE] [--l2 PENALTY] [--nb]
+//!                 [--epochs N] [--lr RATE] [--l2 PENALTY] [--nb] [--learn-domain]
 //! train_sentiment TRAIN.tsv --folds K [--errors FILE] [same settings]
 //! ```
 //!
@@ -15,6 +15,11 @@
 //! zone), then retrains on everything and writes the pruned model: the
 //! `--features` features of largest weight (default 30,000) that occur in at
 //! least 2 texts. Deterministic: same input, same file.
+//!
+//! `--learn-domain` also learns the weight of the support-domain valence
+//! (phrases, emoji) and writes it as the model's `domain` parameter; without
+//! it the domain valence is left out of training and the model file has no
+//! `domain` line, so scoring uses `vocscope::analyze::DOMAIN_WEIGHT`.
 //!
 //! With `--folds K` it writes no model but cross-validates: text `i` is in
 //! fold `i mod K`; per fold it trains on the other folds, prunes, and scores
@@ -43,12 +48,19 @@ struct Settings {
     l2: f64,
     /// Scale features by their naive Bayes log-count ratio.
     nb: bool,
+    /// Learn the weight of the domain valence.
+    learn_domain: bool,
 }
+
+/// Weights after the features: bias, lexicon, domain.
+const PARAMS: usize = 3;
 
 /// One text as features: (feature index, count) pairs and the lexicon score.
 struct Doc {
     features: Vec<(u32, f32)>,
     lexicon: f64,
+    /// Raw support-domain valence (0 unless `--learn-domain`).
+    domain: f64,
     positive: bool,
 }
 
@@ -118,6 +130,7 @@ fn run() -> Result<(), String> {
         learning_rate: flag("--lr", 0.1)?,
         l2: flag("--l2", 1e-4)?,
         nb: args.iter().any(|a| a == "--nb"),
+        learn_domain: args.iter().any(|a| a == "--learn-domain"),
     };
     let lexicon = Lexicon::rules_only().map_err(|e| e.to_string())?;
 
@@ -129,12 +142,20 @@ fn run() -> Result<(), String> {
     };
     let docs: Vec<Doc> = items
         .iter()
-        .map(|(label, text)| featurize(&lexicon, text, *label == Label::Positive, &mut vocab))
+        .map(|(label, text)| {
+            featurize(
+                &lexicon,
+                text,
+                *label == Label::Positive,
+                settings,
+                &mut vocab,
+            )
+        })
         .collect();
     let neutral: Vec<Doc> = match arg_value(&args, "--neutral") {
         Some(f) => read_items(&f)?
             .iter()
-            .map(|(_, text)| featurize(&lexicon, text, false, &mut vocab))
+            .map(|(_, text)| featurize(&lexicon, text, false, settings, &mut vocab))
             .collect(),
         None => Vec::new(),
     };
@@ -285,18 +306,28 @@ fn read_items(path: &str) -> Result<Vec<(Label, String)>, String> {
         .collect()
 }
 
-fn featurize(lexicon: &Lexicon, text: &str, positive: bool, vocab: &mut Vocabulary) -> Doc {
+fn featurize(
+    lexicon: &Lexicon,
+    text: &str,
+    positive: bool,
+    settings: Settings,
+    vocab: &mut Vocabulary,
+) -> Doc {
     let words = tokenize(text);
     let mut counts: HashMap<u32, f32> = HashMap::new();
     let mut valence = 0.0;
+    let mut domain = 0.0;
     let mut silenced = Vec::new();
     let mut first = 0;
     for span in split_sentences(text) {
         let sentence_words = sentence_words(&words, span, &mut first);
-        // The general lists only: domain phrases are added at scoring time.
-        valence += lexicon
-            .sentence_valences(text, span, sentence_words, &mut silenced)
-            .0;
+        let (general, support) =
+            lexicon.sentence_valences(text, span, sentence_words, &mut silenced);
+        valence += general;
+        // Without --learn-domain, domain phrases are added at scoring time.
+        if settings.learn_domain {
+            domain += support;
+        }
         sentence_features(
             &text[span.start..span.end],
             span.start,
@@ -321,11 +352,12 @@ fn featurize(lexicon: &Lexicon, text: &str, positive: bool, vocab: &mut Vocabula
     Doc {
         features,
         lexicon: normalize(valence),
+        domain,
         positive,
     }
 }
 
-/// Weights: one per feature, then bias, then lexicon.
+/// Weights: one per feature, then bias, lexicon and domain.
 /// Naive Bayes log-count ratio of each feature (Wang and Manning 2012,
 /// "NBSVM"): features are scaled by it while training, and the written
 /// weight is the product, so scoring is unchanged.
@@ -357,8 +389,8 @@ fn train_lr<D: std::borrow::Borrow<Doc>>(
     } else {
         vec![1.0; n]
     };
-    let mut w = vec![0.0f64; n + 2];
-    let mut g2 = vec![1e-8f64; n + 2];
+    let mut w = vec![0.0f64; n + PARAMS];
+    let mut g2 = vec![1e-8f64; n + PARAMS];
     // A fixed shuffle per epoch (xorshift), so training is deterministic.
     let mut order: Vec<usize> = (0..docs.len()).collect();
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
@@ -387,6 +419,7 @@ fn train_lr<D: std::borrow::Borrow<Doc>>(
             }
             step(n, 1.0, &mut w);
             step(n + 1, doc.lexicon, &mut w);
+            step(n + 2, doc.domain, &mut w);
         }
     }
     for (wj, rj) in w.iter_mut().zip(&r) {
@@ -396,8 +429,8 @@ fn train_lr<D: std::borrow::Borrow<Doc>>(
 }
 
 fn logit_scaled(doc: &Doc, w: &[f64], keep: &[bool], r: &[f64]) -> f64 {
-    let n = w.len() - 2;
-    let mut z = w[n] + w[n + 1] * doc.lexicon;
+    let n = w.len() - PARAMS;
+    let mut z = w[n] + w[n + 1] * doc.lexicon + w[n + 2] * doc.domain;
     for &(id, c) in &doc.features {
         if keep[id as usize] {
             z += w[id as usize] * f64::from(c) * r[id as usize];
@@ -407,8 +440,8 @@ fn logit_scaled(doc: &Doc, w: &[f64], keep: &[bool], r: &[f64]) -> f64 {
 }
 
 fn logit(doc: &Doc, w: &[f64], keep: &[bool]) -> f64 {
-    let n = w.len() - 2;
-    let mut z = w[n] + w[n + 1] * doc.lexicon;
+    let n = w.len() - PARAMS;
+    let mut z = w[n] + w[n + 1] * doc.lexicon + w[n + 2] * doc.domain;
     for &(id, c) in &doc.features {
         if keep[id as usize] {
             z += w[id as usize] * f64::from(c);
@@ -419,15 +452,14 @@ fn logit(doc: &Doc, w: &[f64], keep: &[bool]) -> f64 {
 
 /// Keeps the `max` feature weights of largest magnitude; zeroes the rest.
 fn prune(w: &[f64], max: usize) -> Vec<f64> {
-    let n = w.len() - 2;
+    let n = w.len() - PARAMS;
     let mut order: Vec<usize> = (0..n).filter(|&j| w[j] != 0.0).collect();
     order.sort_by(|&a, &b| w[b].abs().total_cmp(&w[a].abs()).then(a.cmp(&b)));
     let mut out = vec![0.0; w.len()];
     for &j in order.iter().take(max) {
         out[j] = w[j];
     }
-    out[n] = w[n];
-    out[n + 1] = w[n + 1];
+    out[n..].copy_from_slice(&w[n..]);
     out
 }
 
@@ -529,7 +561,7 @@ fn sign(s: f64) -> i8 {
 
 /// The model file's text.
 fn model_text(w: &[f64], vocab: &Vocabulary, dead_zone: f64, texts: usize) -> String {
-    let n = w.len() - 2;
+    let n = w.len() - PARAMS;
     let mut order: Vec<usize> = (0..n).filter(|&j| w[j] != 0.0).collect();
     order.sort_by(|&a, &b| vocab.names[a].cmp(&vocab.names[b]));
     let mut text = format!(
@@ -540,6 +572,10 @@ fn model_text(w: &[f64], vocab: &Vocabulary, dead_zone: f64, texts: usize) -> St
         w[n],
         w[n + 1]
     );
+    // Stays exactly 0 unless learned (--learn-domain).
+    if w[n + 2] != 0.0 {
+        text.push_str(&format!("domain\t{:.5}\n", w[n + 2]));
+    }
     for j in order {
         text.push_str(&format!("{}\t{:.4}\n", vocab.names[j], w[j]));
     }
