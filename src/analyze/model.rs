@@ -9,6 +9,8 @@
 //! - `u:TERM`: a word (English: its stem; Chinese: the jieba word),
 //! - `b:TERM TERM`: two adjacent words of the same sentence,
 //! - `n:TERM`: a word within three words after a negator,
+//! - `a:TERM`: a Chinese word after a contrast word of its sentence (但是,
+//!   不过, 就是, ...), where reviews usually say what they mean,
 //! - `c:XY`: two adjacent Chinese characters.
 //!
 //! The logit of a text is `bias + Σ weight(feature) + lexicon × normalize(rule
@@ -126,6 +128,20 @@ const ZH_NEGATORS: &[&str] = &[
     "不", "没", "没有", "别", "未", "无", "不是", "并不", "从不", "毫无",
 ];
 
+/// Chinese words after which a sentence turns ("质量不错，就是有点贵").
+const ZH_CONTRAST: &[&str] = &[
+    "但是",
+    "可是",
+    "不过",
+    "然而",
+    "但",
+    "却",
+    "就是",
+    "只是",
+    "可惜",
+    "只可惜",
+];
+
 fn negator(word: &Word) -> bool {
     match word.script {
         Script::Latin => EN_NEGATORS.contains(&word.lower.as_str()),
@@ -146,6 +162,7 @@ pub fn sentence_features(
 ) {
     let quiet = |start: usize, end: usize| silenced.iter().any(|&(s, e)| start >= s && end <= e);
     let mut negated_until = 0usize;
+    let mut after_contrast = false;
     for (k, word) in words.iter().enumerate() {
         let term = word.term.as_str();
         if !silenced.is_empty() && quiet(word.start - base, word.end - base) {
@@ -160,6 +177,12 @@ pub fn sentence_features(
         }
         if negator(word) {
             negated_until = k + 4;
+        }
+        if word.script == Script::Han {
+            if after_contrast {
+                sink(b'a', term, "");
+            }
+            after_contrast |= ZH_CONTRAST.contains(&term);
         }
     }
     let mut prev: Option<(usize, char)> = None;
@@ -322,6 +345,9 @@ mod tests {
         let f = names("服务很好");
         assert!(f.contains(&"c:很好".to_string()), "{f:?}");
         assert!(f.contains(&"c:服务".to_string()), "{f:?}");
+        let f = names("质量不错，就是有点贵");
+        assert!(f.contains(&"a:贵".to_string()), "{f:?}");
+        assert!(!f.contains(&"a:不错".to_string()), "{f:?}");
     }
 
     #[test]
