@@ -27,7 +27,7 @@ use crate::text::{detect_language, sentence_words, split_sentences, tokenize, La
 type ThemeAcc = (f64, usize, Vec<usize>, Vec<(u32, u32)>);
 
 /// Version of the analysis rules; bump when a code change alters results.
-pub const ANALYSIS_VERSION: u32 = 3;
+pub const ANALYSIS_VERSION: u32 = 4;
 
 /// Weight of the rating in the combined score when a record has one.
 pub const RATING_WEIGHT: f64 = 0.5;

@@ -9,6 +9,8 @@
 //! - `u:TERM`: a word (English: its stem; Chinese: the jieba word),
 //! - `b:TERM TERM`: two adjacent words of the same sentence,
 //! - `n:TERM`: a word within three words after a negator,
+//! - `a:TERM`: a Chinese word after a contrast word of its sentence (但是,
+//!   不过, 就是, ...), where reviews usually say what they mean,
 //! - `c:XY`: two adjacent Chinese characters.
 //!
 //! The logit of a text is `bias + Σ weight(feature) + lexicon × normalize(rule
@@ -23,7 +25,8 @@ use std::io::Read;
 use super::sentiment::SentenceParts;
 use crate::text::{Script, Word};
 
-/// Logit per unit of support-domain valence (see [`LinearModel::score`]).
+/// Logit per unit of support-domain valence (see [`LinearModel::score`]),
+/// for a model file without a `domain` line.
 pub const DOMAIN_WEIGHT: f64 = 1.0;
 
 /// A feature's parts: kind (`u`, `b`, `n`, `c`), then one or two strings.
@@ -48,6 +51,7 @@ pub struct LinearModel {
     weights: HashMap<u64, f32>,
     bias: f64,
     lexicon: f64,
+    domain: f64,
     dead_zone: f64,
     fingerprint: u64,
 }
@@ -124,6 +128,20 @@ const ZH_NEGATORS: &[&str] = &[
     "不", "没", "没有", "别", "未", "无", "不是", "并不", "从不", "毫无",
 ];
 
+/// Chinese words after which a sentence turns ("质量不错，就是有点贵").
+const ZH_CONTRAST: &[&str] = &[
+    "但是",
+    "可是",
+    "不过",
+    "然而",
+    "但",
+    "却",
+    "就是",
+    "只是",
+    "可惜",
+    "只可惜",
+];
+
 fn negator(word: &Word) -> bool {
     match word.script {
         Script::Latin => EN_NEGATORS.contains(&word.lower.as_str()),
@@ -144,6 +162,7 @@ pub fn sentence_features(
 ) {
     let quiet = |start: usize, end: usize| silenced.iter().any(|&(s, e)| start >= s && end <= e);
     let mut negated_until = 0usize;
+    let mut after_contrast = false;
     for (k, word) in words.iter().enumerate() {
         let term = word.term.as_str();
         if !silenced.is_empty() && quiet(word.start - base, word.end - base) {
@@ -158,6 +177,12 @@ pub fn sentence_features(
         }
         if negator(word) {
             negated_until = k + 4;
+        }
+        if word.script == Script::Han {
+            if after_contrast {
+                sink(b'a', term, "");
+            }
+            after_contrast |= ZH_CONTRAST.contains(&term);
         }
     }
     let mut prev: Option<(usize, char)> = None;
@@ -175,13 +200,14 @@ pub fn sentence_features(
 
 impl LinearModel {
     /// Parses a model file: `#` comment lines, then `name<TAB>weight` lines;
-    /// the names `bias`, `lexicon` and `dead_zone` are the parameters, any
-    /// other is a feature.
+    /// the names `bias`, `lexicon`, `domain` (default [`DOMAIN_WEIGHT`]) and
+    /// `dead_zone` are the parameters, any other is a feature.
     pub fn parse(text: &str, file: &str) -> Result<LinearModel, ModelError> {
         let mut model = LinearModel {
             weights: HashMap::new(),
             bias: 0.0,
             lexicon: 0.0,
+            domain: DOMAIN_WEIGHT,
             dead_zone: 0.0,
             fingerprint: crate::record::fnv1a(text.as_bytes()),
         };
@@ -206,6 +232,7 @@ impl LinearModel {
             match name {
                 "bias" => model.bias = w,
                 "lexicon" => model.lexicon = w,
+                "domain" => model.domain = w,
                 "dead_zone" => model.dead_zone = w.clamp(0.0, 0.9),
                 _ => {
                     let (kind, rest) = name
@@ -273,10 +300,11 @@ impl LinearModel {
 
     /// Score in [-1, 1] of a text (or sentence) from its summed parts and
     /// its normalized general-lexicon score. The support-domain valence
-    /// (phrases such as "charged twice", emoji) is added to the logit at
-    /// [`DOMAIN_WEIGHT`] per valence unit: the training texts (tweets, movie
-    /// and editorial snippets, product reviews) hold few such phrases, so the
-    /// model cannot weigh them itself. Without any evidence the score is 0;
+    /// (phrases such as "charged twice", emoji) is added to the logit at the
+    /// model's `domain` weight per valence unit: learned where the training
+    /// texts hold enough such phrases (Chinese reviews), else
+    /// [`DOMAIN_WEIGHT`] (the English tweets and snippets hold few, so the
+    /// model cannot weigh them itself). Without any evidence the score is 0;
     /// without a lexicon or domain entry it is 0 inside the dead zone, so
     /// "It arrived." stays neutral.
     pub fn score(&self, parts: &SentenceParts, lexicon: f64, with_bias: bool) -> f64 {
@@ -284,7 +312,7 @@ impl LinearModel {
             return 0.0;
         }
         let bias = if with_bias { self.bias } else { 0.0 };
-        let z = bias + parts.logit + self.lexicon * lexicon + DOMAIN_WEIGHT * parts.domain;
+        let z = bias + parts.logit + self.lexicon * lexicon + self.domain * parts.domain;
         let p = (z / 2.0).tanh();
         if lexicon == 0.0 && parts.domain == 0.0 && p.abs() <= self.dead_zone {
             0.0
@@ -317,6 +345,9 @@ mod tests {
         let f = names("服务很好");
         assert!(f.contains(&"c:很好".to_string()), "{f:?}");
         assert!(f.contains(&"c:服务".to_string()), "{f:?}");
+        let f = names("质量不错，就是有点贵");
+        assert!(f.contains(&"a:贵".to_string()), "{f:?}");
+        assert!(!f.contains(&"a:不错".to_string()), "{f:?}");
     }
 
     #[test]
@@ -366,6 +397,9 @@ mod tests {
         assert!(lexical > 0.0, "a lexicon entry decides");
         let domain = m.score(&parts(0.5, -2.0, true), 0.0, false);
         assert!(domain < -0.5, "domain phrases weigh in");
+        let learned = LinearModel::parse("domain\t0.25\nu:good\t1\n", "t").unwrap();
+        let light = learned.score(&parts(0.5, -4.0, true), 0.0, false);
+        assert!(light < 0.0 && light > domain, "a learned domain weight");
     }
 
     #[test]

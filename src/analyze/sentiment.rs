@@ -170,6 +170,25 @@ const ZH_BOOSTERS: &[&str] = &[
 ];
 const ZH_DAMPENERS: &[&str] = &["有点", "有些", "稍微", "略", "稍", "一点", "比较", "还算"];
 const ZH_CONTRAST: &[&str] = &["但是", "可是", "不过", "然而", "但", "却"];
+/// Words that make a Chinese question an inquiry ("请问怎么改地址？"); a
+/// question without one is often rhetorical ("排名第一是怎么排的？"), and the
+/// model is asked about it.
+const ZH_INQUIRY: &[&str] = &[
+    "请问",
+    "想问",
+    "问一下",
+    "问下",
+    "咨询",
+    "请教",
+    "如何",
+    "能否",
+    "可否",
+    "是否",
+    "能不能",
+    "可不可以",
+    "怎么办",
+    "有没有",
+];
 
 /// Sentiment label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -445,9 +464,13 @@ impl Lexicon {
         let (valence, domain) = self.sentence_valences(text, span, words, &mut silenced);
         let sentence = &text[span.start..span.end];
         // A question without a sentiment word ("can you tell me how to ...?")
-        // asks; the model, trained on statements, is not asked about it.
-        let plain_question =
-            valence == 0.0 && domain == 0.0 && sentence.trim_end().ends_with(['?', '？']);
+        // asks; the model, trained on statements, is not asked about it. In
+        // Chinese reviews most such questions are rhetorical complaints, so
+        // there it needs an inquiry word (请问, 如何, ...).
+        let plain_question = valence == 0.0
+            && domain == 0.0
+            && sentence.trim_end().ends_with(['?', '？'])
+            && (lang != Lang::Zh || ZH_INQUIRY.iter().any(|w| sentence.contains(w)));
         let (logit, known) = match self.model(lang) {
             Some(m) if !plain_question => m.sentence_logit(sentence, span.start, words, &silenced),
             _ => (0.0, 0),
@@ -948,6 +971,15 @@ mod tests {
         let span = split_sentences(text)[0];
         let parts = lex.sentence_parts(Lang::En, text, span, &words);
         assert!(lex.text_score(Lang::En, parts) < 0.0);
+        // Chinese: an inquiry stays neutral, a rhetorical question is scored.
+        let parts = |text: &str| {
+            let words = tokenize(text);
+            lex.sentence_parts(Lang::Zh, text, split_sentences(text)[0], &words)
+        };
+        let inquiry = parts("请问怎么修改收货地址？");
+        assert_eq!(lex.text_score(Lang::Zh, inquiry), 0.0);
+        let rhetorical = parts("这也能叫四星级酒店？");
+        assert!(rhetorical.evidence && rhetorical.logit != 0.0);
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! scored on two classes, so a neutral prediction counts as a miss; sets with
 //! neutral items are scored on three classes.
 //!
+//! `--zh-model FILE` / `--en-model FILE` score with another model file
+//! (gzip, as written by `train_sentiment`) instead of the embedded one, so a
+//! candidate can be evaluated without a rebuild (the other language's model
+//! is then read from data/model/).
+//!
 //! `cargo run --release --bin eval -- --themes [--json] [--errors] [FILE...]`:
 //! theme assignment, per-theme precision, recall and F1, and micro-F1 over
 //! all (record, theme) pairs. Each file holds JSON lines
@@ -20,7 +25,8 @@ use std::time::Instant;
 
 use serde::Deserialize;
 use serde_json::json;
-use vocscope::analyze::{AnalysisInput, Analyzer, Label, Lexicon, Taxonomy};
+use std::sync::Arc;
+use vocscope::analyze::{AnalysisInput, Analyzer, Label, Lexicon, LinearModel, Taxonomy};
 use vocscope::text::Lang;
 
 fn main() -> ExitCode {
@@ -34,6 +40,14 @@ fn main() -> ExitCode {
     let themes_mode = take_flag("--themes");
     let json_out = take_flag("--json");
     let errors = take_flag("--errors");
+    let mut take_value = |flag: &str| {
+        let i = args.iter().position(|a| a == flag)?;
+        let value = args.get(i + 1).cloned();
+        args.drain(i..(i + 2).min(args.len()));
+        value
+    };
+    let en_model = take_value("--en-model");
+    let zh_model = take_value("--zh-model");
     let mut files: Vec<PathBuf> = args.iter().map(PathBuf::from).collect();
     if themes_mode {
         if files.is_empty() {
@@ -55,10 +69,29 @@ fn main() -> ExitCode {
         .map(|f| root.join(f))
         .collect();
     }
-    let analyzer = match (Taxonomy::default_taxonomy(), Lexicon::default_lexicon()) {
-        (Ok(t), Ok(l)) => Analyzer::new(t, l),
-        (Err(e), _) => return fail(&e.to_string()),
-        (_, Err(e)) => return fail(&e.to_string()),
+    let mut lexicon = match Lexicon::default_lexicon() {
+        Ok(l) => l,
+        Err(e) => return fail(&e.to_string()),
+    };
+    if en_model.is_some() || zh_model.is_some() {
+        let load = |path: Option<String>, default: &str| {
+            let p = path.unwrap_or_else(|| root.join(default).display().to_string());
+            std::fs::read(&p)
+                .map_err(|e| format!("{p}: {e}"))
+                .and_then(|b| LinearModel::parse_gz(&b, &p).map_err(|e| e.to_string()))
+                .map(|m| Some(Arc::new(m)))
+        };
+        match (
+            load(en_model, "data/model/en.tsv.gz"),
+            load(zh_model, "data/model/zh.tsv.gz"),
+        ) {
+            (Ok(en), Ok(zh)) => lexicon.set_models(en, zh),
+            (Err(e), _) | (_, Err(e)) => return fail(&e),
+        }
+    }
+    let analyzer = match Taxonomy::default_taxonomy() {
+        Ok(t) => Analyzer::new(t, lexicon),
+        Err(e) => return fail(&e.to_string()),
     };
     println!("| set | items | accuracy | macro-F1 | items/s (1 thread) |");
     println!("|---|---:|---:|---:|---:|");

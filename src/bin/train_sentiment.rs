@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! train_sentiment TRAIN.tsv OUT.tsv.gz [--neutral NEUTRAL.tsv] [--features N] [--dead-zone D]
-//!                 [--epochs N] [--lr RATE] [--l2 PENALTY] [--nb]
+//!                 [--epochs N] [--lr RATE] [--l2 PENALTY] [--nb] [--learn-domain]
+//! train_sentiment TRAIN.tsv --folds K [--errors FILE] [same settings]
 //! ```
 //!
 //! TRAIN.tsv holds `label<TAB>text` lines (positive or negative), as written
@@ -14,12 +15,27 @@
 //! zone), then retrains on everything and writes the pruned model: the
 //! `--features` features of largest weight (default 30,000) that occur in at
 //! least 2 texts. Deterministic: same input, same file.
+//!
+//! `--learn-domain` also learns the weight of the support-domain valence
+//! (phrases, emoji) and writes it as the model's `domain` parameter; without
+//! it the domain valence is left out of training and the model file has no
+//! `domain` line, so scoring uses `vocscope::analyze::DOMAIN_WEIGHT`.
+//!
+//! With `--folds K` it writes no model but cross-validates: text `i` is in
+//! fold `i mod K`; per fold it trains on the other folds, prunes, and scores
+//! the fold with the whole analyzer (lexicon rules, domain phrases, dead zone
+//! and neutral band, as `vocscope analyze`), printing accuracy and macro-F1
+//! per fold and their mean. `--errors FILE` writes the misclassified texts
+//! (`gold<TAB>score<TAB>text`).
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
-use vocscope::analyze::{feature_hash, feature_name, normalize, sentence_features, Label, Lexicon};
+use vocscope::analyze::{
+    feature_hash, feature_name, normalize, sentence_features, AnalysisInput, Analyzer, Label,
+    Lexicon, LinearModel, Taxonomy,
+};
 use vocscope::text::{sentence_words, split_sentences, tokenize};
 
 const MIN_DOCS: u32 = 2;
@@ -32,12 +48,19 @@ struct Settings {
     l2: f64,
     /// Scale features by their naive Bayes log-count ratio.
     nb: bool,
+    /// Learn the weight of the domain valence.
+    learn_domain: bool,
 }
+
+/// Weights after the features: bias, lexicon, domain.
+const PARAMS: usize = 3;
 
 /// One text as features: (feature index, count) pairs and the lexicon score.
 struct Doc {
     features: Vec<(u32, f32)>,
     lexicon: f64,
+    /// Raw support-domain valence (0 unless `--learn-domain`).
+    domain: f64,
     positive: bool,
 }
 
@@ -71,11 +94,22 @@ fn run() -> Result<(), String> {
         .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || !args[i - 1].starts_with("--")))
         .map(|(_, a)| a)
         .collect();
-    let [train, out] = positional[..] else {
-        return Err(
-            "usage: train_sentiment TRAIN.tsv OUT.tsv.gz [--neutral FILE] [--features N] [--dead-zone D]"
-                .into(),
-        );
+    let folds: Option<usize> = arg_value(&args, "--folds")
+        .map(|v| {
+            v.parse()
+                .ok()
+                .filter(|&k: &usize| k >= 2)
+                .ok_or(format!("--folds: `{v}`"))
+        })
+        .transpose()?;
+    let (train, out) = match (&positional[..], folds) {
+        ([train], Some(_)) => (*train, None),
+        ([train, out], None) => (*train, Some(*out)),
+        _ => {
+            return Err("usage: train_sentiment TRAIN.tsv (OUT.tsv.gz | --folds K) \
+                 [--neutral FILE] [--features N] [--dead-zone D]"
+                .into())
+        }
     };
     let max_features: usize = arg_value(&args, "--features")
         .map(|v| v.parse().map_err(|_| format!("--features: `{v}`")))
@@ -96,6 +130,7 @@ fn run() -> Result<(), String> {
         learning_rate: flag("--lr", 0.1)?,
         l2: flag("--l2", 1e-4)?,
         nb: args.iter().any(|a| a == "--nb"),
+        learn_domain: args.iter().any(|a| a == "--learn-domain"),
     };
     let lexicon = Lexicon::rules_only().map_err(|e| e.to_string())?;
 
@@ -107,12 +142,20 @@ fn run() -> Result<(), String> {
     };
     let docs: Vec<Doc> = items
         .iter()
-        .map(|(label, text)| featurize(&lexicon, text, *label == Label::Positive, &mut vocab))
+        .map(|(label, text)| {
+            featurize(
+                &lexicon,
+                text,
+                *label == Label::Positive,
+                settings,
+                &mut vocab,
+            )
+        })
         .collect();
     let neutral: Vec<Doc> = match arg_value(&args, "--neutral") {
         Some(f) => read_items(&f)?
             .iter()
-            .map(|(_, text)| featurize(&lexicon, text, false, &mut vocab))
+            .map(|(_, text)| featurize(&lexicon, text, false, settings, &mut vocab))
             .collect(),
         None => Vec::new(),
     };
@@ -124,6 +167,23 @@ fn run() -> Result<(), String> {
         keep.iter().filter(|&&k| k).count()
     );
 
+    if let Some(k) = folds {
+        let errors = arg_value(&args, "--errors");
+        return cross_validate(
+            &items,
+            &docs,
+            &keep,
+            &vocab,
+            k,
+            max_features,
+            dead_zone,
+            settings,
+            errors,
+        );
+    }
+    let Some(out) = out else {
+        return Err("no output file".into());
+    };
     let split = docs.len() * 9 / 10;
     let (fit, dev) = docs.split_at(split);
     let weights = train_lr(fit, &keep, vocab.names.len(), settings);
@@ -144,6 +204,92 @@ fn run() -> Result<(), String> {
     write_model(out, &weights, &vocab, dead_zone, docs.len())
 }
 
+/// K-fold cross-validation of the whole analyzer (see the module doc).
+#[allow(clippy::too_many_arguments)]
+fn cross_validate(
+    items: &[(Label, String)],
+    docs: &[Doc],
+    keep: &[bool],
+    vocab: &Vocabulary,
+    k: usize,
+    max_features: usize,
+    dead_zone: f64,
+    settings: Settings,
+    errors: Option<String>,
+) -> Result<(), String> {
+    let taxonomy = Taxonomy::default_taxonomy().map_err(|e| e.to_string())?;
+    let mut misses = String::new();
+    let (mut sum_acc, mut sum_f1, mut sum_bare) = (0.0, 0.0, 0.0);
+    for fold in 0..k {
+        let fit: Vec<&Doc> = docs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % k != fold)
+            .map(|(_, d)| d)
+            .collect();
+        let weights = prune(
+            &train_lr(&fit, keep, vocab.names.len(), settings),
+            max_features,
+        );
+        let text = model_text(&weights, vocab, dead_zone, fit.len());
+        let model = std::sync::Arc::new(
+            LinearModel::parse(&text, "cross-validation").map_err(|e| e.to_string())?,
+        );
+        let mut lexicon = Lexicon::rules_only().map_err(|e| e.to_string())?;
+        lexicon.set_models(Some(model.clone()), Some(model));
+        let analyzer = Analyzer::new(taxonomy.clone(), lexicon);
+        let all = vec![true; weights.len()];
+        let bare: Vec<i8> = docs
+            .iter()
+            .skip(fold)
+            .step_by(k)
+            .map(|d| sign(logit(d, &weights, &all)))
+            .collect();
+        let mut gold = Vec::new();
+        let mut predicted = Vec::new();
+        for (label, text) in items.iter().skip(fold).step_by(k) {
+            let s = analyzer
+                .analyze(AnalysisInput {
+                    text,
+                    ..Default::default()
+                })
+                .sentiment;
+            if s.label != *label {
+                misses.push_str(&format!("{}\t{}\t{text}\n", label.as_str(), s.score));
+            }
+            gold.push(*label == Label::Positive);
+            predicted.push(match s.label {
+                Label::Positive => 1,
+                Label::Negative => -1,
+                Label::Neutral => 0,
+            });
+        }
+        let (acc, f1) = binary_scores(&gold, &predicted);
+        let (bare_acc, bare_f1) = binary_scores(&gold, &bare);
+        println!(
+            "fold {}/{k}: {} texts, accuracy {acc:.3}, macro-F1 {f1:.3}, neutral {} \
+             (model and word lexicon alone: accuracy {bare_acc:.3}, macro-F1 {bare_f1:.3})",
+            fold + 1,
+            gold.len(),
+            predicted.iter().filter(|&&p| p == 0).count()
+        );
+        sum_acc += acc;
+        sum_f1 += f1;
+        sum_bare += bare_f1;
+    }
+    println!(
+        "cross-validation, {k} folds, whole analyzer: accuracy {:.4}, macro-F1 {:.4} \
+         (model and word lexicon alone: macro-F1 {:.4})",
+        sum_acc / k as f64,
+        sum_f1 / k as f64,
+        sum_bare / k as f64
+    );
+    if let Some(path) = errors {
+        std::fs::write(&path, misses).map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(())
+}
+
 fn read_items(path: &str) -> Result<Vec<(Label, String)>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     text.lines()
@@ -160,18 +306,28 @@ fn read_items(path: &str) -> Result<Vec<(Label, String)>, String> {
         .collect()
 }
 
-fn featurize(lexicon: &Lexicon, text: &str, positive: bool, vocab: &mut Vocabulary) -> Doc {
+fn featurize(
+    lexicon: &Lexicon,
+    text: &str,
+    positive: bool,
+    settings: Settings,
+    vocab: &mut Vocabulary,
+) -> Doc {
     let words = tokenize(text);
     let mut counts: HashMap<u32, f32> = HashMap::new();
     let mut valence = 0.0;
+    let mut domain = 0.0;
     let mut silenced = Vec::new();
     let mut first = 0;
     for span in split_sentences(text) {
         let sentence_words = sentence_words(&words, span, &mut first);
-        // The general lists only: domain phrases are added at scoring time.
-        valence += lexicon
-            .sentence_valences(text, span, sentence_words, &mut silenced)
-            .0;
+        let (general, support) =
+            lexicon.sentence_valences(text, span, sentence_words, &mut silenced);
+        valence += general;
+        // Without --learn-domain, domain phrases are added at scoring time.
+        if settings.learn_domain {
+            domain += support;
+        }
         sentence_features(
             &text[span.start..span.end],
             span.start,
@@ -196,18 +352,20 @@ fn featurize(lexicon: &Lexicon, text: &str, positive: bool, vocab: &mut Vocabula
     Doc {
         features,
         lexicon: normalize(valence),
+        domain,
         positive,
     }
 }
 
-/// Weights: one per feature, then bias, then lexicon.
+/// Weights: one per feature, then bias, lexicon and domain.
 /// Naive Bayes log-count ratio of each feature (Wang and Manning 2012,
 /// "NBSVM"): features are scaled by it while training, and the written
 /// weight is the product, so scoring is unchanged.
-fn nb_ratios(docs: &[Doc], n: usize) -> Vec<f64> {
+fn nb_ratios<D: std::borrow::Borrow<Doc>>(docs: &[D], n: usize) -> Vec<f64> {
     let mut pos = vec![1.0f64; n];
     let mut neg = vec![1.0f64; n];
     for doc in docs {
+        let doc = doc.borrow();
         let side = if doc.positive { &mut pos } else { &mut neg };
         for &(id, c) in &doc.features {
             side[id as usize] += f64::from(c);
@@ -220,14 +378,19 @@ fn nb_ratios(docs: &[Doc], n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn train_lr(docs: &[Doc], keep: &[bool], n: usize, settings: Settings) -> Vec<f64> {
+fn train_lr<D: std::borrow::Borrow<Doc>>(
+    docs: &[D],
+    keep: &[bool],
+    n: usize,
+    settings: Settings,
+) -> Vec<f64> {
     let r = if settings.nb {
         nb_ratios(docs, n)
     } else {
         vec![1.0; n]
     };
-    let mut w = vec![0.0f64; n + 2];
-    let mut g2 = vec![1e-8f64; n + 2];
+    let mut w = vec![0.0f64; n + PARAMS];
+    let mut g2 = vec![1e-8f64; n + PARAMS];
     // A fixed shuffle per epoch (xorshift), so training is deterministic.
     let mut order: Vec<usize> = (0..docs.len()).collect();
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
@@ -239,7 +402,7 @@ fn train_lr(docs: &[Doc], keep: &[bool], n: usize, settings: Settings) -> Vec<f6
             order.swap(i, (seed % (i as u64 + 1)) as usize);
         }
         for &d in &order {
-            let doc = &docs[d];
+            let doc: &Doc = docs[d].borrow();
             let z = logit_scaled(doc, &w, keep, &r);
             let p = 1.0 / (1.0 + (-z).exp());
             let y = if doc.positive { 1.0 } else { 0.0 };
@@ -256,6 +419,7 @@ fn train_lr(docs: &[Doc], keep: &[bool], n: usize, settings: Settings) -> Vec<f6
             }
             step(n, 1.0, &mut w);
             step(n + 1, doc.lexicon, &mut w);
+            step(n + 2, doc.domain, &mut w);
         }
     }
     for (wj, rj) in w.iter_mut().zip(&r) {
@@ -265,8 +429,8 @@ fn train_lr(docs: &[Doc], keep: &[bool], n: usize, settings: Settings) -> Vec<f6
 }
 
 fn logit_scaled(doc: &Doc, w: &[f64], keep: &[bool], r: &[f64]) -> f64 {
-    let n = w.len() - 2;
-    let mut z = w[n] + w[n + 1] * doc.lexicon;
+    let n = w.len() - PARAMS;
+    let mut z = w[n] + w[n + 1] * doc.lexicon + w[n + 2] * doc.domain;
     for &(id, c) in &doc.features {
         if keep[id as usize] {
             z += w[id as usize] * f64::from(c) * r[id as usize];
@@ -276,8 +440,8 @@ fn logit_scaled(doc: &Doc, w: &[f64], keep: &[bool], r: &[f64]) -> f64 {
 }
 
 fn logit(doc: &Doc, w: &[f64], keep: &[bool]) -> f64 {
-    let n = w.len() - 2;
-    let mut z = w[n] + w[n + 1] * doc.lexicon;
+    let n = w.len() - PARAMS;
+    let mut z = w[n] + w[n + 1] * doc.lexicon + w[n + 2] * doc.domain;
     for &(id, c) in &doc.features {
         if keep[id as usize] {
             z += w[id as usize] * f64::from(c);
@@ -288,15 +452,14 @@ fn logit(doc: &Doc, w: &[f64], keep: &[bool]) -> f64 {
 
 /// Keeps the `max` feature weights of largest magnitude; zeroes the rest.
 fn prune(w: &[f64], max: usize) -> Vec<f64> {
-    let n = w.len() - 2;
+    let n = w.len() - PARAMS;
     let mut order: Vec<usize> = (0..n).filter(|&j| w[j] != 0.0).collect();
     order.sort_by(|&a, &b| w[b].abs().total_cmp(&w[a].abs()).then(a.cmp(&b)));
     let mut out = vec![0.0; w.len()];
     for &j in order.iter().take(max) {
         out[j] = w[j];
     }
-    out[n] = w[n];
-    out[n + 1] = w[n + 1];
+    out[n..].copy_from_slice(&w[n..]);
     out
 }
 
@@ -316,34 +479,12 @@ fn report(what: &str, dev: &[Doc], w: &[f64], neutral: &[Doc], dead_zone: f64) {
         .iter()
         .map(|d| squash(logit(d, w, &all), d.lexicon, dead_zone))
         .collect();
-    let f1 = |tp: usize, fp: usize, fneg: usize| {
-        let p = tp as f64 / (tp + fp).max(1) as f64;
-        let r = tp as f64 / (tp + fneg).max(1) as f64;
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
-    };
-    let count = |pos: bool, pred: i8| {
-        dev.iter()
-            .zip(&scores)
-            .filter(|(d, s)| d.positive == pos && sign(**s) == pred)
-            .count()
-    };
-    let (pp, pn, np, nn) = (
-        count(true, 1),
-        count(true, -1),
-        count(false, 1),
-        count(false, -1),
-    );
-    let pos_f1 = f1(pp, np, dev.iter().filter(|d| d.positive).count() - pp);
-    let neg_f1 = f1(nn, pn, dev.iter().filter(|d| !d.positive).count() - nn);
+    let gold: Vec<bool> = dev.iter().map(|d| d.positive).collect();
+    let predicted: Vec<i8> = scores.iter().map(|&s| sign(s)).collect();
+    let (accuracy, macro_f1) = binary_scores(&gold, &predicted);
     println!(
-        "{what}: {} texts, accuracy {:.3}, macro-F1 {:.3}",
-        dev.len(),
-        (pp + nn) as f64 / dev.len().max(1) as f64,
-        (pos_f1 + neg_f1) / 2.0
+        "{what}: {} texts, accuracy {accuracy:.3}, macro-F1 {macro_f1:.3}",
+        dev.len()
     );
     if neutral.is_empty() {
         return;
@@ -374,6 +515,40 @@ fn report(what: &str, dev: &[Doc], w: &[f64], neutral: &[Doc], dead_zone: f64) {
     }
 }
 
+fn f1(tp: usize, fp: usize, fneg: usize) -> f64 {
+    let p = tp as f64 / (tp + fp).max(1) as f64;
+    let r = tp as f64 / (tp + fneg).max(1) as f64;
+    if p + r == 0.0 {
+        0.0
+    } else {
+        2.0 * p * r / (p + r)
+    }
+}
+
+/// Accuracy and positive/negative macro-F1 of predictions (1, -1, or 0 for
+/// neutral, which counts as a miss).
+fn binary_scores(gold: &[bool], predicted: &[i8]) -> (f64, f64) {
+    let count = |pos: bool, pred: i8| {
+        gold.iter()
+            .zip(predicted)
+            .filter(|(g, p)| **g == pos && **p == pred)
+            .count()
+    };
+    let (pp, pn, np, nn) = (
+        count(true, 1),
+        count(true, -1),
+        count(false, 1),
+        count(false, -1),
+    );
+    let positives = gold.iter().filter(|g| **g).count();
+    let pos_f1 = f1(pp, np, positives - pp);
+    let neg_f1 = f1(nn, pn, gold.len() - positives - nn);
+    (
+        (pp + nn) as f64 / gold.len().max(1) as f64,
+        (pos_f1 + neg_f1) / 2.0,
+    )
+}
+
 fn sign(s: f64) -> i8 {
     if s > 0.0 {
         1
@@ -384,14 +559,9 @@ fn sign(s: f64) -> i8 {
     }
 }
 
-fn write_model(
-    out: &str,
-    w: &[f64],
-    vocab: &Vocabulary,
-    dead_zone: f64,
-    texts: usize,
-) -> Result<(), String> {
-    let n = w.len() - 2;
+/// The model file's text.
+fn model_text(w: &[f64], vocab: &Vocabulary, dead_zone: f64, texts: usize) -> String {
+    let n = w.len() - PARAMS;
     let mut order: Vec<usize> = (0..n).filter(|&j| w[j] != 0.0).collect();
     order.sort_by(|&a, &b| vocab.names[a].cmp(&vocab.names[b]));
     let mut text = format!(
@@ -402,9 +572,24 @@ fn write_model(
         w[n],
         w[n + 1]
     );
+    // Stays exactly 0 unless learned (--learn-domain).
+    if w[n + 2] != 0.0 {
+        text.push_str(&format!("domain\t{:.5}\n", w[n + 2]));
+    }
     for j in order {
         text.push_str(&format!("{}\t{:.4}\n", vocab.names[j], w[j]));
     }
+    text
+}
+
+fn write_model(
+    out: &str,
+    w: &[f64],
+    vocab: &Vocabulary,
+    dead_zone: f64,
+    texts: usize,
+) -> Result<(), String> {
+    let text = model_text(w, vocab, dead_zone, texts);
     let file = std::fs::File::create(out).map_err(|e| format!("{out}: {e}"))?;
     let mut gz = flate2::GzBuilder::new()
         .mtime(0)
