@@ -5,11 +5,10 @@
 //! Chinese cues are substrings of the sentence (Aho-Corasick, so the cost does
 //! not grow with the number of cues).
 
-use std::collections::HashMap;
-
 use aho_corasick::{AhoCorasick, MatchKind};
+use rustc_hash::FxHashMap;
 
-use crate::text::{tokenize, Word};
+use crate::text::{tokenize, Term, Word};
 
 /// Most words allowed between two consecutive words of an English cue.
 pub const MAX_GAP: usize = 2;
@@ -25,7 +24,7 @@ pub struct CueHit {
 
 #[derive(Debug, Clone)]
 struct EnCue {
-    terms: Vec<String>,
+    terms: Vec<Term>,
     target: usize,
     cue: usize,
 }
@@ -33,7 +32,7 @@ struct EnCue {
 /// A compiled set of cues for many targets.
 #[derive(Debug, Clone, Default)]
 pub struct CueSet {
-    by_first_term: HashMap<String, Vec<EnCue>>,
+    by_first_term: FxHashMap<Term, Vec<EnCue>>,
     zh: Option<AhoCorasick>,
     zh_targets: Vec<(usize, usize)>,
     texts: Vec<String>,
@@ -48,7 +47,7 @@ impl CueSet {
         let mut zh_patterns = Vec::new();
         for (target, en, zh) in targets {
             for cue in en {
-                let terms: Vec<String> = tokenize(cue).into_iter().map(|w| w.term).collect();
+                let terms: Vec<Term> = tokenize(cue).into_iter().map(|w| w.term).collect();
                 if terms.is_empty() {
                     continue;
                 }
@@ -113,7 +112,7 @@ impl CueSet {
 }
 
 /// Whether `terms` occur in order from `words[start]`, with small gaps.
-fn matches_from(words: &[Word], start: usize, terms: &[String]) -> bool {
+fn matches_from(words: &[Word], start: usize, terms: &[Term]) -> bool {
     let mut pos = start;
     for term in &terms[1..] {
         let window_end = (pos + 2 + MAX_GAP).min(words.len());
