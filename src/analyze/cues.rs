@@ -35,6 +35,8 @@ pub struct CueSet {
     by_first_term: FxHashMap<Term, Vec<EnCue>>,
     zh: Option<AhoCorasick>,
     zh_targets: Vec<(usize, usize)>,
+    /// Whether a Chinese cue is plain ASCII (else ASCII text cannot match one).
+    zh_ascii: bool,
     texts: Vec<String>,
 }
 
@@ -69,6 +71,7 @@ impl CueSet {
                 }
                 let index = set.texts.len();
                 set.texts.push(cue.clone());
+                set.zh_ascii |= pattern.is_ascii();
                 zh_patterns.push(pattern);
                 set.zh_targets.push((target, index));
             }
@@ -87,6 +90,12 @@ impl CueSet {
         &self.texts[cue]
     }
 
+    /// Whether [`CueSet::find`] needs the lowercase text of an ASCII sentence
+    /// (else any text will do).
+    pub fn reads_ascii_text(&self) -> bool {
+        self.zh.is_some() && self.zh_ascii
+    }
+
     /// Finds every cue in one sentence: `words` are its words, `lower` its lowercase text.
     pub fn find(&self, words: &[Word], lower: &str, out: &mut Vec<CueHit>) {
         for (i, word) in words.iter().enumerate() {
@@ -102,7 +111,11 @@ impl CueSet {
                 }
             }
         }
-        if let Some(ac) = &self.zh {
+        if let Some(ac) = self
+            .zh
+            .as_ref()
+            .filter(|_| self.zh_ascii || !lower.is_ascii())
+        {
             for m in ac.find_overlapping_iter(lower) {
                 let (target, cue) = self.zh_targets[m.pattern().as_usize()];
                 out.push(CueHit { target, cue });

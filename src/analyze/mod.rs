@@ -164,7 +164,7 @@ impl Analyzer {
             total.add(parts);
             let sentence_score = self.lexicon.sentence_score(lang, parts);
 
-            let lower = text[span.start..span.end].to_lowercase();
+            let lower = self.lowercase(&text[span.start..span.end]);
             hits.clear();
             excluded.clear();
             self.theme_cues.find(sentence_words, &lower, &mut hits);
@@ -285,13 +285,28 @@ impl Analyzer {
                 .sentence_parts(lang, text, clause, clause_words);
             hits.clear();
             self.theme_cues
-                .find(clause_words, &text[start..end].to_lowercase(), &mut hits);
+                .find(clause_words, &self.lowercase(&text[start..end]), &mut hits);
             out.push((
                 self.lexicon.sentence_score(lang, parts),
                 hits.iter().map(|h| h.target).collect(),
             ));
         }
         out
+    }
+}
+
+impl Analyzer {
+    /// The lowercase text of a sentence, for the Chinese cues; an ASCII
+    /// sentence is passed as it is when no cue set reads ASCII text.
+    fn lowercase<'a>(&self, sentence: &'a str) -> std::borrow::Cow<'a, str> {
+        let reads_ascii = self.theme_cues.reads_ascii_text()
+            || self.theme_excludes.reads_ascii_text()
+            || self.signal_cues.reads_ascii_text();
+        if sentence.is_ascii() && !reads_ascii {
+            std::borrow::Cow::Borrowed(sentence)
+        } else {
+            std::borrow::Cow::Owned(sentence.to_lowercase())
+        }
     }
 }
 
