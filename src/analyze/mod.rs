@@ -145,9 +145,14 @@ impl Analyzer {
 
     /// Analyses one text.
     pub fn analyze(&self, input: AnalysisInput) -> Analysis {
+        self.analyze_words(input, &tokenize(input.text))
+    }
+
+    /// Analyses one text whose words the caller has: `words` must be
+    /// [`tokenize`] of `input.text` (so the index can take them too).
+    pub fn analyze_words(&self, input: AnalysisInput, words: &[Word]) -> Analysis {
         let text = input.text;
         let lang = input.lang.unwrap_or_else(|| detect_language(text));
-        let words = tokenize(text);
         let sentences = split_sentences(text);
 
         let mut total = SentenceParts::default();
@@ -157,7 +162,7 @@ impl Analyzer {
         let mut excluded = Vec::new();
         let mut first_word = 0;
         for span in &sentences {
-            let sentence_words = sentence_words(&words, *span, &mut first_word);
+            let sentence_words = sentence_words(words, *span, &mut first_word);
             let parts = self
                 .lexicon
                 .sentence_parts(lang, text, *span, sentence_words);
