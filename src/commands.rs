@@ -1,5 +1,6 @@
 //! Turns parsed arguments into library calls and prints the results.
 
+use std::borrow::Cow;
 use std::io::{BufRead, BufReader, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -455,16 +456,17 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
             }
         }
         if batch.len() >= 1024 || (n == 0 && !batch.is_empty()) {
-            let outputs: Vec<(Value, Option<String>)> = batch
+            // Each line is analysed and serialized on the worker threads.
+            let outputs: Vec<(Vec<u8>, Option<String>)> = batch
                 .par_iter()
                 .map(|(line, bytes)| analyze_line(&analyzer, *line, bytes))
                 .collect();
-            for (value, error) in outputs {
+            for (json, error) in outputs {
                 if let Some(e) = error {
                     errors += 1;
                     eprintln!("{name}: {e}");
                 }
-                serde_json::to_writer(&mut stdout, &value).context("writing to stdout")?;
+                stdout.write_all(&json).context("writing to stdout")?;
                 stdout.write_all(b"\n").context("writing to stdout")?;
             }
             batch.clear();
@@ -480,31 +482,99 @@ pub fn analyze(args: AnalyzeArgs) -> Result<()> {
     Ok(())
 }
 
-fn analyze_line(analyzer: &Analyzer, line: u64, bytes: &[u8]) -> (Value, Option<String>) {
+/// The fields of an `analyze` input line, borrowed from the line where it
+/// has no escapes. A line this cannot read (a field of an unexpected type, a
+/// repeated field) goes through [`serde_json::Value`], which gives the
+/// precise error or reads it as before.
+#[derive(serde::Deserialize)]
+struct LineIn<'a> {
+    #[serde(default)]
+    id: Value,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    title: Option<Cow<'a, str>>,
+    #[serde(default)]
+    rating: Option<Value>,
+    #[serde(borrow, default)]
+    lang: Option<Cow<'a, str>>,
+}
+
+/// A sentiment as `analyze` prints it (keys in alphabetical order, as the
+/// output has always had them).
+#[derive(serde::Serialize)]
+struct SentimentOut {
+    label: Label,
+    score: f64,
+}
+
+impl From<vocscope::analyze::Sentiment> for SentimentOut {
+    fn from(s: vocscope::analyze::Sentiment) -> SentimentOut {
+        SentimentOut {
+            label: s.label,
+            score: s.score,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ThemeOut<'a> {
+    cues: &'a [String],
+    id: &'a str,
+    name: &'a str,
+    sentiment: f64,
+}
+
+#[derive(serde::Serialize)]
+struct SignalOut<'a> {
+    cue: &'a str,
+    id: &'a str,
+}
+
+/// One output line of `analyze`.
+#[derive(serde::Serialize)]
+struct LineOut<'a> {
+    id: &'a Value,
+    lang: Lang,
+    sentiment: SentimentOut,
+    signals: Vec<SignalOut<'a>>,
+    text_sentiment: SentimentOut,
+    themes: Vec<ThemeOut<'a>>,
+}
+
+/// The error line of `analyze`.
+#[derive(serde::Serialize)]
+struct LineError<'a> {
+    error: &'a str,
+    line: u64,
+}
+
+/// Analyses one input line: the JSON output line, and the error message
+/// when the line could not be analysed.
+fn analyze_line(analyzer: &Analyzer, line: u64, bytes: &[u8]) -> (Vec<u8>, Option<String>) {
     let fail = |reason: String| {
         let msg = format!("line {line}: {reason}");
-        (json!({"line": line, "error": msg}), Some(msg))
+        let out = serde_json::to_vec(&LineError { error: &msg, line }).unwrap_or_default();
+        (out, Some(msg))
     };
     let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t,
+        Ok(t) => t.trim(),
         Err(e) => return fail(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
     };
-    let value: Value = match serde_json::from_str(text.trim()) {
-        Ok(v) => v,
-        Err(e) => return fail(format!("invalid JSON: {e}")),
+    let fields = match serde_json::from_str::<LineIn>(text) {
+        Ok(f) if text.starts_with('{') && f.text.is_some() => f,
+        _ => match line_fields(text) {
+            Ok(f) => f,
+            Err(reason) => return fail(reason),
+        },
     };
-    let Some(body) = value.get("text").and_then(Value::as_str) else {
-        return fail("no `text` string".into());
+    let body = fields.text.as_deref().unwrap_or_default();
+    let title = fields.title.as_deref().filter(|t| !t.trim().is_empty());
+    let full: Cow<str> = match title {
+        Some(t) => Cow::Owned(format!("{t}\n{body}")),
+        None => Cow::Borrowed(body),
     };
-    let title = value
-        .get("title")
-        .and_then(Value::as_str)
-        .filter(|t| !t.trim().is_empty());
-    let full = match title {
-        Some(t) => format!("{t}\n{body}"),
-        None => body.to_string(),
-    };
-    let rating = match value.get("rating") {
+    let rating = match &fields.rating {
         None | Some(Value::Null) => None,
         Some(v) => match v
             .as_f64()
@@ -514,37 +584,61 @@ fn analyze_line(analyzer: &Analyzer, line: u64, bytes: &[u8]) -> (Value, Option<
             _ => return fail(format!("rating must be a number 1 to 5, got {v}")),
         },
     };
-    let lang = value
-        .get("lang")
-        .and_then(Value::as_str)
-        .and_then(Lang::from_code);
+    let lang = fields.lang.as_deref().and_then(Lang::from_code);
     let a = analyzer.analyze(AnalysisInput {
         text: &full,
         rating,
         nps: None,
         lang,
     });
-    let themes: Vec<Value> = a
-        .themes
-        .iter()
-        .map(|t| json!({"id": t.id, "name": t.name, "sentiment": t.sentiment, "cues": t.cues}))
-        .collect();
-    let signals: Vec<Value> = a
-        .signals
-        .iter()
-        .map(|s| json!({"id": s.id, "cue": s.cue}))
-        .collect();
-    (
-        json!({
-            "id": value.get("id").cloned().unwrap_or(Value::Null),
-            "lang": a.lang,
-            "sentiment": a.sentiment,
-            "text_sentiment": a.text_sentiment,
-            "themes": themes,
-            "signals": signals,
-        }),
-        None,
-    )
+    let out = LineOut {
+        id: &fields.id,
+        lang: a.lang,
+        sentiment: a.sentiment.into(),
+        signals: a
+            .signals
+            .iter()
+            .map(|s| SignalOut {
+                cue: &s.cue,
+                id: &s.id,
+            })
+            .collect(),
+        text_sentiment: a.text_sentiment.into(),
+        themes: a
+            .themes
+            .iter()
+            .map(|t| ThemeOut {
+                cues: &t.cues,
+                id: &t.id,
+                name: &t.name,
+                sentiment: t.sentiment,
+            })
+            .collect(),
+    };
+    (serde_json::to_vec(&out).unwrap_or_default(), None)
+}
+
+/// The fields of a line that [`LineIn`] could not read directly, through
+/// [`serde_json::Value`]: any JSON value is accepted, fields of the wrong
+/// type are ignored, except `text`, which must be a string.
+fn line_fields(text: &str) -> std::result::Result<LineIn<'static>, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let string = |key: &str| {
+        value
+            .get(key)
+            .and_then(Value::as_str)
+            .map(|s| Cow::Owned(s.to_string()))
+    };
+    let Some(body) = string("text") else {
+        return Err("no `text` string".into());
+    };
+    Ok(LineIn {
+        id: value.get("id").cloned().unwrap_or(Value::Null),
+        text: Some(body),
+        title: string("title"),
+        rating: value.get("rating").cloned(),
+        lang: string("lang"),
+    })
 }
 
 /// `vocscope search`.

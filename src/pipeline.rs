@@ -24,6 +24,7 @@ use crate::ingest::{read_input, FileReport, InputFile, Item, MapHints, MapSpec, 
 use crate::output::{self, OutputError, RejectsWriter, XlsxReport};
 use crate::record::Record;
 use crate::summary::{Counts, RunMemory, Summary, SummaryBuilder, SummaryOptions};
+use crate::text::tokenize;
 
 /// Records per batch handed from ingest to analysis.
 const BATCH: usize = 1024;
@@ -439,7 +440,11 @@ pub fn run(
             to_index
                 .par_iter()
                 .map(|(record, hash)| {
-                    documents.build(record, &analyze_record(analyzer, record), *hash)
+                    // Tokenized once: analysis and the index share the words.
+                    let text = record.full_text();
+                    let words = tokenize(&text);
+                    let analysis = analyzer.analyze_words(analysis_input(record, &text), &words);
+                    documents.build_with_words(record, &analysis, *hash, Some((&text, &words)))
                 })
                 .collect()
         });
@@ -683,12 +688,17 @@ enum TextOwner {
 /// Analyses one record: title and text together, with its rating.
 pub fn analyze_record(analyzer: &Analyzer, record: &Record) -> Analysis {
     let text = record.full_text();
-    analyzer.analyze(AnalysisInput {
-        text: &text,
+    analyzer.analyze(analysis_input(record, &text))
+}
+
+/// What analysis reads of a record whose full text is `text`.
+fn analysis_input<'a>(record: &Record, text: &'a str) -> AnalysisInput<'a> {
+    AnalysisInput {
+        text,
         rating: record.rating,
         nps: record.nps,
         lang: Some(record.lang),
-    })
+    }
 }
 
 /// Hash of what decides how a file becomes records besides its bytes.

@@ -5,11 +5,10 @@
 //! Chinese cues are substrings of the sentence (Aho-Corasick, so the cost does
 //! not grow with the number of cues).
 
-use std::collections::HashMap;
-
 use aho_corasick::{AhoCorasick, MatchKind};
+use rustc_hash::FxHashMap;
 
-use crate::text::{tokenize, Word};
+use crate::text::{tokenize, Term, Word};
 
 /// Most words allowed between two consecutive words of an English cue.
 pub const MAX_GAP: usize = 2;
@@ -25,7 +24,7 @@ pub struct CueHit {
 
 #[derive(Debug, Clone)]
 struct EnCue {
-    terms: Vec<String>,
+    terms: Vec<Term>,
     target: usize,
     cue: usize,
 }
@@ -33,9 +32,11 @@ struct EnCue {
 /// A compiled set of cues for many targets.
 #[derive(Debug, Clone, Default)]
 pub struct CueSet {
-    by_first_term: HashMap<String, Vec<EnCue>>,
+    by_first_term: FxHashMap<Term, Vec<EnCue>>,
     zh: Option<AhoCorasick>,
     zh_targets: Vec<(usize, usize)>,
+    /// Whether a Chinese cue is plain ASCII (else ASCII text cannot match one).
+    zh_ascii: bool,
     texts: Vec<String>,
 }
 
@@ -48,7 +49,7 @@ impl CueSet {
         let mut zh_patterns = Vec::new();
         for (target, en, zh) in targets {
             for cue in en {
-                let terms: Vec<String> = tokenize(cue).into_iter().map(|w| w.term).collect();
+                let terms: Vec<Term> = tokenize(cue).into_iter().map(|w| w.term).collect();
                 if terms.is_empty() {
                     continue;
                 }
@@ -70,6 +71,7 @@ impl CueSet {
                 }
                 let index = set.texts.len();
                 set.texts.push(cue.clone());
+                set.zh_ascii |= pattern.is_ascii();
                 zh_patterns.push(pattern);
                 set.zh_targets.push((target, index));
             }
@@ -88,6 +90,12 @@ impl CueSet {
         &self.texts[cue]
     }
 
+    /// Whether [`CueSet::find`] needs the lowercase text of an ASCII sentence
+    /// (else any text will do).
+    pub fn reads_ascii_text(&self) -> bool {
+        self.zh.is_some() && self.zh_ascii
+    }
+
     /// Finds every cue in one sentence: `words` are its words, `lower` its lowercase text.
     pub fn find(&self, words: &[Word], lower: &str, out: &mut Vec<CueHit>) {
         for (i, word) in words.iter().enumerate() {
@@ -103,7 +111,11 @@ impl CueSet {
                 }
             }
         }
-        if let Some(ac) = &self.zh {
+        if let Some(ac) = self
+            .zh
+            .as_ref()
+            .filter(|_| self.zh_ascii || !lower.is_ascii())
+        {
             for m in ac.find_overlapping_iter(lower) {
                 let (target, cue) = self.zh_targets[m.pattern().as_usize()];
                 out.push(CueHit { target, cue });
@@ -113,7 +125,7 @@ impl CueSet {
 }
 
 /// Whether `terms` occur in order from `words[start]`, with small gaps.
-fn matches_from(words: &[Word], start: usize, terms: &[String]) -> bool {
+fn matches_from(words: &[Word], start: usize, terms: &[Term]) -> bool {
     let mut pos = start;
     for term in &terms[1..] {
         let window_end = (pos + 2 + MAX_GAP).min(words.len());

@@ -145,9 +145,14 @@ impl Analyzer {
 
     /// Analyses one text.
     pub fn analyze(&self, input: AnalysisInput) -> Analysis {
+        self.analyze_words(input, &tokenize(input.text))
+    }
+
+    /// Analyses one text whose words the caller has: `words` must be
+    /// [`tokenize`] of `input.text` (so the index can take them too).
+    pub fn analyze_words(&self, input: AnalysisInput, words: &[Word]) -> Analysis {
         let text = input.text;
         let lang = input.lang.unwrap_or_else(|| detect_language(text));
-        let words = tokenize(text);
         let sentences = split_sentences(text);
 
         let mut total = SentenceParts::default();
@@ -157,14 +162,14 @@ impl Analyzer {
         let mut excluded = Vec::new();
         let mut first_word = 0;
         for span in &sentences {
-            let sentence_words = sentence_words(&words, *span, &mut first_word);
+            let sentence_words = sentence_words(words, *span, &mut first_word);
             let parts = self
                 .lexicon
                 .sentence_parts(lang, text, *span, sentence_words);
             total.add(parts);
             let sentence_score = self.lexicon.sentence_score(lang, parts);
 
-            let lower = text[span.start..span.end].to_lowercase();
+            let lower = self.lowercase(&text[span.start..span.end]);
             hits.clear();
             excluded.clear();
             self.theme_cues.find(sentence_words, &lower, &mut hits);
@@ -285,13 +290,28 @@ impl Analyzer {
                 .sentence_parts(lang, text, clause, clause_words);
             hits.clear();
             self.theme_cues
-                .find(clause_words, &text[start..end].to_lowercase(), &mut hits);
+                .find(clause_words, &self.lowercase(&text[start..end]), &mut hits);
             out.push((
                 self.lexicon.sentence_score(lang, parts),
                 hits.iter().map(|h| h.target).collect(),
             ));
         }
         out
+    }
+}
+
+impl Analyzer {
+    /// The lowercase text of a sentence, for the Chinese cues; an ASCII
+    /// sentence is passed as it is when no cue set reads ASCII text.
+    fn lowercase<'a>(&self, sentence: &'a str) -> std::borrow::Cow<'a, str> {
+        let reads_ascii = self.theme_cues.reads_ascii_text()
+            || self.theme_excludes.reads_ascii_text()
+            || self.signal_cues.reads_ascii_text();
+        if sentence.is_ascii() && !reads_ascii {
+            std::borrow::Cow::Borrowed(sentence)
+        } else {
+            std::borrow::Cow::Owned(sentence.to_lowercase())
+        }
     }
 }
 

@@ -16,11 +16,13 @@
 //! The logit of a text is `bias + Σ weight(feature) + lexicon × normalize(rule
 //! sum)`; the score is `tanh(logit / 2)` (that is `2p − 1`), with a dead zone
 //! around 0 for texts that hold no lexicon entry, so they stay neutral unless
-//! the model is confident. Features are looked up by
-//! their FNV-1a hash, so scoring allocates nothing.
+//! the model is confident. Features are looked up by a hash of their parts
+//! ([`feature_key`]), so scoring allocates nothing.
 
-use std::collections::HashMap;
+use std::hash::Hasher;
 use std::io::Read;
+
+use rustc_hash::{FxHashMap, FxHasher};
 
 use super::sentiment::SentenceParts;
 use crate::text::{Script, Word};
@@ -48,7 +50,8 @@ pub struct ModelError {
 /// A linear sentiment model for one language.
 #[derive(Debug, Clone)]
 pub struct LinearModel {
-    weights: HashMap<u64, f32>,
+    /// Weights by [`feature_key`].
+    weights: FxHashMap<u64, f32>,
     bias: f64,
     lexicon: f64,
     domain: f64,
@@ -74,6 +77,20 @@ pub fn feature_hash(kind: u8, first: &str, second: &str) -> u64 {
         h = fnv_extend(h, second.as_bytes());
     }
     h
+}
+
+/// Key of a feature in a model's weight table. Not [`feature_hash`]: FNV-1a
+/// goes byte by byte, and scoring hashes every feature of every sentence;
+/// this hashes eight bytes at a time. The table is built from the names in
+/// the model file with the same function, so the file format is unchanged.
+fn feature_key(kind: u8, first: &str, second: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u8(kind);
+    h.write(first.as_bytes());
+    // 0xff never occurs in UTF-8: ("ab", "c") and ("a", "bc") differ.
+    h.write_u8(0xff);
+    h.write(second.as_bytes());
+    h.finish()
 }
 
 /// The name of a feature, as written in model files.
@@ -204,7 +221,7 @@ impl LinearModel {
     /// `dead_zone` are the parameters, any other is a feature.
     pub fn parse(text: &str, file: &str) -> Result<LinearModel, ModelError> {
         let mut model = LinearModel {
-            weights: HashMap::new(),
+            weights: FxHashMap::default(),
             bias: 0.0,
             lexicon: 0.0,
             domain: DOMAIN_WEIGHT,
@@ -242,7 +259,7 @@ impl LinearModel {
                     let (first, second) = rest.split_once(' ').unwrap_or((rest, ""));
                     model
                         .weights
-                        .insert(feature_hash(kind.as_bytes()[0], first, second), w as f32);
+                        .insert(feature_key(kind.as_bytes()[0], first, second), w as f32);
                 }
             }
         }
@@ -290,7 +307,7 @@ impl LinearModel {
         let mut sum = 0.0f64;
         let mut known = 0usize;
         sentence_features(sentence, base, words, silenced, &mut |kind, a, b| {
-            if let Some(&w) = self.weights.get(&feature_hash(kind, a, b)) {
+            if let Some(&w) = self.weights.get(&feature_key(kind, a, b)) {
                 sum += f64::from(w);
                 known += 1;
             }
@@ -400,6 +417,27 @@ mod tests {
         let learned = LinearModel::parse("domain\t0.25\nu:good\t1\n", "t").unwrap();
         let light = learned.score(&parts(0.5, -4.0, true), 0.0, false);
         assert!(light < 0.0 && light > domain, "a learned domain weight");
+    }
+
+    #[test]
+    fn embedded_models_have_one_key_per_feature() {
+        for (bytes, file) in [
+            (super::super::sentiment::EN_MODEL, "en"),
+            (super::super::sentiment::ZH_MODEL, "zh"),
+        ] {
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(bytes)
+                .read_to_string(&mut text)
+                .unwrap();
+            let names: std::collections::HashSet<&str> = text
+                .lines()
+                .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+                .filter_map(|l| l.rsplit_once('\t').map(|(n, _)| n))
+                .filter(|n| n.contains(':'))
+                .collect();
+            let model = LinearModel::parse(&text, file).unwrap();
+            assert_eq!(model.len(), names.len(), "{file}: two features share a key");
+        }
     }
 
     #[test]

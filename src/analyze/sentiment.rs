@@ -15,7 +15,7 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 
 use super::model::{LinearModel, ModelError};
-use crate::text::{tokenize, Lang, Script, Span, Word};
+use crate::text::{tokenize, Lang, Script, Span, Term, Word};
 
 /// Default lexicons, embedded (see data/SOURCES.md).
 pub const EN_WORDS: &str = include_str!("../../data/lexicon/en.tsv");
@@ -281,7 +281,7 @@ thread_local! {
 
 #[derive(Debug, Clone)]
 struct Phrase {
-    terms: Vec<String>,
+    terms: Vec<Term>,
     valence: f64,
     /// From the support-domain list (not from the general word list).
     domain: bool,
@@ -304,7 +304,7 @@ pub struct LexiconError {
 pub struct Lexicon {
     fingerprint: u64,
     en_words: HashMap<String, f64>,
-    en_phrases: HashMap<String, Vec<Phrase>>,
+    en_phrases: HashMap<Term, Vec<Phrase>>,
     zh_words: HashMap<String, f64>,
     zh_phrases: Option<AhoCorasick>,
     zh_phrase_valence: Vec<f64>,
@@ -585,8 +585,8 @@ impl Lexicon {
     pub fn is_sentiment_word(&self, word: &Word) -> bool {
         is_modifier(word)
             || match word.script {
-                Script::Latin => self.en_words.contains_key(&word.lower),
-                Script::Han => self.zh_words.contains_key(&word.lower),
+                Script::Latin => self.en_words.contains_key(word.lower.as_str()),
+                Script::Han => self.zh_words.contains_key(word.lower.as_str()),
             }
     }
 
@@ -601,7 +601,7 @@ impl Lexicon {
     }
 
     fn add_en_phrase(&mut self, phrase: &str, valence: f64, domain: bool) {
-        let terms: Vec<String> = tokenize(phrase).into_iter().map(|w| w.term).collect();
+        let terms: Vec<Term> = tokenize(phrase).into_iter().map(|w| w.term).collect();
         if let Some(first) = terms.first() {
             let list = self.en_phrases.entry(first.clone()).or_default();
             list.push(Phrase {
@@ -719,10 +719,10 @@ impl Lexicon {
                 continue;
             }
             let valence = match word.script {
-                Script::Latin => self.en_words.get(&word.lower).copied(),
+                Script::Latin => self.en_words.get(word.lower.as_str()).copied(),
                 Script::Han => self
                     .zh_words
-                    .get(&word.lower)
+                    .get(word.lower.as_str())
                     .copied()
                     .or_else(|| self.fused_zh(&word.lower)),
             };
@@ -812,7 +812,7 @@ impl Lexicon {
     }
 }
 
-fn contiguous(words: &[Word], start: usize, terms: &[String]) -> bool {
+fn contiguous(words: &[Word], start: usize, terms: &[Term]) -> bool {
     start + terms.len() <= words.len()
         && words[start..start + terms.len()]
             .iter()

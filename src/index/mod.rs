@@ -9,6 +9,7 @@
 //! commit, so a crash leaves the last committed state intact.
 
 mod search;
+mod tokens;
 
 pub use search::{
     FacetCache, FacetCount, Facets, SearchError, SearchHit, SearchRequest, SearchResults, SortOrder,
@@ -29,7 +30,7 @@ use tantivy::{
 
 use crate::analyze::{Analysis, Taxonomy};
 use crate::record::{fnv1a, Record};
-use crate::text::{register_analyzer, ANALYZER_NAME};
+use crate::text::{register_analyzer, Word, ANALYZER_NAME};
 
 /// Stored records decoded together by [`VocIndex::for_each_record`].
 const DECODE_BLOCK: usize = 2048;
@@ -538,6 +539,20 @@ impl DocumentBuilder {
         analysis: &Analysis,
         content_hash: u64,
     ) -> Result<TantivyDocument, IndexError> {
+        self.build_with_words(record, analysis, content_hash, None)
+    }
+
+    /// [`DocumentBuilder::build`], given the words analysis found in the
+    /// record's full text (`Some((full_text, words))`, see
+    /// [`Record::full_text`]): the title and text are indexed from them, not
+    /// tokenized again, with the same terms, offsets and positions.
+    pub fn build_with_words(
+        &self,
+        record: &Record,
+        analysis: &Analysis,
+        content_hash: u64,
+        words: Option<(&str, &[Word])>,
+    ) -> Result<TantivyDocument, IndexError> {
         let f = &self.fields;
         let key = record.key();
         let mut doc = TantivyDocument::default();
@@ -584,10 +599,20 @@ impl DocumentBuilder {
         if let Some(rating) = record.rating {
             doc.add_f64(f.rating, rating);
         }
-        if let Some(title) = &record.title {
-            doc.add_text(f.title, title);
+        match words.and_then(|(full, words)| tokens::field_tokens(record, full, words)) {
+            Some((title, text)) => {
+                if let Some(title) = title {
+                    doc.add_pre_tokenized_text(f.title, title);
+                }
+                doc.add_pre_tokenized_text(f.text, text);
+            }
+            None => {
+                if let Some(title) = &record.title {
+                    doc.add_text(f.title, title);
+                }
+                doc.add_text(f.text, &record.text);
+            }
         }
-        doc.add_text(f.text, &record.text);
         let stored = StoredRecord {
             record: record.clone(),
             analysis: analysis.clone(),

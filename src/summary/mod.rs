@@ -869,7 +869,10 @@ fn pick_quotes(pool: &[Candidate]) -> Vec<Quote> {
     }
     let mut chosen: Vec<(HashSet<String>, Quote)> = Vec::new();
     for c in sorted {
-        let words: HashSet<String> = tokenize(&c.text).into_iter().map(|w| w.term).collect();
+        let words: HashSet<String> = tokenize(&c.text)
+            .into_iter()
+            .map(|w| w.term.into())
+            .collect();
         let similar = chosen.iter().any(|(other, _)| {
             let inter = words.intersection(other).count();
             let union = words.union(other).count().max(1);

@@ -122,6 +122,9 @@ const MAX_MARKER_BYTES: usize = 5;
 /// Detects the language of a text: `zh` when Chinese characters carry a fair
 /// share of it, `en` for Latin-script text that reads as English, else `other`.
 pub fn detect_language(text: &str) -> Lang {
+    if text.is_ascii() {
+        return detect_ascii(text);
+    }
     let mut han = 0usize;
     let mut latin = 0usize;
     let mut other_letters = 0usize;
@@ -172,6 +175,43 @@ pub fn detect_language(text: &str) -> Lang {
     }
 }
 
+/// [`detect_language`] of an ASCII text, byte by byte: the same decision,
+/// without decoding characters (most support text is plain ASCII).
+fn detect_ascii(text: &str) -> Lang {
+    if !text.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return Lang::Other;
+    }
+    let mut en = 0usize;
+    let mut foreign = 0usize;
+    let mut lower = [0u8; MAX_MARKER_BYTES];
+    for word in text
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .take(200)
+    {
+        if word.len() > MAX_MARKER_BYTES {
+            continue;
+        }
+        for (l, b) in lower.iter_mut().zip(word.bytes()) {
+            *l = b.to_ascii_lowercase();
+        }
+        let Ok(lower) = std::str::from_utf8(&lower[..word.len()]) else {
+            continue;
+        };
+        if is_english_marker(lower) {
+            en += 1;
+        }
+        if is_other_marker(lower) {
+            foreign += 1;
+        }
+    }
+    if foreign > en && foreign >= 2 {
+        Lang::Other
+    } else {
+        Lang::En
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +230,27 @@ mod tests {
         );
         assert_eq!(detect_language("Заказ не пришёл"), Lang::Other);
         assert_eq!(detect_language("Refund please"), Lang::En);
+    }
+
+    #[test]
+    fn ascii_path_decides_as_the_general_one() {
+        for text in [
+            "Where is my order? It was due Monday.",
+            "El pedido no ha llegado y la tienda es muy lenta",
+            "Der Artikel ist nicht da und die Lieferung ist kaputt",
+            "12345 !!! ???",
+            "",
+            "OK",
+            "la la",
+        ] {
+            // The general path, forced by a non-ASCII character that is
+            // neither a letter nor Han.
+            assert_eq!(
+                detect_language(text),
+                detect_language(&format!("{text} \u{2014}")),
+                "{text}"
+            );
+        }
     }
 
     #[test]

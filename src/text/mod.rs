@@ -16,10 +16,12 @@ pub use lang::{detect_language, Lang};
 pub use pii::redact;
 pub use tokenizer::{register_analyzer, VocTokenizer, ANALYZER_NAME};
 
-use std::sync::LazyLock;
+use std::cell::RefCell;
+use std::sync::{Arc, LazyLock};
 
 use jieba_rs::Jieba;
 use rust_stemmers::{Algorithm, Stemmer};
+use rustc_hash::FxHashMap;
 
 static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
 static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
@@ -33,13 +35,75 @@ pub enum Script {
     Han,
 }
 
+/// A word form, shared: every occurrence of a word on a thread points to the
+/// same text, so copying a [`Word`] allocates nothing.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Term(Arc<str>);
+
+impl Term {
+    /// The text of the term.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Term {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Term {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Term {
+    fn from(s: &str) -> Term {
+        Term(Arc::from(s))
+    }
+}
+
+impl From<Term> for String {
+    fn from(t: Term) -> String {
+        t.0.to_string()
+    }
+}
+
+impl PartialEq<str> for Term {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Term {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl std::fmt::Debug for Term {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Term {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// One word of a text, normalized for matching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word {
     /// Normalized form: lowercase and stemmed for Latin words, the word itself for Chinese.
-    pub term: String,
+    pub term: Term,
     /// Lowercase surface form, before stemming (what sentiment lexicons are keyed on).
-    pub lower: String,
+    pub lower: Term,
     /// Byte offset of the first byte in the source text.
     pub start: usize,
     /// Byte offset one past the last byte in the source text.
@@ -67,85 +131,163 @@ fn is_apostrophe(c: char) -> bool {
     matches!(c, '\'' | '\u{2019}')
 }
 
-/// Most stems a thread keeps in its cache before starting afresh.
-const STEM_CACHE_SIZE: usize = 50_000;
+/// Most words a thread keeps in its cache before starting afresh.
+const WORD_CACHE_SIZE: usize = 50_000;
+
+/// Words already seen on this thread, by lowercase form: the shared lowercase
+/// form and the normalized term (the stem of an English word, the word itself
+/// for Chinese). Stemming is the costliest step of tokenizing English, and
+/// customer text repeats its words.
+#[derive(Default)]
+struct WordCache {
+    words: FxHashMap<Term, Term>,
+    /// Lowercasing buffer, reused.
+    buffer: String,
+}
 
 thread_local! {
-    /// Stems already computed on this thread: stemming is the costliest step
-    /// of tokenizing English, and customer text repeats its words.
-    static STEMS: std::cell::RefCell<rustc_hash::FxHashMap<Box<str>, Box<str>>> =
-        std::cell::RefCell::new(rustc_hash::FxHashMap::default());
+    static WORDS: RefCell<WordCache> = RefCell::new(WordCache::default());
+}
+
+impl WordCache {
+    /// The shared lowercase form and term of `lower`; `normalize` computes
+    /// the term of a word not seen yet.
+    fn get(&mut self, lower: &str, normalize: impl FnOnce(&str) -> Term) -> (Term, Term) {
+        if let Some((l, t)) = self.words.get_key_value(lower) {
+            return (l.clone(), t.clone());
+        }
+        if self.words.len() >= WORD_CACHE_SIZE {
+            self.words.clear();
+        }
+        let l = Term::from(lower);
+        let t = normalize(lower);
+        self.words.insert(l.clone(), t.clone());
+        (l, t)
+    }
+
+    /// Lowercase form and stem of a Latin word as written (`raw`).
+    fn latin(&mut self, raw: &str) -> (Term, Term) {
+        if raw.is_ascii() && !raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.get(raw, stem_of);
+        }
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.clear();
+        if raw.is_ascii() {
+            buffer.extend(raw.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        } else {
+            buffer.extend(
+                raw.chars()
+                    .map(|c| if is_apostrophe(c) { '\'' } else { c })
+                    .flat_map(char::to_lowercase),
+            );
+        }
+        let out = self.get(&buffer, stem_of);
+        self.buffer = buffer;
+        out
+    }
+
+    /// The shared form of a Chinese word (its own term).
+    fn han(&mut self, word: &str) -> Term {
+        self.get(word, |w: &str| Term::from(w)).0
+    }
+}
+
+fn stem_of(lower: &str) -> Term {
+    Term::from(&*STEMMER.stem(lower))
 }
 
 /// Stems one lowercase English word.
 pub fn stem(lower: &str) -> String {
-    STEMS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(s) = cache.get(lower) {
-            return s.to_string();
-        }
-        let s = STEMMER.stem(lower).into_owned();
-        if cache.len() >= STEM_CACHE_SIZE {
-            cache.clear();
-        }
-        cache.insert(lower.into(), s.as_str().into());
-        s
-    })
+    WORDS.with(|cache| cache.borrow_mut().get(lower, stem_of).1.into())
 }
 
 /// Splits `text` into normalized words, in order, with byte offsets.
 pub fn tokenize(text: &str) -> Vec<Word> {
     let mut words = Vec::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some(&(start, c)) = chars.peek() {
-        if is_han(c) {
-            let mut end = start;
-            while let Some(&(i, c)) = chars.peek() {
-                if !is_han(c) {
-                    break;
-                }
-                end = i + c.len_utf8();
-                chars.next();
-            }
-            push_han_run(text, start, end, &mut words);
-        } else if is_word_char(c) {
-            let mut end = start;
-            while let Some(&(i, c)) = chars.peek() {
-                if is_word_char(c) {
-                    end = i + c.len_utf8();
-                    chars.next();
-                } else if is_apostrophe(c) {
-                    // Keep the apostrophe only when a letter follows it.
-                    let mut ahead = text[i + c.len_utf8()..].chars();
-                    if ahead.next().is_some_and(is_word_char) {
-                        end = i + c.len_utf8();
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                } else {
-                    break;
-                }
-            }
-            push_latin(text, start, end, &mut words);
-        } else {
-            chars.next();
-        }
-    }
+    tokenize_into(text, &mut words);
     words
 }
 
-fn push_latin(text: &str, start: usize, end: usize, words: &mut Vec<Word>) {
-    let raw = &text[start..end];
-    let lower: String = if raw.is_ascii() {
-        raw.to_ascii_lowercase()
-    } else {
-        raw.chars()
-            .map(|c| if is_apostrophe(c) { '\'' } else { c })
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    let term = stem(&lower);
+/// [`tokenize`] into `words` (cleared first), so a caller can reuse its buffer.
+pub fn tokenize_into(text: &str, words: &mut Vec<Word>) {
+    words.clear();
+    WORDS.with(|cache| tokenize_with(text, words, &mut cache.borrow_mut()));
+}
+
+fn tokenize_with(text: &str, words: &mut Vec<Word>, cache: &mut WordCache) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() {
+            if !b.is_ascii_alphanumeric() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let end = latin_end(text, start);
+            push_latin(text, start, end, words, cache);
+            i = end;
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
+        if is_han(c) {
+            let start = i;
+            let mut end = i;
+            for (j, c) in text[i..].char_indices() {
+                if !is_han(c) {
+                    break;
+                }
+                end = i + j + c.len_utf8();
+            }
+            push_han_run(text, start, end, words, cache);
+            i = end;
+        } else if is_word_char(c) {
+            let end = latin_end(text, i);
+            push_latin(text, i, end, words, cache);
+            i = end;
+        } else {
+            i += c.len_utf8();
+        }
+    }
+}
+
+/// End of the Latin word starting at `start` (a word character).
+fn latin_end(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut end = start;
+    let mut rest = text[start..].char_indices().peekable();
+    while let Some((j, c)) = rest.next() {
+        let i = start + j;
+        if c.is_ascii() {
+            let b = bytes[i];
+            if b.is_ascii_alphanumeric() {
+                end = i + 1;
+                continue;
+            }
+            if b != b'\'' {
+                break;
+            }
+        } else if is_word_char(c) {
+            end = i + c.len_utf8();
+            continue;
+        } else if !is_apostrophe(c) {
+            break;
+        }
+        // Keep the apostrophe only when a letter follows it.
+        if rest.peek().is_some_and(|&(_, d)| is_word_char(d)) {
+            end = i + c.len_utf8();
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+fn push_latin(text: &str, start: usize, end: usize, words: &mut Vec<Word>, cache: &mut WordCache) {
+    let (lower, term) = cache.latin(&text[start..end]);
     words.push(Word {
         term,
         lower,
@@ -155,7 +297,13 @@ fn push_latin(text: &str, start: usize, end: usize, words: &mut Vec<Word>) {
     });
 }
 
-fn push_han_run(text: &str, start: usize, end: usize, words: &mut Vec<Word>) {
+fn push_han_run(
+    text: &str,
+    start: usize,
+    end: usize,
+    words: &mut Vec<Word>,
+    cache: &mut WordCache,
+) {
     let run = &text[start..end];
     for token in JIEBA.cut(run, true) {
         let word = token.word;
@@ -163,9 +311,10 @@ fn push_han_run(text: &str, start: usize, end: usize, words: &mut Vec<Word>) {
             continue;
         }
         let s = start + token.byte_start;
+        let term = cache.han(word);
         words.push(Word {
-            term: word.to_string(),
-            lower: word.to_string(),
+            term: term.clone(),
+            lower: term,
             start: s,
             end: s + word.len(),
             script: Script::Han,
@@ -260,7 +409,7 @@ mod tests {
     use super::*;
 
     fn terms(text: &str) -> Vec<String> {
-        tokenize(text).into_iter().map(|w| w.term).collect()
+        tokenize(text).into_iter().map(|w| w.term.into()).collect()
     }
 
     #[test]
@@ -284,7 +433,7 @@ mod tests {
         let words = tokenize(text);
         assert!(words.iter().any(|w| w.term == "退款"));
         for w in &words {
-            assert_eq!(&text[w.start..w.end], w.term);
+            assert_eq!(w.term, &text[w.start..w.end]);
             assert_eq!(w.script, Script::Han);
         }
     }

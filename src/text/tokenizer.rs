@@ -30,7 +30,7 @@ impl Tokenizer for VocTokenizer {
                 offset_from: word.start,
                 offset_to: word.end,
                 position,
-                text: word.term,
+                text: word.term.into(),
                 position_length: 1,
             })
             .collect();
