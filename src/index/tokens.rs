@@ -80,20 +80,10 @@ mod tests {
         Record {
             id: "1".into(),
             source: "t".into(),
-            kind: crate::record::Kind::Ticket,
-            created_at: None,
             title: title.map(str::to_string),
             text: text.into(),
-            rating: None,
-            nps: None,
             lang: crate::text::Lang::En,
-            channel: None,
-            product: None,
-            status: None,
-            tags: vec![],
-            customer_tier: None,
-            extra: Default::default(),
-            duplicate_of: None,
+            ..Record::default()
         }
     }
 
