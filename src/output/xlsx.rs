@@ -123,6 +123,10 @@ impl XlsxReport {
     pub fn create(path: &Path) -> Result<XlsxReport, OutputError> {
         let err = xlsx_err(path);
         let mut workbook = Workbook::new();
+        // Compressing the Records sheet is most of the time of saving a big
+        // workbook; the fastest level takes about half the time of the
+        // default (6) for a file about a third larger.
+        workbook.set_zip_compression_level(1);
         let formats = Formats::new();
         workbook.add_worksheet().set_name("Summary").map_err(&err)?;
         workbook.add_worksheet().set_name("Themes").map_err(&err)?;
@@ -139,6 +143,18 @@ impl XlsxReport {
         for (col, (name, width)) in RECORD_COLUMNS.iter().zip(RECORD_WIDTHS).enumerate() {
             let col = col as u16;
             records.set_column_width(col, width).map_err(&err)?;
+            // Cells without a format take their column's: a format given
+            // per cell is looked up in a hash table each time, a third of
+            // the time of writing a row.
+            let format = match col {
+                3 => Some(&formats.datetime),
+                5 => None,
+                6 | 8 => Some(&formats.score),
+                _ => Some(&formats.wrap),
+            };
+            if let Some(format) = format {
+                records.set_column_format(col, format).map_err(&err)?;
+            }
             records
                 .write_string_with_format(0, col, *name, &formats.header)
                 .map_err(&err)?;
@@ -168,14 +184,11 @@ impl XlsxReport {
             self.omitted += 1;
             return Ok(());
         }
-        let f = &self.formats;
         let sheet = self.workbook.worksheet_from_index(RECORDS).map_err(&err)?;
         let r = &stored.record;
         let a = &stored.analysis;
         let text = |sheet: &mut Worksheet, col: u16, value: &str| {
-            sheet
-                .write_string_with_format(row, col, xlsx_text(value), &f.wrap)
-                .map(|_| ())
+            sheet.write_string(row, col, xlsx_text(value)).map(|_| ())
         };
         text(sheet, 0, &r.id).map_err(&err)?;
         text(sheet, 1, &r.source).map_err(&err)?;
@@ -184,20 +197,19 @@ impl XlsxReport {
             .created_at
             .and_then(|t| ExcelDateTime::from_timestamp(t).ok())
         {
-            sheet
-                .write_datetime_with_format(row, 3, &date, &f.datetime)
-                .map_err(&err)?;
+            // A date is a number in the date-formatted column.
+            sheet.write_number(row, 3, date.to_excel()).map_err(&err)?;
         }
         text(sheet, 4, a.lang.as_str()).map_err(&err)?;
         if let Some(rating) = r.rating {
             sheet.write_number(row, 5, rating).map_err(&err)?;
         }
         sheet
-            .write_number_with_format(row, 6, a.sentiment.score, &f.score)
+            .write_number(row, 6, a.sentiment.score)
             .map_err(&err)?;
         text(sheet, 7, a.sentiment.label.as_str()).map_err(&err)?;
         sheet
-            .write_number_with_format(row, 8, a.text_sentiment.score, &f.score)
+            .write_number(row, 8, a.text_sentiment.score)
             .map_err(&err)?;
         let themes: Vec<&str> = a.themes.iter().map(|t| t.id.as_str()).collect();
         text(sheet, 9, &themes.join("; ")).map_err(&err)?;
