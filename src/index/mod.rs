@@ -35,6 +35,13 @@ use crate::text::{register_analyzer, ANALYZER_NAME};
 /// Stored records decoded together by [`VocIndex::for_each_record`].
 const DECODE_BLOCK: usize = 2048;
 
+/// Bytes of stored documents compressed together (tantivy's default is
+/// 16 KiB). Reports read every record in date order, which is not the order
+/// they were stored in, so each read decompresses a whole block for one
+/// record: smaller blocks make that pass about a quarter cheaper, for a
+/// slightly larger store.
+const DOCSTORE_BLOCK: usize = 4096;
+
 /// Memory budget of the index writer, shared by its threads.
 const WRITER_MEMORY: usize = 256 * 1024 * 1024;
 
@@ -206,7 +213,15 @@ impl VocIndex {
             Index::open_in_dir(dir)
         } else {
             // Another run may create it at the same moment: then open theirs.
-            match Index::create_in_dir(dir, schema) {
+            let settings = tantivy::IndexSettings {
+                docstore_blocksize: DOCSTORE_BLOCK,
+                ..tantivy::IndexSettings::default()
+            };
+            match Index::builder()
+                .schema(schema)
+                .settings(settings)
+                .create_in_dir(dir)
+            {
                 Err(TantivyError::IndexAlreadyExists) => Index::open_in_dir(dir),
                 other => other,
             }
