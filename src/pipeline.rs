@@ -23,7 +23,10 @@ use crate::ingest::neardup::text_hash;
 use crate::ingest::{read_input, FileReport, InputFile, Item, MapHints, MapSpec, Reject};
 use crate::output::{self, OutputError, RejectsWriter, XlsxReport};
 use crate::record::Record;
-use crate::summary::{Counts, RunMemory, Summary, SummaryBuilder, SummaryOptions};
+use crate::summary::{
+    Counts, Discovery, PhraseTable, RecordPhrases, RunMemory, SegmentPhrases, Summary,
+    SummaryBuilder, SummaryOptions, MAX_KEPT,
+};
 use crate::text::tokenize;
 
 /// Records per batch handed from ingest to analysis.
@@ -783,7 +786,10 @@ fn retag(
 ///
 /// The index is read once: each record goes to the summary builder, to
 /// records.csv and to the workbook's Records sheet in the same pass; the
-/// files that need the whole summary are written after it.
+/// files that need the whole summary are written after it. When the summary
+/// covers every record (no `--since`/`--until`), phrase discovery is not
+/// done in that pass but from per-segment phrase tables cached beside the
+/// index ([`indexed_discovery`]), so a rerun tokenizes only new segments.
 pub fn write_reports(
     index: &VocIndex,
     analyzer: &Analyzer,
@@ -803,13 +809,24 @@ pub fn write_reports(
         name: "writing reports",
         total: index.num_records(),
     });
+    let order = index.record_order()?;
+    let discovery = match (options.since, options.until) {
+        (None, None) => Some(indexed_discovery(index, &order)?),
+        _ => None,
+    };
+    let in_pass = discovery.is_none();
     // The summary builder runs on its own thread, fed in blocks, while this
     // one writes the rows: the two costs overlap.
     let builder = std::thread::scope(|scope| -> Result<SummaryBuilder<'_>, RunError> {
         let (tx, rx) = sync_channel::<Vec<StoredRecord>>(2);
         let builder_options = options.clone();
         let summarizer = scope.spawn(move || {
-            let mut builder = SummaryBuilder::new(analyzer.taxonomy(), builder_options);
+            let taxonomy = analyzer.taxonomy();
+            let mut builder = if in_pass {
+                SummaryBuilder::new(taxonomy, builder_options)
+            } else {
+                SummaryBuilder::without_discovery(taxonomy, builder_options)
+            };
             for block in rx {
                 for stored in &block {
                     builder.add(stored);
@@ -833,7 +850,7 @@ pub fn write_reports(
             }
         };
         output::write_records_csv(&records_path, excel_bom, |row| {
-            let result = index.for_each_record(|stored| {
+            let result = index.for_each_record_at(&order, |stored| {
                 if let Err(e) = write_row(row, &stored) {
                     index_error.get_or_insert(RunError::Output(e));
                 }
@@ -865,7 +882,10 @@ pub fn write_reports(
     if let Some(e) = index_error {
         return Err(e);
     }
-    let mut summary = builder.finish();
+    let mut summary = match discovery {
+        Some(discovery) => builder.finish_with(discovery),
+        None => builder.finish(),
+    };
     if redact {
         output::redact_summary(&mut summary);
     }
@@ -885,6 +905,40 @@ pub fn write_reports(
             html_path,
         ],
     ))
+}
+
+/// Phrase discovery over every record of the index, `order` being the
+/// records in summary order ([`VocIndex::record_order`]): the phrase tables
+/// of the segments (cached, see [`VocIndex::segment_aggregates`]) added up,
+/// and the sentences of the latest [`MAX_KEPT`] records with kept sentences,
+/// tokenized again. The same as feeding every record to the summary builder.
+pub fn indexed_discovery(
+    index: &VocIndex,
+    order: &[tantivy::DocAddress],
+) -> Result<Discovery, RunError> {
+    let (segments, _) = index.segment_aggregates::<SegmentPhrases>()?;
+    let mut latest: Vec<tantivy::DocAddress> = order
+        .iter()
+        .rev()
+        .filter(|a| {
+            segments
+                .get(a.segment_ord as usize)
+                .is_some_and(|s| s.kept_docs.contains(&a.doc_id))
+        })
+        .take(MAX_KEPT)
+        .copied()
+        .collect();
+    latest.reverse();
+    let mut table = PhraseTable::default();
+    for segment in segments {
+        table.merge(segment.table);
+    }
+    let kept: Vec<RecordPhrases> = index
+        .records_at(&latest)?
+        .par_iter()
+        .map(RecordPhrases::of)
+        .collect();
+    Ok(Discovery::from_parts(table, kept))
 }
 
 /// Rebuilds the report files from the index for a period.
@@ -1050,5 +1104,75 @@ mod tests {
             assert!(outcome.written.contains(&path), "{file} not listed");
             assert!(path.exists(), "{file} not written");
         }
+    }
+
+    /// The summary as the builder makes it from every record in one pass,
+    /// without the phrase cache.
+    fn from_scratch(index: &VocIndex, analyzer: &Analyzer) -> Summary {
+        let mut builder = SummaryBuilder::new(analyzer.taxonomy(), SummaryOptions::default());
+        index
+            .for_each_record(|stored| builder.add(&stored))
+            .expect("read index");
+        builder.finish()
+    }
+
+    fn default_analyzer() -> Analyzer {
+        Analyzer::new(
+            Taxonomy::default_taxonomy().expect("taxonomy"),
+            Lexicon::default_lexicon().expect("lexicon"),
+        )
+    }
+
+    #[test]
+    fn cached_phrase_tables_give_the_from_scratch_discovery() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut generator = crate::synth::Generator::new(7);
+        let (first, edits) = (tmp.path().join("a.jsonl"), tmp.path().join("b.jsonl"));
+        generator.write_jsonl(&first, 0, 1200, 0).expect("write");
+        // New versions of some records (deletions in the first run's
+        // segments) and new records.
+        generator.write_jsonl(&edits, 1000, 1300, 1).expect("write");
+        let mut config = RunConfig::in_dir(
+            vec![InputFile::Path(first)],
+            tmp.path(),
+            default_analyzer(),
+            2,
+        );
+        config.options.commit_every = 400;
+        let outcome = run(&config, |_| {}).expect("first run");
+        let index = VocIndex::open(&config.index_dir).expect("index");
+        let scratch = from_scratch(&index, &config.analyzer);
+        assert!(!scratch.unmapped.is_empty(), "the test needs candidates");
+        assert_eq!(outcome.summary.unmapped, scratch.unmapped);
+        assert_eq!(outcome.summary.themes, scratch.themes);
+        let (_, stats) = index.segment_aggregates::<SegmentPhrases>().expect("cache");
+        assert!(
+            stats.reused > 1 && stats.built + stats.updated == 0,
+            "{stats:?}"
+        );
+
+        config.inputs.push(InputFile::Path(edits));
+        let outcome = run(&config, |_| {}).expect("second run");
+        assert!(outcome.counts.updated > 0 && outcome.counts.new > 0);
+        let index = VocIndex::open(&config.index_dir).expect("index");
+        let scratch = from_scratch(&index, &config.analyzer);
+        assert_eq!(outcome.summary.unmapped, scratch.unmapped);
+
+        // Damaged or foreign cache files are rebuilt, with the same result.
+        let dir = config.index_dir.join(crate::index::CACHE_DIR);
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("cache dir")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        assert!(!files.is_empty());
+        std::fs::write(&files[0], b"not gzip").expect("damage");
+        if let [_, one, two, ..] = &files[..] {
+            std::fs::copy(two, one).expect("swap");
+        }
+        let order = index.record_order().expect("order");
+        let again = indexed_discovery(&index, &order).expect("discovery");
+        assert_eq!(again.finish(), scratch.unmapped);
+        let (_, stats) = index.segment_aggregates::<SegmentPhrases>().expect("cache");
+        assert_eq!(stats.built + stats.updated, 0, "{stats:?}");
     }
 }

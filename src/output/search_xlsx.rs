@@ -56,7 +56,7 @@ fn build(results: &SearchResults, query: &[(&str, String)]) -> Result<Workbook, 
     let sheet = workbook.add_worksheet().set_name("Results")?;
     records_header(sheet, &f)?;
     for (i, hit) in results.hits.iter().enumerate() {
-        record_row(sheet, i as u32 + 1, &hit.stored, &f)?;
+        record_row(sheet, i as u32 + 1, &hit.stored)?;
     }
     let last_row = (results.hits.len() as u32).max(1);
     sheet.autofilter(0, 0, last_row, RECORD_COLUMNS.len() as u16 - 1)?;

@@ -21,22 +21,24 @@
 //!
 //! Function words (both languages), sentiment words, generic support words,
 //! verbs of happening and seeing, and currency words are skipped: they say
-//! that something went wrong, not what. Candidates are ranked by the z-score;
-//! candidates that occur in the same records are grouped into one suggested
-//! theme, with example quotes and a TOML snippet ready to paste into the
-//! taxonomy.
+//! that something went wrong, not what. Candidates are ranked by the z-score
+//! (then by phrase key); candidates that occur in the same records are grouped
+//! into one suggested theme, with example quotes and a TOML snippet ready to
+//! paste into the taxonomy. A phrase is shown as customers wrote it in the
+//! latest kept record that uses it.
 //!
-//! Memory is bounded: phrase counts are pruned when the table grows past
-//! [`MAX_PHRASES`], and the sentences kept for grouping and quotes are those
-//! of the latest [`MAX_KEPT`] negative records.
+//! The counts are sums over records ([`PhraseTable`]), so they do not depend
+//! on the order of the records and can be computed per index segment, cached,
+//! and combined (see `pipeline::write_reports`). The sentences kept for
+//! grouping and quotes are those of the latest [`MAX_KEPT`] negative records.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::LazyLock;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Label, Lexicon};
-use crate::index::StoredRecord;
+use crate::index::{SegmentAggregate, StoredRecord};
 use crate::text::{split_sentences, tokenize, Script, Word};
 
 /// Fewest negative records a phrase needs to be a candidate.
@@ -51,8 +53,8 @@ pub const MAX_COVERED_SHARE: f64 = 0.5;
 pub const MIN_NEGATIVE_SHARE: f64 = 0.6;
 /// Most suggested themes.
 pub const MAX_CANDIDATES: usize = 8;
-const MAX_PHRASES: usize = 400_000;
-const MAX_KEPT: usize = 20_000;
+/// Negative records whose sentences are kept for grouping and quotes.
+pub const MAX_KEPT: usize = 20_000;
 
 const EN_STOPWORDS: &[&str] = &[
     "a",
@@ -511,172 +513,118 @@ pub struct UnmappedQuote {
     pub text: String,
 }
 
-#[derive(Default)]
-struct PhraseStats {
-    negative: u64,
-    other: u64,
+/// How many records use a phrase, and where.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhraseCounts {
+    /// Negative records using the phrase in an unthemed sentence.
+    pub negative: u64,
+    /// Other records using the phrase in an unthemed sentence.
+    pub other: u64,
     /// Records using the phrase in a sentence a theme claimed.
-    covered: u64,
+    pub covered: u64,
     /// Records using the phrase in any sentence.
-    anywhere: u64,
-    surface: String,
-    zh: bool,
+    pub anywhere: u64,
+    /// Whether the phrase is Chinese.
+    pub zh: bool,
 }
 
-struct Kept {
-    id: String,
-    source: String,
-    sentences: Vec<(String, Vec<u32>)>,
-}
-
-/// Accumulates unthemed sentences; see the module docs.
-#[derive(Default)]
-pub struct Discovery {
-    ids: HashMap<String, u32>,
-    stats: Vec<PhraseStats>,
+/// Phrase counts of a set of records, by phrase key (the analyzer's terms
+/// joined by spaces). Every figure is a sum over records, so tables of
+/// disjoint sets of records add up to the table of their union, whatever
+/// the order ([`PhraseTable::merge`]), and a record can be taken out again
+/// ([`PhraseTable::remove`]): per-segment tables can be cached and combined.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhraseTable {
+    phrases: HashMap<String, PhraseCounts>,
     negative_records: u64,
     other_records: u64,
-    kept: VecDeque<Kept>,
 }
 
-impl Discovery {
-    /// Counts one record's unthemed sentences.
-    pub fn add(&mut self, stored: &StoredRecord) {
-        let text = stored.record.full_text();
-        let negative = stored.analysis.sentiment.label == Label::Negative;
-        let claimed: Vec<(u32, u32)> = stored
-            .analysis
-            .themes
-            .iter()
-            .flat_map(|t| t.spans.iter().copied())
-            .collect();
-        let words = tokenize(&text);
-        let mut seen: HashSet<u32> = HashSet::new();
-        let mut covered: HashSet<u32> = HashSet::new();
-        let mut used: HashSet<u32> = HashSet::new();
-        let mut kept_sentences = Vec::new();
-        for span in split_sentences(&text) {
-            let is_claimed = claimed
-                .iter()
-                .any(|&(s, e)| s as usize == span.start && e as usize == span.end);
-            let sentence_words: Vec<&Word> = words
-                .iter()
-                .filter(|w| w.start >= span.start && w.end <= span.end)
-                .collect();
-            let grams = self.grams(&text, &sentence_words);
-            for &g in &grams {
-                if used.insert(g) {
-                    self.stats[g as usize].anywhere += 1;
+impl PhraseTable {
+    /// Adds a record's phrases.
+    pub fn add(&mut self, record: &RecordPhrases) {
+        for p in &record.phrases {
+            let c = self.phrases.entry(p.key.clone()).or_default();
+            c.zh = p.zh;
+            c.anywhere += 1;
+            c.covered += u64::from(p.covered);
+            if p.unthemed {
+                if record.negative {
+                    c.negative += 1;
+                } else {
+                    c.other += 1;
                 }
-            }
-            if is_claimed {
-                for &g in &grams {
-                    if covered.insert(g) {
-                        self.stats[g as usize].covered += 1;
-                    }
-                }
-                continue;
-            }
-            for &g in &grams {
-                if seen.insert(g) {
-                    let s = &mut self.stats[g as usize];
-                    if negative {
-                        s.negative += 1;
-                    } else {
-                        s.other += 1;
-                    }
-                }
-            }
-            if negative && !grams.is_empty() {
-                kept_sentences.push((text[span.start..span.end].trim().to_string(), grams));
             }
         }
-        if negative {
+        if record.negative {
             self.negative_records += 1;
-            if !kept_sentences.is_empty() {
-                if self.kept.len() == MAX_KEPT {
-                    self.kept.pop_front();
-                }
-                self.kept.push_back(Kept {
-                    id: stored.record.id.clone(),
-                    source: stored.record.source.clone(),
-                    sentences: kept_sentences,
-                });
-            }
         } else {
             self.other_records += 1;
         }
-        if self.ids.len() > MAX_PHRASES {
-            self.prune();
-        }
     }
 
-    /// The phrases (1 to 3 words, not starting or ending with a stop word) of one sentence.
-    fn grams(&mut self, text: &str, sentence_words: &[&Word]) -> Vec<u32> {
-        let mut grams = Vec::new();
-        for n in 1..=3 {
-            for window in sentence_words.windows(n) {
-                if is_stopword(window[0]) || is_stopword(window[n - 1]) {
-                    continue;
+    /// Takes out a record added before (phrases no record uses any more go).
+    pub fn remove(&mut self, record: &RecordPhrases) {
+        for p in &record.phrases {
+            let Some(c) = self.phrases.get_mut(&p.key) else {
+                continue;
+            };
+            c.anywhere = c.anywhere.saturating_sub(1);
+            c.covered = c.covered.saturating_sub(u64::from(p.covered));
+            if p.unthemed {
+                if record.negative {
+                    c.negative = c.negative.saturating_sub(1);
+                } else {
+                    c.other = c.other.saturating_sub(1);
                 }
-                // A Chinese single character says little on its own.
-                if n == 1 && window[0].script == Script::Han && window[0].lower.chars().count() < 2
-                {
-                    continue;
-                }
-                let key: Vec<&str> = window.iter().map(|w| w.term.as_str()).collect();
-                let key = key.join(" ");
-                let id = self.intern(
-                    &key,
-                    &text[window[0].start..window[n - 1].end],
-                    window[0].script == Script::Han,
-                );
-                grams.push(id);
+            }
+            if c.anywhere == 0 {
+                self.phrases.remove(&p.key);
             }
         }
-        grams
-    }
-
-    fn intern(&mut self, key: &str, surface: &str, zh: bool) -> u32 {
-        if let Some(&id) = self.ids.get(key) {
-            return id;
+        if record.negative {
+            self.negative_records = self.negative_records.saturating_sub(1);
+        } else {
+            self.other_records = self.other_records.saturating_sub(1);
         }
-        let id = self.stats.len() as u32;
-        self.ids.insert(key.to_string(), id);
-        self.stats.push(PhraseStats {
-            surface: surface.to_lowercase(),
-            zh,
-            ..Default::default()
-        });
-        id
     }
 
-    /// Drops phrases seen in a single negative record: they cannot become
-    /// candidates soon. Ids stay valid (their counts are zeroed).
-    fn prune(&mut self) {
-        let stats = &mut self.stats;
-        self.ids.retain(|_, id| {
-            let s = &mut stats[*id as usize];
-            let keep = s.negative > 1;
-            if !keep {
-                *s = PhraseStats {
-                    surface: std::mem::take(&mut s.surface),
-                    zh: s.zh,
-                    ..PhraseStats::default()
-                };
-            }
-            keep
-        });
+    /// Adds the table of other records.
+    pub fn merge(&mut self, other: PhraseTable) {
+        if self.phrases.len() < other.phrases.len() {
+            let mine = std::mem::replace(self, other);
+            return self.merge(mine);
+        }
+        for (key, o) in other.phrases {
+            let c = self.phrases.entry(key).or_default();
+            c.zh |= o.zh;
+            c.negative += o.negative;
+            c.other += o.other;
+            c.covered += o.covered;
+            c.anywhere += o.anywhere;
+        }
+        self.negative_records += other.negative_records;
+        self.other_records += other.other_records;
     }
 
-    fn lift(&self, s: &PhraseStats) -> f64 {
+    /// Distinct phrases.
+    pub fn len(&self) -> usize {
+        self.phrases.len()
+    }
+
+    /// Whether no record was added.
+    pub fn is_empty(&self) -> bool {
+        self.negative_records + self.other_records == 0
+    }
+
+    fn lift(&self, s: &PhraseCounts) -> f64 {
         let neg = (s.negative as f64 + 1.0) / (self.negative_records as f64 + 1.0);
         let other = (s.other as f64 + 1.0) / (self.other_records as f64 + 1.0);
         neg / other
     }
 
     /// z-score of the phrase's log-odds ratio; see [`log_odds_z`].
-    fn z(&self, s: &PhraseStats) -> f64 {
+    fn z(&self, s: &PhraseCounts) -> f64 {
         log_odds_z(
             s.negative,
             self.negative_records,
@@ -685,109 +633,350 @@ impl Discovery {
             PRIOR_RECORDS,
         )
     }
+}
+
+/// One phrase of a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordPhrase {
+    /// The analyzer's terms, joined by spaces.
+    pub key: String,
+    /// Whether it is Chinese.
+    pub zh: bool,
+    /// Used in a sentence a theme claimed.
+    pub covered: bool,
+    /// Used in a sentence no theme claimed.
+    pub unthemed: bool,
+}
+
+/// An unthemed sentence of a negative record, with its phrases.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptSentence {
+    /// The sentence, trimmed.
+    pub text: String,
+    /// Its phrases: index in [`RecordPhrases::phrases`], and byte range in `text`.
+    pub grams: Vec<(u32, u32, u32)>,
+}
+
+/// What one record contributes to discovery: its distinct phrases and, for
+/// a negative record, its unthemed sentences (for grouping and quotes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordPhrases {
+    /// Record id.
+    pub id: String,
+    /// Record source.
+    pub source: String,
+    /// Whether the record is negative.
+    pub negative: bool,
+    /// Distinct phrases, in order of first use.
+    pub phrases: Vec<RecordPhrase>,
+    /// Unthemed sentences with phrases (negative records only).
+    pub sentences: Vec<KeptSentence>,
+}
+
+impl RecordPhrases {
+    /// Phrases (1 to 3 words, not starting or ending with a stop word) of a
+    /// record's sentences, claimed by a theme or not. Near-duplicates (left
+    /// out of the summary) have none.
+    pub fn of(stored: &StoredRecord) -> RecordPhrases {
+        let mut out = RecordPhrases {
+            id: stored.record.id.clone(),
+            source: stored.record.source.clone(),
+            negative: stored.analysis.sentiment.label == Label::Negative,
+            phrases: Vec::new(),
+            sentences: Vec::new(),
+        };
+        if stored.record.duplicate_of.is_some() {
+            return out;
+        }
+        let text = stored.record.full_text();
+        let claimed: Vec<(u32, u32)> = stored
+            .analysis
+            .themes
+            .iter()
+            .flat_map(|t| t.spans.iter().copied())
+            .collect();
+        let words = tokenize(&text);
+        let stop: Vec<bool> = words.iter().map(is_stopword).collect();
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut first = 0;
+        for span in split_sentences(&text) {
+            let is_claimed = claimed
+                .iter()
+                .any(|&(s, e)| s as usize == span.start && e as usize == span.end);
+            // Words come in text order: the sentence's are a contiguous run.
+            while first < words.len() && words[first].start < span.start {
+                first += 1;
+            }
+            let mut last = first;
+            while last < words.len() && words[last].end <= span.end {
+                last += 1;
+            }
+            let raw = &text[span.start..span.end];
+            let lead = raw.len() - raw.trim_start().len();
+            let base = span.start + lead;
+            let mut grams = Vec::new();
+            for n in 1..=3 {
+                if last - first < n {
+                    break;
+                }
+                for i in first..=last - n {
+                    let window = &words[i..i + n];
+                    if stop[i] || stop[i + n - 1] {
+                        continue;
+                    }
+                    // A Chinese single character says little on its own.
+                    if n == 1
+                        && window[0].script == Script::Han
+                        && window[0].lower.chars().count() < 2
+                    {
+                        continue;
+                    }
+                    let key: Vec<&str> = window.iter().map(|w| w.term.as_str()).collect();
+                    let key = key.join(" ");
+                    let id = match ids.get(&key) {
+                        Some(&id) => id,
+                        None => {
+                            let id = out.phrases.len() as u32;
+                            ids.insert(key.clone(), id);
+                            out.phrases.push(RecordPhrase {
+                                key,
+                                zh: window[0].script == Script::Han,
+                                covered: false,
+                                unthemed: false,
+                            });
+                            id
+                        }
+                    };
+                    let p = &mut out.phrases[id as usize];
+                    if is_claimed {
+                        p.covered = true;
+                    } else {
+                        p.unthemed = true;
+                    }
+                    grams.push((
+                        id,
+                        (window[0].start - base) as u32,
+                        (window[n - 1].end - base) as u32,
+                    ));
+                }
+            }
+            first = last;
+            if out.negative && !is_claimed && !grams.is_empty() {
+                out.sentences.push(KeptSentence {
+                    text: raw.trim().to_string(),
+                    grams,
+                });
+            }
+        }
+        out
+    }
+
+    /// Whether the record's sentences are kept for grouping and quotes.
+    pub fn kept(&self) -> bool {
+        self.negative && !self.sentences.is_empty()
+    }
+}
+
+/// The phrase table of one index segment's records and the documents whose
+/// sentences are kept ([`RecordPhrases::kept`]), cached per segment by
+/// [`crate::index::VocIndex::segment_aggregates`]. Near-duplicates are left
+/// out, as the summary leaves them out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SegmentPhrases {
+    /// Phrase counts of the segment's live records.
+    pub table: PhraseTable,
+    /// Documents (in the segment) with kept sentences.
+    pub kept_docs: BTreeSet<u32>,
+}
+
+impl SegmentAggregate for SegmentPhrases {
+    const NAME: &'static str = "phrases-v1";
+
+    fn add(&mut self, doc: u32, stored: &StoredRecord) {
+        if stored.record.duplicate_of.is_some() {
+            return;
+        }
+        let phrases = RecordPhrases::of(stored);
+        self.table.add(&phrases);
+        if phrases.kept() {
+            self.kept_docs.insert(doc);
+        }
+    }
+
+    fn remove(&mut self, doc: u32, stored: &StoredRecord) {
+        if stored.record.duplicate_of.is_some() {
+            return;
+        }
+        self.table.remove(&RecordPhrases::of(stored));
+        self.kept_docs.remove(&doc);
+    }
+
+    fn merge(&mut self, other: SegmentPhrases) {
+        self.table.merge(other.table);
+        self.kept_docs.extend(other.kept_docs);
+    }
+}
+
+/// Accumulates records' phrases; see the module docs.
+#[derive(Default)]
+pub struct Discovery {
+    table: PhraseTable,
+    kept: VecDeque<RecordPhrases>,
+}
+
+impl Discovery {
+    /// Counts one record's phrases.
+    pub fn add(&mut self, stored: &StoredRecord) {
+        let phrases = RecordPhrases::of(stored);
+        self.table.add(&phrases);
+        self.keep(phrases);
+    }
+
+    /// Discovery from the phrase table of the records and the phrases of
+    /// the latest of them that are kept (see [`RecordPhrases::kept`]), in
+    /// order: the same as adding the records one by one.
+    pub fn from_parts(table: PhraseTable, kept: impl IntoIterator<Item = RecordPhrases>) -> Self {
+        let mut d = Discovery {
+            table,
+            kept: VecDeque::new(),
+        };
+        for record in kept {
+            d.keep(record);
+        }
+        d
+    }
+
+    fn keep(&mut self, mut record: RecordPhrases) {
+        if !record.kept() {
+            return;
+        }
+        if self.kept.len() == MAX_KEPT {
+            self.kept.pop_front();
+        }
+        // Only the phrases of the kept sentences are looked up later.
+        for p in &mut record.phrases {
+            if !p.unthemed {
+                p.key = String::new();
+            }
+        }
+        self.kept.push_back(record);
+    }
 
     /// The suggested themes, strongest first.
     pub fn finish(self) -> Vec<UnmappedCandidate> {
-        let mut candidates: Vec<u32> = (0..self.stats.len() as u32)
-            .filter(|&g| {
-                let s = &self.stats[g as usize];
+        let table = &self.table;
+        let mut candidates: Vec<(&str, &PhraseCounts)> = table
+            .phrases
+            .iter()
+            .filter(|(_, s)| {
                 s.negative >= MIN_RECORDS
                     && s.negative as f64 >= MIN_NEGATIVE_SHARE * (s.negative + s.other) as f64
                     && (s.covered as f64) < MAX_COVERED_SHARE * s.anywhere as f64
-                    && self.z(s) >= MIN_Z
+                    && table.z(s) >= MIN_Z
             })
+            .map(|(k, s)| (k.as_str(), s))
             .collect();
-        let score = |g: u32| self.z(&self.stats[g as usize]);
-        candidates.sort_by(|&a, &b| {
-            score(b).total_cmp(&score(a)).then(
-                self.stats[a as usize]
-                    .surface
-                    .cmp(&self.stats[b as usize].surface),
-            )
-        });
+        candidates.sort_by(|a, b| table.z(b.1).total_cmp(&table.z(a.1)).then(a.0.cmp(b.0)));
         candidates.truncate(200);
 
         // Records (in the kept window) of each candidate.
-        let candidate_set: HashSet<u32> = candidates.iter().copied().collect();
-        let mut postings: HashMap<u32, HashSet<usize>> = HashMap::new();
+        let candidate_set: HashSet<&str> = candidates.iter().map(|c| c.0).collect();
+        let mut postings: HashMap<&str, HashSet<usize>> = HashMap::new();
         for (r, kept) in self.kept.iter().enumerate() {
-            for (_, grams) in &kept.sentences {
-                for g in grams {
-                    if candidate_set.contains(g) {
-                        postings.entry(*g).or_default().insert(r);
+            for sentence in &kept.sentences {
+                for &(g, _, _) in &sentence.grams {
+                    let key = kept.phrases[g as usize].key.as_str();
+                    if candidate_set.contains(key) {
+                        postings.entry(key).or_default().insert(r);
                     }
                 }
             }
         }
 
-        let mut used: HashSet<u32> = HashSet::new();
+        let mut used: HashSet<&str> = HashSet::new();
         let mut out = Vec::new();
-        for &seed in &candidates {
-            if used.contains(&seed) || out.len() == MAX_CANDIDATES {
+        for &(seed, s) in &candidates {
+            if used.contains(seed) || out.len() == MAX_CANDIDATES {
                 continue;
             }
-            let Some(seed_records) = postings.get(&seed) else {
+            let Some(seed_records) = postings.get(seed) else {
                 continue;
             };
             // Group: candidates whose records mostly overlap the seed's.
-            let mut group = vec![seed];
-            for &other in &candidates {
-                if other == seed || used.contains(&other) {
+            let mut group = vec![(seed, s)];
+            for &(other, o) in &candidates {
+                if other == seed || used.contains(other) {
                     continue;
                 }
-                let Some(records) = postings.get(&other) else {
+                let Some(records) = postings.get(other) else {
                     continue;
                 };
                 let overlap = records.intersection(seed_records).count();
                 if overlap * 2 >= records.len().min(seed_records.len()) && overlap >= 2 {
-                    group.push(other);
+                    group.push((other, o));
                 }
             }
-            used.extend(group.iter().copied());
-            let phrases: Vec<String> = dedup_contained(
-                group
-                    .iter()
-                    .map(|&g| self.stats[g as usize].surface.clone())
-                    .collect(),
-            );
-            let quotes = self.quotes_for(seed);
-            let s = &self.stats[seed as usize];
+            used.extend(group.iter().map(|g| g.0));
+            let surfaces: Vec<(String, bool)> = group
+                .iter()
+                .map(|&(key, c)| (self.surface(key), c.zh))
+                .collect();
+            let label = surfaces[0].0.clone();
+            let phrases = dedup_contained(surfaces.iter().map(|s| s.0.clone()).collect());
             out.push(UnmappedCandidate {
-                label: s.surface.clone(),
-                toml: toml_snippet(
-                    &s.surface,
-                    &group
-                        .iter()
-                        .map(|&g| &self.stats[g as usize])
-                        .collect::<Vec<_>>(),
-                    out.len() + 1,
-                ),
+                toml: toml_snippet(&label, &surfaces, out.len() + 1),
+                label,
                 phrases,
                 records: s.negative,
                 negative_share: round2(s.negative as f64 / (s.negative + s.other).max(1) as f64),
-                score: round2(self.z(s)),
-                lift: round2(self.lift(s)),
-                quotes,
+                score: round2(table.z(s)),
+                lift: round2(table.lift(s)),
+                quotes: self.quotes_for(seed),
             });
         }
         out
     }
 
-    fn quotes_for(&self, gram: u32) -> Vec<UnmappedQuote> {
+    /// The sentences of the kept records using a phrase, latest record first,
+    /// as (record, sentence, byte range of the phrase).
+    fn uses<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> impl Iterator<Item = (&'a RecordPhrases, &'a KeptSentence, u32, u32)> + 'a {
+        self.kept.iter().rev().filter_map(move |kept| {
+            kept.sentences.iter().find_map(|sentence| {
+                sentence
+                    .grams
+                    .iter()
+                    .find(|&&(g, _, _)| kept.phrases[g as usize].key == key)
+                    .map(|&(_, s, e)| (kept, sentence, s, e))
+            })
+        })
+    }
+
+    /// The phrase as customers wrote it (lowercase): its first use in the
+    /// latest kept record that has it.
+    fn surface(&self, key: &str) -> String {
+        self.uses(key)
+            .next()
+            .and_then(|(_, sentence, s, e)| sentence.text.get(s as usize..e as usize))
+            .map(str::to_lowercase)
+            .unwrap_or_else(|| key.to_string())
+    }
+
+    fn quotes_for(&self, key: &str) -> Vec<UnmappedQuote> {
         let mut quotes: Vec<UnmappedQuote> = Vec::new();
-        for kept in self.kept.iter().rev() {
-            if let Some((text, _)) = kept.sentences.iter().find(|(_, g)| g.contains(&gram)) {
-                if quotes.iter().any(|q| q.text == *text) {
-                    continue;
-                }
-                quotes.push(UnmappedQuote {
-                    id: kept.id.clone(),
-                    source: kept.source.clone(),
-                    text: shorten(text, 200),
-                });
-                if quotes.len() == 3 {
-                    break;
-                }
+        for (kept, sentence, _, _) in self.uses(key) {
+            if quotes.iter().any(|q| q.text == sentence.text) {
+                continue;
+            }
+            quotes.push(UnmappedQuote {
+                id: kept.id.clone(),
+                source: kept.source.clone(),
+                text: shorten(&sentence.text, 200),
+            });
+            if quotes.len() == 3 {
+                break;
             }
         }
         quotes
@@ -876,17 +1065,15 @@ fn toml_quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
-fn toml_snippet(label: &str, group: &[&PhraseStats], n: usize) -> String {
-    let en: Vec<String> = group
-        .iter()
-        .filter(|s| !s.zh)
-        .map(|s| toml_quote(&s.surface))
-        .collect();
-    let zh: Vec<String> = group
-        .iter()
-        .filter(|s| s.zh)
-        .map(|s| toml_quote(&s.surface))
-        .collect();
+fn toml_snippet(label: &str, group: &[(String, bool)], n: usize) -> String {
+    let quoted = |zh: bool| -> Vec<String> {
+        group
+            .iter()
+            .filter(|s| s.1 == zh)
+            .map(|s| toml_quote(&s.0))
+            .collect()
+    };
+    let (en, zh) = (quoted(false), quoted(true));
     format!(
         "[[theme]]\nid = \"{}\"\nname = {}\nen = [{}]\nzh = [{}]\n",
         slug(label, n),

@@ -10,7 +10,10 @@ mod memory;
 mod service;
 mod stats;
 
-pub use discovery::{Discovery, UnmappedCandidate, UnmappedQuote};
+pub use discovery::{
+    Discovery, KeptSentence, PhraseCounts, PhraseTable, RecordPhrase, RecordPhrases,
+    SegmentPhrases, UnmappedCandidate, UnmappedQuote, MAX_KEPT,
+};
 pub use memory::{RunMemory, SinceLastRun, ThemeChange};
 pub use stats::{binomial_upper_tail, key_driver_impact};
 
@@ -349,7 +352,8 @@ pub struct SummaryBuilder<'t> {
     unthemed: u64,
     near_duplicates: u64,
     signals: HashMap<String, u64>,
-    discovery: Discovery,
+    /// None when the caller does phrase discovery ([`SummaryBuilder::finish_with`]).
+    discovery: Option<Discovery>,
     service: ServiceAcc,
 }
 
@@ -375,8 +379,18 @@ impl<'t> SummaryBuilder<'t> {
             unthemed: 0,
             near_duplicates: 0,
             signals: HashMap::new(),
-            discovery: Discovery::default(),
+            discovery: Some(Discovery::default()),
             service: ServiceAcc::new(taxonomy.themes.len()),
+        }
+    }
+
+    /// A builder that leaves phrase discovery to the caller, who passes it
+    /// to [`SummaryBuilder::finish_with`] (e.g. made of cached per-segment
+    /// phrase tables); [`SummaryBuilder::add`] then skips the tokenizing.
+    pub fn without_discovery(taxonomy: &'t Taxonomy, options: SummaryOptions) -> Self {
+        SummaryBuilder {
+            discovery: None,
+            ..SummaryBuilder::new(taxonomy, options)
         }
     }
 
@@ -462,7 +476,9 @@ impl<'t> SummaryBuilder<'t> {
             record.ces,
             &theme_ids,
         );
-        self.discovery.add(stored);
+        if let Some(discovery) = &mut self.discovery {
+            discovery.add(stored);
+        }
         self.compact.push(Compact {
             created: record.created_at,
             themes: theme_ids,
@@ -500,6 +516,12 @@ impl<'t> SummaryBuilder<'t> {
 
     /// Builds the summary.
     pub fn finish(mut self) -> Summary {
+        let discovery = self.discovery.take().unwrap_or_default();
+        self.finish_with(discovery)
+    }
+
+    /// Builds the summary with the phrase discovery of the same records.
+    pub fn finish_with(mut self, discovery: Discovery) -> Summary {
         let n = self.compact.len() as u64;
         let created: Vec<i64> = self.compact.iter().filter_map(|c| c.created).collect();
         let newest = created.iter().copied().max();
@@ -636,7 +658,7 @@ impl<'t> SummaryBuilder<'t> {
             sentiment: self.sentiment,
             metrics,
             signals,
-            unmapped: self.discovery.finish(),
+            unmapped: discovery.finish(),
             since_last_run: None,
         };
         summary.since_last_run = self

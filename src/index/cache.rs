@@ -1,0 +1,273 @@
+//! Per-segment aggregates of the stored records, cached beside the index.
+//!
+//! A tantivy segment never changes once written: only its set of deleted
+//! documents grows, and a merge makes a new segment. So an aggregate of a
+//! segment's records (e.g. the phrase counts of discovery) is computed once,
+//! saved under the segment's id with the list of documents deleted at that
+//! moment, and on the next run only the records deleted since are taken out
+//! (they stay readable in the segment until a merge drops them). A nightly
+//! run that adds 1% of the records thus aggregates its new segments and its
+//! few deletions, not the whole index.
+//!
+//! Crash safety: a cache file is written under a temporary name and renamed,
+//! so it is whole or absent; it names its segment, document count and delete
+//! list, and is used only when they match the segment read (its deletions a
+//! subset of the current ones) and it parses, otherwise it is rebuilt from
+//! the stored records. Its content is a function of the segment alone, so a
+//! file left by a killed or concurrent run is as good as a fresh one.
+
+use std::collections::HashSet;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tantivy::{DocAddress, SegmentReader, TantivyDocument};
+
+use super::{IndexError, StoredRecord, VocIndex};
+
+/// Folder of the cache files, inside the index directory (tantivy leaves
+/// files it did not write alone).
+pub const CACHE_DIR: &str = "report-cache";
+/// Records aggregated together when a segment is built.
+const BUILD_BLOCK: usize = 4096;
+
+/// An aggregate of a segment's records that can be cached: adding and
+/// removing records and merging aggregates of disjoint records must give the
+/// same value whatever the order.
+pub trait SegmentAggregate: Default + Send + Serialize + DeserializeOwned {
+    /// Name of the cache files; change it (e.g. a version suffix) when the
+    /// aggregate's meaning or layout changes.
+    const NAME: &'static str;
+    /// Adds a record, `doc` being its document number in the segment.
+    fn add(&mut self, doc: u32, stored: &StoredRecord);
+    /// Takes out a record added before.
+    fn remove(&mut self, doc: u32, stored: &StoredRecord);
+    /// Adds the aggregate of other records of the same segment.
+    fn merge(&mut self, other: Self);
+}
+
+#[derive(Serialize, Deserialize)]
+struct CacheFile<A> {
+    name: String,
+    segment: String,
+    max_doc: u32,
+    /// Documents deleted when the aggregate was taken (not in it).
+    deleted: Vec<u32>,
+    aggregate: A,
+}
+
+/// What [`VocIndex::segment_aggregates`] did, for benchmarks and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Segments read from the cache as they were.
+    pub reused: usize,
+    /// Segments read from the cache with records deleted since taken out.
+    pub updated: usize,
+    /// Segments aggregated from their stored records.
+    pub built: usize,
+    /// Records read from the store (built segments and deletions).
+    pub records_read: u64,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl VocIndex {
+    /// The aggregate of every live record of each segment of the last
+    /// visible commit, by segment ordinal (as in [`tantivy::DocAddress`]),
+    /// from the cache where it is valid; see the module docs. Cache files
+    /// that cannot be written only cost speed, so write errors are ignored.
+    pub fn segment_aggregates<A: SegmentAggregate>(
+        &self,
+    ) -> Result<(Vec<A>, CacheStats), IndexError> {
+        let searcher = self.reader.searcher();
+        let dir = self.path.join(CACHE_DIR);
+        let _ = std::fs::create_dir_all(&dir);
+        let mut stats = CacheStats::default();
+        let mut out = Vec::with_capacity(searcher.segment_readers().len());
+        let mut live_files = HashSet::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let id = segment.segment_id().uuid_string();
+            let path = dir.join(format!("{}-{id}.json.gz", A::NAME));
+            live_files.insert(path.clone());
+            let deleted: Vec<u32> = match segment.alive_bitset() {
+                Some(alive) => (0..segment.max_doc())
+                    .filter(|&d| alive.is_deleted(d))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let cached = read_cache::<A>(&path)
+                .filter(|c| c.name == A::NAME && c.segment == id && c.max_doc == segment.max_doc());
+            let read = |docs: &[u32]| self.decode_docs(&searcher, ord as u32, docs);
+            let aggregate = match cached
+                .and_then(|c| newly_deleted(&c.deleted, &deleted).map(|n| (c, n)))
+            {
+                Some((cache, gone)) if gone.is_empty() => {
+                    stats.reused += 1;
+                    cache.aggregate
+                }
+                Some((cache, gone)) => {
+                    let mut aggregate = cache.aggregate;
+                    for block in gone.chunks(BUILD_BLOCK) {
+                        for (doc, stored) in block.iter().zip(read(block)?) {
+                            aggregate.remove(*doc, &stored);
+                        }
+                    }
+                    stats.updated += 1;
+                    stats.records_read += gone.len() as u64;
+                    write_cache(&dir, &path, &id, segment, &deleted, &aggregate);
+                    aggregate
+                }
+                None => {
+                    let aggregate = self.build_aggregate::<A>(&searcher, ord as u32, segment)?;
+                    stats.built += 1;
+                    stats.records_read += u64::from(segment.num_docs());
+                    write_cache(&dir, &path, &id, segment, &deleted, &aggregate);
+                    aggregate
+                }
+            };
+            out.push(aggregate);
+        }
+        remove_stale::<A>(&dir, &live_files);
+        Ok((out, stats))
+    }
+
+    /// Aggregates a segment's live records, in parallel blocks.
+    fn build_aggregate<A: SegmentAggregate>(
+        &self,
+        searcher: &tantivy::Searcher,
+        ord: u32,
+        segment: &SegmentReader,
+    ) -> Result<A, IndexError> {
+        let docs: Vec<u32> = segment.doc_ids_alive().collect();
+        docs.par_chunks(BUILD_BLOCK)
+            .map(|block| -> Result<A, IndexError> {
+                let mut a = A::default();
+                for &doc in block {
+                    let stored: TantivyDocument = searcher
+                        .doc(DocAddress::new(ord, doc))
+                        .map_err(|e| self.tantivy_err(e))?;
+                    a.add(doc, &self.decode(&stored)?);
+                }
+                Ok(a)
+            })
+            .try_reduce(A::default, |mut a, b| {
+                a.merge(b);
+                Ok(a)
+            })
+    }
+
+    /// Decodes documents of one segment (deleted ones too), in parallel.
+    fn decode_docs(
+        &self,
+        searcher: &tantivy::Searcher,
+        ord: u32,
+        docs: &[u32],
+    ) -> Result<Vec<StoredRecord>, IndexError> {
+        docs.par_iter()
+            .map(|&doc| {
+                let stored: TantivyDocument = searcher
+                    .doc(DocAddress::new(ord, doc))
+                    .map_err(|e| self.tantivy_err(e))?;
+                self.decode(&stored)
+            })
+            .collect()
+    }
+
+    /// Decodes the stored records at these addresses of the last visible
+    /// commit, in parallel, in the order given.
+    pub fn records_at(&self, addresses: &[DocAddress]) -> Result<Vec<StoredRecord>, IndexError> {
+        let searcher = self.reader.searcher();
+        addresses
+            .par_iter()
+            .map(|&address| {
+                let doc: TantivyDocument =
+                    searcher.doc(address).map_err(|e| self.tantivy_err(e))?;
+                self.decode(&doc)
+            })
+            .collect()
+    }
+}
+
+/// Documents deleted now and not when the cache was taken; None when the
+/// cache lists a deletion the segment does not have (it is not this
+/// segment's state: rebuild).
+fn newly_deleted(cached: &[u32], now: &[u32]) -> Option<Vec<u32>> {
+    let now_set: HashSet<u32> = now.iter().copied().collect();
+    if !cached.iter().all(|d| now_set.contains(d)) {
+        return None;
+    }
+    let cached: HashSet<u32> = cached.iter().copied().collect();
+    Some(
+        now.iter()
+            .copied()
+            .filter(|d| !cached.contains(d))
+            .collect(),
+    )
+}
+
+fn read_cache<A: DeserializeOwned>(path: &Path) -> Option<CacheFile<A>> {
+    let file = std::fs::File::open(path).ok()?;
+    let reader = flate2::read::GzDecoder::new(BufReader::new(file));
+    serde_json::from_reader(BufReader::new(reader)).ok()
+}
+
+fn write_cache<A: SegmentAggregate>(
+    dir: &Path,
+    path: &Path,
+    id: &str,
+    segment: &SegmentReader,
+    deleted: &[u32],
+    aggregate: &A,
+) {
+    let file = CacheFile {
+        name: A::NAME.to_string(),
+        segment: id.to_string(),
+        max_doc: segment.max_doc(),
+        deleted: deleted.to_vec(),
+        aggregate,
+    };
+    let temp = dir.join(format!(
+        ".tmp-{}-{}-{id}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| -> std::io::Result<()> {
+        let out = BufWriter::new(std::fs::File::create(&temp)?);
+        let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+        serde_json::to_writer(&mut gz, &file)?;
+        gz.finish()?
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+}
+
+/// Removes cache files of segments gone (merged or dropped) and temporary
+/// files left by killed runs.
+fn remove_stale<A: SegmentAggregate>(dir: &Path, live: &HashSet<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!("{}-", A::NAME);
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().to_string();
+        let stale_temp = name.starts_with(".tmp-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 3600);
+        if (name.starts_with(&prefix) && !live.contains(&path)) || stale_temp {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
