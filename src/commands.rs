@@ -673,7 +673,7 @@ pub fn search(args: SearchArgs) -> Result<()> {
             return Err(usage(format!("{flag} must be a number")));
         }
     }
-    let request = SearchRequest {
+    let mut request = SearchRequest {
         query: args.query.clone(),
         theme: args.theme.clone(),
         sentiment,
@@ -695,10 +695,14 @@ pub fn search(args: SearchArgs) -> Result<()> {
     let index = VocIndex::open(&args.index).map_err(|e| Failure::Failed(anyhow!(e)))?;
     if let Some(theme) = &args.theme {
         let taxonomy = taxonomy_of_index(None, &index)?;
-        if taxonomy.theme(theme).is_none() {
-            return Err(usage(format!(
-                "--theme: unknown theme `{theme}` (see `vocscope themes`)"
-            )));
+        // An old id (renamed or merged: `replaces`) finds its theme now.
+        match taxonomy.resolve(theme) {
+            Some(def) => request.theme = Some(def.id.clone()),
+            None => {
+                return Err(usage(format!(
+                    "--theme: unknown theme `{theme}` (see `vocscope themes`)"
+                )))
+            }
         }
     }
     let results = index.search(&request).map_err(|e| match e {

@@ -859,6 +859,44 @@ fn changed_taxonomy_retags_indexed_records_without_rereading() {
     assert_eq!(tagged.len(), 2, "{rows:?}");
 }
 
+/// A theme renamed in the taxonomy with `replaces` keeps its history: the
+/// re-tag moves its records, "since the last run" does not report them as
+/// new, and a search for the old id finds the renamed theme.
+#[test]
+fn renamed_theme_keeps_its_history_and_old_id() {
+    let ws = Workspace::new();
+    let input = wifi_export(&ws);
+    ws.run(&[&input]);
+    let builtin = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/taxonomy.toml");
+    let text = std::fs::read_to_string(builtin).unwrap().replace(
+        "id = \"delivery.courier\"\n",
+        "id = \"delivery.last_mile\"\nreplaces = [\"delivery.courier\"]\n",
+    );
+    assert!(text.contains("delivery.last_mile"));
+    let taxonomy = ws.write("renamed.toml", text);
+    let run = ws.run_with(&[&input], &["--taxonomy", taxonomy.to_str().unwrap()]);
+    let themes = run.summary["themes"].as_array().unwrap();
+    let renamed = themes
+        .iter()
+        .find(|t| t["id"] == "delivery.last_mile")
+        .unwrap_or_else(|| panic!("renamed theme ranked: {themes:?}"));
+    assert_eq!(renamed["records"], 1);
+    assert!(themes.iter().all(|t| t["id"] != "delivery.courier"));
+    let since = &run.summary["since_last_run"];
+    assert!(since.is_object(), "{since}");
+    let changed = since["themes"].as_array().unwrap();
+    assert!(
+        changed
+            .iter()
+            .all(|c| c["id"] != "delivery.last_mile" && c["id"] != "delivery.courier"),
+        "a rename is not a change: {changed:?}"
+    );
+    assert_eq!(
+        ws.search("", &["--theme", "delivery.courier"]).ids(),
+        ["wf-3"]
+    );
+}
+
 #[test]
 fn search_theme_filter_accepts_a_theme_of_a_custom_taxonomy() {
     let ws = Workspace::new();

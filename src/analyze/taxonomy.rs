@@ -34,6 +34,11 @@ pub struct ThemeDef {
     /// Chinese cues that cancel the theme in their sentence.
     #[serde(default)]
     pub exclude_zh: Vec<String>,
+    /// Ids this theme took over (a rename, or themes merged into it): a
+    /// search for an old id finds this theme, and "since the last run"
+    /// counts the old ids' records as this theme's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<String>,
 }
 
 impl ThemeDef {
@@ -159,6 +164,23 @@ impl Taxonomy {
                 }
             }
         }
+        let mut replaced = HashSet::new();
+        for theme in &parsed.theme {
+            for old in &theme.replaces {
+                if ids.contains(old.as_str()) {
+                    return Err(invalid(
+                        &theme.id,
+                        format!("replaces `{old}`, which is still a theme"),
+                    ));
+                }
+                if !replaced.insert(old.as_str()) {
+                    return Err(invalid(
+                        &theme.id,
+                        format!("`{old}` is replaced by two themes"),
+                    ));
+                }
+            }
+        }
         let mut signal_ids = HashSet::new();
         for signal in &parsed.signal {
             if !signal_ids.insert(signal.id.as_str()) {
@@ -177,6 +199,16 @@ impl Taxonomy {
     /// Looks a theme up by id.
     pub fn theme(&self, id: &str) -> Option<&ThemeDef> {
         self.themes.iter().find(|t| t.id == id)
+    }
+
+    /// The theme an id names now: the theme itself, or the one that
+    /// replaced it (`replaces`) after a rename or merge.
+    pub fn resolve(&self, id: &str) -> Option<&ThemeDef> {
+        self.theme(id).or_else(|| {
+            self.themes
+                .iter()
+                .find(|t| t.replaces.iter().any(|r| r == id))
+        })
     }
 
     /// A theme id and all its ancestors (`a.b.c` → `a.b.c`, `a.b`, `a`).
@@ -219,6 +251,31 @@ mod tests {
     fn duplicate_ids_are_rejected() {
         let text = "[[theme]]\nid = \"a\"\nname = \"A\"\n[[theme]]\nid = \"a\"\nname = \"A2\"\n";
         assert!(Taxonomy::parse(text, "t.toml").is_err());
+    }
+
+    #[test]
+    fn replaced_ids_resolve_to_their_new_theme() {
+        let text = "[[theme]]\nid = \"a\"\nname = \"A\"\n\
+                    [[theme]]\nid = \"a.late\"\nname = \"Late\"\nreplaces = [\"a.slow\", \"a.delay\"]\n";
+        let t = Taxonomy::parse(text, "t.toml").unwrap();
+        assert_eq!(t.resolve("a.slow").map(|t| t.id.as_str()), Some("a.late"));
+        assert_eq!(t.resolve("a.late").map(|t| t.id.as_str()), Some("a.late"));
+        assert!(t.resolve("a.other").is_none());
+        // Without `replaces` the canonical form (and so the fingerprint of an
+        // existing taxonomy) is what it was before the field existed.
+        let plain = Taxonomy::parse("[[theme]]\nid = \"a\"\nname = \"A\"\n", "t.toml").unwrap();
+        let canonical = serde_json::to_string(&plain.themes).unwrap();
+        assert!(!canonical.contains("replaces"), "{canonical}");
+    }
+
+    #[test]
+    fn replacing_a_live_or_already_replaced_id_is_an_error() {
+        let live = "[[theme]]\nid = \"a\"\nname = \"A\"\n[[theme]]\nid = \"b\"\nname = \"B\"\nreplaces = [\"a\"]\n";
+        let err = Taxonomy::parse(live, "t.toml").unwrap_err().to_string();
+        assert!(err.contains("still a theme"), "{err}");
+        let twice = "[[theme]]\nid = \"a\"\nname = \"A\"\nreplaces = [\"x\"]\n[[theme]]\nid = \"b\"\nname = \"B\"\nreplaces = [\"x\"]\n";
+        let err = Taxonomy::parse(twice, "t.toml").unwrap_err().to_string();
+        assert!(err.contains("two themes"), "{err}");
     }
 
     #[test]

@@ -156,7 +156,7 @@ impl SearchParams {
         }
         let theme = match present(&self.theme) {
             None => None,
-            Some(t) if taxonomy.theme(t).is_some() => Some(t.to_string()),
+            Some(t) if taxonomy.resolve(t).is_some() => taxonomy.resolve(t).map(|d| d.id.clone()),
             Some(t) => return Err(format!("theme: unknown theme `{t}`")),
         };
         let sentiment = match present(&self.sentiment) {

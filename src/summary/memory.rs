@@ -27,6 +27,27 @@ pub struct RunMemory {
 }
 
 impl RunMemory {
+    /// The same facts with theme ids translated by `current` (the id a theme
+    /// has now, after renames and merges): merged themes' counts add up.
+    pub fn renamed<'a>(&'a self, current: impl Fn(&'a str) -> &'a str) -> RunMemory {
+        let mut themes = BTreeMap::new();
+        for (id, &n) in &self.themes {
+            *themes.entry(current(id).to_string()).or_insert(0) += n;
+        }
+        let mut emerging: Vec<String> = Vec::new();
+        for id in &self.emerging {
+            let id = current(id).to_string();
+            if !emerging.contains(&id) {
+                emerging.push(id);
+            }
+        }
+        RunMemory {
+            themes,
+            emerging,
+            ..self.clone()
+        }
+    }
+
     /// The facts to remember of a summary.
     pub fn of(summary: &Summary) -> RunMemory {
         RunMemory {

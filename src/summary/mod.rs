@@ -661,11 +661,15 @@ impl<'t> SummaryBuilder<'t> {
             unmapped: discovery.finish(),
             since_last_run: None,
         };
-        summary.since_last_run = self
-            .options
-            .previous_run
-            .as_ref()
-            .map(|previous| SinceLastRun::compare(&summary, previous));
+        summary.since_last_run = self.options.previous_run.as_ref().map(|previous| {
+            // A theme renamed or merged since (`replaces`) keeps its history.
+            let previous = previous.renamed(|id| {
+                self.taxonomy
+                    .resolve(id)
+                    .map_or(id, |theme| theme.id.as_str())
+            });
+            SinceLastRun::compare(&summary, &previous)
+        });
         summary
     }
 }
