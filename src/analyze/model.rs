@@ -8,7 +8,8 @@
 //!
 //! - `u:TERM`: a word (English: its stem; Chinese: the jieba word),
 //! - `b:TERM TERM`: two adjacent words of the same sentence,
-//! - `n:TERM`: a word within three words after a negator,
+//! - `n:TERM`: a word within three words after a negator (for a Chinese
+//!   word: in the same clause, so 没有色差，很喜欢 does not negate 喜欢),
 //! - `a:TERM`: a Chinese word after a contrast word of its sentence (但是,
 //!   不过, 就是, ...), where reviews usually say what they mean,
 //! - `c:XY`: two adjacent Chinese characters.
@@ -142,6 +143,12 @@ const ZH_CONTRAST: &[&str] = &[
     "只可惜",
 ];
 
+/// Whether the text between two Chinese words ends a clause (a comma or
+/// semicolon, either width): negation does not reach across it.
+pub(crate) fn zh_clause_break(gap: &str) -> bool {
+    gap.contains(['，', ',', '、', '；', ';', '：', ':'])
+}
+
 fn negator(word: &Word) -> bool {
     match word.script {
         Script::Latin => EN_NEGATORS.contains(&word.lower.as_str()),
@@ -167,6 +174,12 @@ pub fn sentence_features(
         let term = word.term.as_str();
         if !silenced.is_empty() && quiet(word.start - base, word.end - base) {
             continue;
+        }
+        if k > 0
+            && word.script == Script::Han
+            && zh_clause_break(&sentence[words[k - 1].end - base..word.start - base])
+        {
+            negated_until = 0;
         }
         sink(b'u', term, "");
         if k > 0 && (silenced.is_empty() || !quiet(words[k - 1].start - base, word.end - base)) {
@@ -348,6 +361,9 @@ mod tests {
         let f = names("质量不错，就是有点贵");
         assert!(f.contains(&"a:贵".to_string()), "{f:?}");
         assert!(!f.contains(&"a:不错".to_string()), "{f:?}");
+        let f = names("没有色差，很喜欢");
+        assert!(f.contains(&"n:色差".to_string()), "{f:?}");
+        assert!(!f.contains(&"n:喜欢".to_string()), "{f:?}");
     }
 
     #[test]
