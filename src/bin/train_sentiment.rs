@@ -600,3 +600,20 @@ fn write_model(
     println!("wrote {out}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_scores_count_neutral_as_a_miss() {
+        // Gold: 2 positive, 2 negative. Predicted: one positive right, one
+        // neutral; both negatives right.
+        let (accuracy, macro_f1) = binary_scores(&[true, true, false, false], &[1, 0, -1, -1]);
+        assert!((accuracy - 0.75).abs() < 1e-12);
+        // Positive: P 1, R 0.5, F1 2/3. Negative: P 1, R 1, F1 1.
+        assert!((macro_f1 - (2.0 / 3.0 + 1.0) / 2.0).abs() < 1e-12);
+        let (accuracy, _) = binary_scores(&[true, false], &[-1, 1]);
+        assert_eq!(accuracy, 0.0);
+    }
+}
