@@ -54,6 +54,7 @@ pub struct LinearModel {
     lexicon: f64,
     domain: f64,
     dead_zone: f64,
+    min_score: f64,
     fingerprint: u64,
 }
 
@@ -213,8 +214,9 @@ pub fn sentence_features(
 
 impl LinearModel {
     /// Parses a model file: `#` comment lines, then `name<TAB>weight` lines;
-    /// the names `bias`, `lexicon`, `domain` (default [`DOMAIN_WEIGHT`]) and
-    /// `dead_zone` are the parameters, any other is a feature.
+    /// the names `bias`, `lexicon`, `domain` (default [`DOMAIN_WEIGHT`]),
+    /// `dead_zone` and `min_score` (default 0) are the parameters, any other
+    /// is a feature.
     pub fn parse(text: &str, file: &str) -> Result<LinearModel, ModelError> {
         let mut model = LinearModel {
             weights: HashMap::new(),
@@ -222,6 +224,7 @@ impl LinearModel {
             lexicon: 0.0,
             domain: DOMAIN_WEIGHT,
             dead_zone: 0.0,
+            min_score: 0.0,
             fingerprint: crate::record::fnv1a(text.as_bytes()),
         };
         for (i, line) in text.lines().enumerate() {
@@ -247,6 +250,7 @@ impl LinearModel {
                 "lexicon" => model.lexicon = w,
                 "domain" => model.domain = w,
                 "dead_zone" => model.dead_zone = w.clamp(0.0, 0.9),
+                "min_score" => model.min_score = w.clamp(0.0, 0.5),
                 _ => {
                     let (kind, rest) = name
                         .split_once(':')
@@ -319,7 +323,10 @@ impl LinearModel {
     /// [`DOMAIN_WEIGHT`] (the English tweets and snippets hold few, so the
     /// model cannot weigh them itself). Without any evidence the score is 0;
     /// without a lexicon or domain entry it is 0 inside the dead zone, so
-    /// "It arrived." stays neutral.
+    /// "It arrived." stays neutral. A score outside the dead zone has at
+    /// least the model's `min_score` magnitude: at the neutral band (the
+    /// Chinese model) every text with evidence is called positive or negative,
+    /// a balanced one weakly.
     pub fn score(&self, parts: &SentenceParts, lexicon: f64, with_bias: bool) -> f64 {
         if !parts.evidence {
             return 0.0;
@@ -329,6 +336,8 @@ impl LinearModel {
         let p = (z / 2.0).tanh();
         if lexicon == 0.0 && parts.domain == 0.0 && p.abs() <= self.dead_zone {
             0.0
+        } else if p != 0.0 && p.abs() < self.min_score {
+            self.min_score.copysign(p)
         } else {
             p
         }
@@ -416,6 +425,10 @@ mod tests {
         let learned = LinearModel::parse("domain\t0.25\nu:good\t1\n", "t").unwrap();
         let light = learned.score(&parts(0.5, -4.0, true), 0.0, false);
         assert!(light < 0.0 && light > domain, "a learned domain weight");
+        let decisive = LinearModel::parse("min_score\t0.05\nu:good\t1\n", "t").unwrap();
+        assert_eq!(decisive.score(&parts(-0.01, 0.0, true), 0.1, false), -0.05);
+        assert_eq!(decisive.score(&parts(0.0, 0.0, false), 0.0, false), 0.0);
+        assert!(decisive.score(&parts(2.0, 0.0, true), 0.0, false) > 0.7);
     }
 
     #[test]
