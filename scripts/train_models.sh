@@ -11,4 +11,4 @@ target/release/train_sentiment "$work/en_train.tsv" data/model/en.tsv.gz \
     --neutral "$work/en_neutral_train.tsv" \
     --nb --lr 0.05 --epochs 10 --features 30000 --dead-zone 0.2
 target/release/train_sentiment "$work/zh_train.tsv" data/model/zh.tsv.gz \
-    --lr 0.02 --epochs 5 --features 80000 --dead-zone 0 --learn-domain
+    --lr 0.02 --epochs 5 --features 80000 --dead-zone 0 --min-score 0.05 --learn-domain

@@ -8,7 +8,8 @@
 //!
 //! - `u:TERM`: a word (English: its stem; Chinese: the jieba word),
 //! - `b:TERM TERM`: two adjacent words of the same sentence,
-//! - `n:TERM`: a word within three words after a negator,
+//! - `n:TERM`: a word within three words after a negator (for a Chinese
+//!   word: in the same clause, so 没有色差，很喜欢 does not negate 喜欢),
 //! - `a:TERM`: a Chinese word after a contrast word of its sentence (但是,
 //!   不过, 就是, ...), where reviews usually say what they mean,
 //! - `c:XY`: two adjacent Chinese characters.
@@ -56,6 +57,7 @@ pub struct LinearModel {
     lexicon: f64,
     domain: f64,
     dead_zone: f64,
+    min_score: f64,
     fingerprint: u64,
 }
 
@@ -159,6 +161,12 @@ const ZH_CONTRAST: &[&str] = &[
     "只可惜",
 ];
 
+/// Whether the text between two Chinese words ends a clause (a comma or
+/// semicolon, either width): negation does not reach across it.
+pub(crate) fn zh_clause_break(gap: &str) -> bool {
+    gap.contains(['，', ',', '、', '；', ';', '：', ':'])
+}
+
 fn negator(word: &Word) -> bool {
     match word.script {
         Script::Latin => EN_NEGATORS.contains(&word.lower.as_str()),
@@ -184,6 +192,12 @@ pub fn sentence_features(
         let term = word.term.as_str();
         if !silenced.is_empty() && quiet(word.start - base, word.end - base) {
             continue;
+        }
+        if k > 0
+            && word.script == Script::Han
+            && zh_clause_break(&sentence[words[k - 1].end - base..word.start - base])
+        {
+            negated_until = 0;
         }
         sink(b'u', term, "");
         if k > 0 && (silenced.is_empty() || !quiet(words[k - 1].start - base, word.end - base)) {
@@ -217,8 +231,9 @@ pub fn sentence_features(
 
 impl LinearModel {
     /// Parses a model file: `#` comment lines, then `name<TAB>weight` lines;
-    /// the names `bias`, `lexicon`, `domain` (default [`DOMAIN_WEIGHT`]) and
-    /// `dead_zone` are the parameters, any other is a feature.
+    /// the names `bias`, `lexicon`, `domain` (default [`DOMAIN_WEIGHT`]),
+    /// `dead_zone` and `min_score` (default 0) are the parameters, any other
+    /// is a feature.
     pub fn parse(text: &str, file: &str) -> Result<LinearModel, ModelError> {
         let mut model = LinearModel {
             weights: FxHashMap::default(),
@@ -226,6 +241,7 @@ impl LinearModel {
             lexicon: 0.0,
             domain: DOMAIN_WEIGHT,
             dead_zone: 0.0,
+            min_score: 0.0,
             fingerprint: crate::record::fnv1a(text.as_bytes()),
         };
         for (i, line) in text.lines().enumerate() {
@@ -251,6 +267,7 @@ impl LinearModel {
                 "lexicon" => model.lexicon = w,
                 "domain" => model.domain = w,
                 "dead_zone" => model.dead_zone = w.clamp(0.0, 0.9),
+                "min_score" => model.min_score = w.clamp(0.0, 0.5),
                 _ => {
                     let (kind, rest) = name
                         .split_once(':')
@@ -323,7 +340,10 @@ impl LinearModel {
     /// [`DOMAIN_WEIGHT`] (the English tweets and snippets hold few, so the
     /// model cannot weigh them itself). Without any evidence the score is 0;
     /// without a lexicon or domain entry it is 0 inside the dead zone, so
-    /// "It arrived." stays neutral.
+    /// "It arrived." stays neutral. A score outside the dead zone has at
+    /// least the model's `min_score` magnitude: at the neutral band (the
+    /// Chinese model) every text with evidence is called positive or negative,
+    /// a balanced one weakly.
     pub fn score(&self, parts: &SentenceParts, lexicon: f64, with_bias: bool) -> f64 {
         if !parts.evidence {
             return 0.0;
@@ -333,6 +353,8 @@ impl LinearModel {
         let p = (z / 2.0).tanh();
         if lexicon == 0.0 && parts.domain == 0.0 && p.abs() <= self.dead_zone {
             0.0
+        } else if p != 0.0 && p.abs() < self.min_score {
+            self.min_score.copysign(p)
         } else {
             p
         }
@@ -365,6 +387,9 @@ mod tests {
         let f = names("质量不错，就是有点贵");
         assert!(f.contains(&"a:贵".to_string()), "{f:?}");
         assert!(!f.contains(&"a:不错".to_string()), "{f:?}");
+        let f = names("没有色差，很喜欢");
+        assert!(f.contains(&"n:色差".to_string()), "{f:?}");
+        assert!(!f.contains(&"n:喜欢".to_string()), "{f:?}");
     }
 
     #[test]
@@ -417,6 +442,10 @@ mod tests {
         let learned = LinearModel::parse("domain\t0.25\nu:good\t1\n", "t").unwrap();
         let light = learned.score(&parts(0.5, -4.0, true), 0.0, false);
         assert!(light < 0.0 && light > domain, "a learned domain weight");
+        let decisive = LinearModel::parse("min_score\t0.05\nu:good\t1\n", "t").unwrap();
+        assert_eq!(decisive.score(&parts(-0.01, 0.0, true), 0.1, false), -0.05);
+        assert_eq!(decisive.score(&parts(0.0, 0.0, false), 0.0, false), 0.0);
+        assert!(decisive.score(&parts(2.0, 0.0, true), 0.0, false) > 0.7);
     }
 
     #[test]

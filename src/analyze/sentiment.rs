@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock};
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 
-use super::model::{LinearModel, ModelError};
+use super::model::{zh_clause_break, LinearModel, ModelError};
 use crate::text::{tokenize, Lang, Script, Span, Term, Word};
 
 /// Default lexicons, embedded (see data/SOURCES.md).
@@ -757,7 +757,14 @@ impl Lexicon {
                     v -= BOOST * scale * v.signum();
                 }
             }
-            if before.iter().any(|f| f & NEGATOR != 0) {
+            let start = k.saturating_sub(3);
+            let negated = before.iter().enumerate().any(|(j, f)| {
+                // A Chinese negator stays in its clause (没有色差，很喜欢).
+                f & NEGATOR != 0
+                    && (words[k].script != Script::Han
+                        || !zh_clause_break(&text[words[start + j].end..words[k].start]))
+            });
+            if negated {
                 v *= NEGATION_FACTOR;
             }
             match contrast_at {
@@ -888,6 +895,10 @@ mod tests {
         assert!(score("服务很好") > 0.1);
         assert!(score("服务不好") < -0.1);
         assert!(score("没有问题") >= 0.0);
+        assert!(
+            score("没有色差，很喜欢") > 0.1,
+            "negation stays in its clause"
+        );
     }
 
     #[test]

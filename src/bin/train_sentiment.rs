@@ -5,6 +5,7 @@
 //! ```text
 //! train_sentiment TRAIN.tsv OUT.tsv.gz [--neutral NEUTRAL.tsv] [--features N] [--dead-zone D]
 //!                 [--epochs N] [--lr RATE] [--l2 PENALTY] [--nb] [--learn-domain]
+//!                 [--min-score S]
 //! train_sentiment TRAIN.tsv --folds K [--errors FILE] [same settings]
 //! ```
 //!
@@ -20,6 +21,9 @@
 //! (phrases, emoji) and writes it as the model's `domain` parameter; without
 //! it the domain valence is left out of training and the model file has no
 //! `domain` line, so scoring uses `vocscope::analyze::DOMAIN_WEIGHT`.
+//! `--min-score S` writes the model's `min_score`: the smallest magnitude of
+//! a score outside the dead zone (0.05, the neutral band, makes every text
+//! with evidence positive or negative).
 //!
 //! With `--folds K` it writes no model but cross-validates: text `i` is in
 //! fold `i mod K`; per fold it trains on the other folds, prunes, and scores
@@ -115,6 +119,10 @@ fn run() -> Result<(), String> {
         .map(|v| v.parse().map_err(|_| format!("--features: `{v}`")))
         .transpose()?
         .unwrap_or(30_000);
+    let min_score: f64 = arg_value(&args, "--min-score")
+        .map(|v| v.parse().map_err(|_| format!("--min-score: `{v}`")))
+        .transpose()?
+        .unwrap_or(0.0);
     let dead_zone: f64 = arg_value(&args, "--dead-zone")
         .map(|v| v.parse().map_err(|_| format!("--dead-zone: `{v}`")))
         .transpose()?
@@ -177,6 +185,7 @@ fn run() -> Result<(), String> {
             k,
             max_features,
             dead_zone,
+            min_score,
             settings,
             errors,
         );
@@ -201,7 +210,7 @@ fn run() -> Result<(), String> {
         &train_lr(&docs, &keep, vocab.names.len(), settings),
         max_features,
     );
-    write_model(out, &weights, &vocab, dead_zone, docs.len())
+    write_model(out, &weights, &vocab, dead_zone, min_score, docs.len())
 }
 
 /// K-fold cross-validation of the whole analyzer (see the module doc).
@@ -214,6 +223,7 @@ fn cross_validate(
     k: usize,
     max_features: usize,
     dead_zone: f64,
+    min_score: f64,
     settings: Settings,
     errors: Option<String>,
 ) -> Result<(), String> {
@@ -231,7 +241,7 @@ fn cross_validate(
             &train_lr(&fit, keep, vocab.names.len(), settings),
             max_features,
         );
-        let text = model_text(&weights, vocab, dead_zone, fit.len());
+        let text = model_text(&weights, vocab, dead_zone, min_score, fit.len());
         let model = std::sync::Arc::new(
             LinearModel::parse(&text, "cross-validation").map_err(|e| e.to_string())?,
         );
@@ -560,7 +570,13 @@ fn sign(s: f64) -> i8 {
 }
 
 /// The model file's text.
-fn model_text(w: &[f64], vocab: &Vocabulary, dead_zone: f64, texts: usize) -> String {
+fn model_text(
+    w: &[f64],
+    vocab: &Vocabulary,
+    dead_zone: f64,
+    min_score: f64,
+    texts: usize,
+) -> String {
     let n = w.len() - PARAMS;
     let mut order: Vec<usize> = (0..n).filter(|&j| w[j] != 0.0).collect();
     order.sort_by(|&a, &b| vocab.names[a].cmp(&vocab.names[b]));
@@ -572,6 +588,9 @@ fn model_text(w: &[f64], vocab: &Vocabulary, dead_zone: f64, texts: usize) -> St
         w[n],
         w[n + 1]
     );
+    if min_score > 0.0 {
+        text.push_str(&format!("min_score\t{min_score}\n"));
+    }
     // Stays exactly 0 unless learned (--learn-domain).
     if w[n + 2] != 0.0 {
         text.push_str(&format!("domain\t{:.5}\n", w[n + 2]));
@@ -587,9 +606,10 @@ fn write_model(
     w: &[f64],
     vocab: &Vocabulary,
     dead_zone: f64,
+    min_score: f64,
     texts: usize,
 ) -> Result<(), String> {
-    let text = model_text(w, vocab, dead_zone, texts);
+    let text = model_text(w, vocab, dead_zone, min_score, texts);
     let file = std::fs::File::create(out).map_err(|e| format!("{out}: {e}"))?;
     let mut gz = flate2::GzBuilder::new()
         .mtime(0)
@@ -599,4 +619,21 @@ fn write_model(
         .map_err(|e| format!("{out}: {e}"))?;
     println!("wrote {out}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_scores_count_neutral_as_a_miss() {
+        // Gold: 2 positive, 2 negative. Predicted: one positive right, one
+        // neutral; both negatives right.
+        let (accuracy, macro_f1) = binary_scores(&[true, true, false, false], &[1, 0, -1, -1]);
+        assert!((accuracy - 0.75).abs() < 1e-12);
+        // Positive: P 1, R 0.5, F1 2/3. Negative: P 1, R 1, F1 1.
+        assert!((macro_f1 - (2.0 / 3.0 + 1.0) / 2.0).abs() < 1e-12);
+        let (accuracy, _) = binary_scores(&[true, false], &[-1, 1]);
+        assert_eq!(accuracy, 0.0);
+    }
 }
