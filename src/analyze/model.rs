@@ -196,7 +196,11 @@ impl LinearModel {
     /// other is a feature.
     pub fn parse(text: &str, file: &str) -> Result<LinearModel, ModelError> {
         let mut model = LinearModel {
-            weights: FxHashMap::default(),
+            // One line per feature: sized once, never rehashed.
+            weights: FxHashMap::with_capacity_and_hasher(
+                text.bytes().filter(|&b| b == b'\n').count(),
+                Default::default(),
+            ),
             bias: 0.0,
             lexicon: 0.0,
             dead_zone: 0.0,
