@@ -77,24 +77,11 @@ mod tests {
     use tantivy::tokenizer::{TokenStream, Tokenizer};
 
     fn record(title: Option<&str>, text: &str) -> Record {
-        Record {
-            id: "1".into(),
-            source: "t".into(),
-            kind: crate::record::Kind::Ticket,
-            created_at: None,
-            title: title.map(str::to_string),
-            text: text.into(),
-            rating: None,
-            nps: None,
-            lang: crate::text::Lang::En,
-            channel: None,
-            product: None,
-            status: None,
-            tags: vec![],
-            customer_tier: None,
-            extra: Default::default(),
-            duplicate_of: None,
-        }
+        serde_json::from_value(serde_json::json!({
+            "id": "1", "source": "t", "kind": "ticket", "title": title, "text": text,
+            "lang": "en", "tags": [], "extra": {},
+        }))
+        .expect("a record")
     }
 
     fn tokenizer_tokens(text: &str) -> Vec<Token> {
