@@ -19,11 +19,12 @@
 
 use std::hash::Hasher;
 use std::io::Read;
+use std::sync::LazyLock;
 
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use super::sentiment::SentenceParts;
-use crate::text::{Script, Word};
+use crate::text::Word;
 
 /// Logit per unit of support-domain valence (see [`LinearModel::score`]).
 pub const DOMAIN_WEIGHT: f64 = 1.0;
@@ -141,11 +142,14 @@ const ZH_NEGATORS: &[&str] = &[
     "不", "没", "没有", "别", "未", "无", "不是", "并不", "从不", "毫无",
 ];
 
+/// The negators of both languages, for a hash lookup per word rather than
+/// a scan of the lists. One set serves both: an English word holds no
+/// Chinese character and a Chinese word nothing else.
+static NEGATORS: LazyLock<FxHashSet<&'static str>> =
+    LazyLock::new(|| EN_NEGATORS.iter().chain(ZH_NEGATORS).copied().collect());
+
 fn negator(word: &Word) -> bool {
-    match word.script {
-        Script::Latin => EN_NEGATORS.contains(&word.lower.as_str()),
-        Script::Han => ZH_NEGATORS.contains(&word.lower.as_str()),
-    }
+    NEGATORS.contains(word.lower.as_str())
 }
 
 /// Calls `sink` with every feature of one sentence: `sentence` is its text,
