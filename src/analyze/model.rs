@@ -22,8 +22,9 @@
 
 use std::hash::Hasher;
 use std::io::Read;
+use std::sync::LazyLock;
 
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 
 use super::sentiment::SentenceParts;
 use crate::text::{Script, Word};
@@ -167,11 +168,14 @@ pub(crate) fn zh_clause_break(gap: &str) -> bool {
     gap.contains(['，', ',', '、', '；', ';', '：', ':'])
 }
 
+/// The negators of both languages, for a hash lookup per word rather than
+/// a scan of the lists. One set serves both: an English word holds no
+/// Chinese character and a Chinese word nothing else.
+static NEGATORS: LazyLock<FxHashSet<&'static str>> =
+    LazyLock::new(|| EN_NEGATORS.iter().chain(ZH_NEGATORS).copied().collect());
+
 fn negator(word: &Word) -> bool {
-    match word.script {
-        Script::Latin => EN_NEGATORS.contains(&word.lower.as_str()),
-        Script::Han => ZH_NEGATORS.contains(&word.lower.as_str()),
-    }
+    NEGATORS.contains(word.lower.as_str())
 }
 
 /// Calls `sink` with every feature of one sentence: `sentence` is its text,
@@ -236,7 +240,11 @@ impl LinearModel {
     /// is a feature.
     pub fn parse(text: &str, file: &str) -> Result<LinearModel, ModelError> {
         let mut model = LinearModel {
-            weights: FxHashMap::default(),
+            // One line per feature: sized once, never rehashed.
+            weights: FxHashMap::with_capacity_and_hasher(
+                text.bytes().filter(|&b| b == b'\n').count(),
+                Default::default(),
+            ),
             bias: 0.0,
             lexicon: 0.0,
             domain: DOMAIN_WEIGHT,

@@ -534,7 +534,7 @@ impl Lexicon {
                 if !word.contains(char::is_whitespace) {
                     lexicon.emoticons.insert(word, valence);
                 }
-            } else if tokenize(&lower).len() > 1 {
+            } else if !is_ascii_word(&lower) && tokenize(&lower).len() > 1 {
                 lexicon.add_en_phrase(&lower, valence, false);
             } else {
                 lexicon.en_words.insert(lower, valence);
@@ -817,6 +817,12 @@ impl Lexicon {
         }
         sum
     }
+}
+
+/// Whether `s` is one run of ASCII letters and digits: one word, which
+/// [`tokenize`] need not be asked about (it would stem it, slowing start-up).
+fn is_ascii_word(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 fn contiguous(words: &[Word], start: usize, terms: &[Term]) -> bool {

@@ -185,14 +185,15 @@ fn detect_ascii(text: &str) -> Lang {
     let mut foreign = 0usize;
     let mut lower = [0u8; MAX_MARKER_BYTES];
     for word in text
-        .split(|c: char| !c.is_ascii_alphabetic())
+        .as_bytes()
+        .split(|b| !b.is_ascii_alphabetic())
         .filter(|w| !w.is_empty())
         .take(200)
     {
         if word.len() > MAX_MARKER_BYTES {
             continue;
         }
-        for (l, b) in lower.iter_mut().zip(word.bytes()) {
+        for (l, b) in lower.iter_mut().zip(word) {
             *l = b.to_ascii_lowercase();
         }
         let Ok(lower) = std::str::from_utf8(&lower[..word.len()]) else {
