@@ -7,7 +7,7 @@
 //! index commits every [`COMMIT_EVERY`] records and at the end; summary files
 //! are written from the committed index, never from the inputs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
@@ -810,16 +810,21 @@ pub fn write_reports(
         total: index.num_records(),
     });
     let order = index.record_order()?;
-    let discovery = match (options.since, options.until) {
-        (None, None) => Some(indexed_discovery(index, &order)?),
+    // Cached phrase tables, when the summary covers every record; segments
+    // without one are tokenized in this pass, on the decoding threads.
+    let cached = match (options.since, options.until) {
+        (None, None) => Some(index.cached_aggregates::<SegmentPhrases>()?.0),
         _ => None,
     };
-    let in_pass = discovery.is_none();
+    let in_pass = cached.is_none();
+    let to_build: Vec<bool> = cached.iter().flatten().map(Option::is_none).collect();
+    type Phrased = (StoredRecord, Option<(tantivy::DocAddress, RecordPhrases)>);
     // The summary builder runs on its own thread, fed in blocks, while this
     // one writes the rows: the two costs overlap.
-    let builder = std::thread::scope(|scope| -> Result<SummaryBuilder<'_>, RunError> {
-        let (tx, rx) = sync_channel::<Vec<StoredRecord>>(2);
+    let (builder, mut built, latest) = std::thread::scope(|scope| -> Result<_, RunError> {
+        let (tx, rx) = sync_channel::<Vec<Phrased>>(2);
         let builder_options = options.clone();
+        let segments = to_build.len();
         let summarizer = scope.spawn(move || {
             let taxonomy = analyzer.taxonomy();
             let mut builder = if in_pass {
@@ -827,14 +832,30 @@ pub fn write_reports(
             } else {
                 SummaryBuilder::without_discovery(taxonomy, builder_options)
             };
+            let mut built: Vec<SegmentPhrases> = Vec::new();
+            built.resize_with(segments, SegmentPhrases::default);
+            // The latest kept records of the segments built here.
+            let mut latest: VecDeque<(tantivy::DocAddress, RecordPhrases)> = VecDeque::new();
             for block in rx {
-                for stored in &block {
-                    builder.add(stored);
+                for (stored, phrases) in block {
+                    builder.add(&stored);
+                    let Some((address, phrases)) = phrases else {
+                        continue;
+                    };
+                    let segment = &mut built[address.segment_ord as usize];
+                    segment.table.add(&phrases);
+                    if phrases.kept() {
+                        segment.kept_docs.insert(address.doc_id);
+                        if latest.len() == MAX_KEPT {
+                            latest.pop_front();
+                        }
+                        latest.push_back((address, phrases));
+                    }
                 }
             }
-            builder
+            (builder, built, latest)
         });
-        let mut block: Vec<StoredRecord> = Vec::with_capacity(BATCH);
+        let mut block: Vec<Phrased> = Vec::with_capacity(BATCH);
         let mut write_row = |row: &mut dyn FnMut(&StoredRecord) -> Result<(), OutputError>,
                              stored: &StoredRecord|
          -> Result<(), OutputError> {
@@ -850,11 +871,16 @@ pub fn write_reports(
             }
         };
         output::write_records_csv(&records_path, excel_bom, |row| {
-            let result = index.for_each_record_at(&order, |stored| {
+            let phrases_of = |address: tantivy::DocAddress, stored: &StoredRecord| {
+                let build = to_build.get(address.segment_ord as usize) == Some(&true);
+                (build && stored.record.duplicate_of.is_none())
+                    .then(|| (address, RecordPhrases::of(stored)))
+            };
+            let result = index.for_each_record_mapped(&order, phrases_of, |_, stored, phrases| {
                 if let Err(e) = write_row(row, &stored) {
                     index_error.get_or_insert(RunError::Output(e));
                 }
-                block.push(stored);
+                block.push((stored, phrases));
                 if block.len() >= BATCH {
                     // The builder ends only when this sender is dropped.
                     let _ = tx.send(std::mem::take(&mut block));
@@ -882,8 +908,21 @@ pub fn write_reports(
     if let Some(e) = index_error {
         return Err(e);
     }
-    let mut summary = match discovery {
-        Some(discovery) => builder.finish_with(discovery),
+    let mut summary = match cached {
+        Some(cached) => {
+            let segments: Vec<SegmentPhrases> = cached
+                .into_iter()
+                .enumerate()
+                .map(|(ord, segment)| {
+                    segment.unwrap_or_else(|| {
+                        let segment = std::mem::take(&mut built[ord]);
+                        index.store_aggregate(ord as u32, &segment);
+                        segment
+                    })
+                })
+                .collect();
+            builder.finish_with(discovery_of(index, &order, segments, latest)?)
+        }
         None => builder.finish(),
     };
     if redact {
@@ -917,7 +956,19 @@ pub fn indexed_discovery(
     order: &[tantivy::DocAddress],
 ) -> Result<Discovery, RunError> {
     let (segments, _) = index.segment_aggregates::<SegmentPhrases>()?;
-    let mut latest: Vec<tantivy::DocAddress> = order
+    discovery_of(index, order, segments, VecDeque::new())
+}
+
+/// Discovery from the phrase tables of every segment and the phrases of the
+/// latest kept records already at hand (`known`); the other kept records of
+/// the window are read and tokenized again.
+fn discovery_of(
+    index: &VocIndex,
+    order: &[tantivy::DocAddress],
+    segments: Vec<SegmentPhrases>,
+    known: VecDeque<(tantivy::DocAddress, RecordPhrases)>,
+) -> Result<Discovery, RunError> {
+    let mut window: Vec<tantivy::DocAddress> = order
         .iter()
         .rev()
         .filter(|a| {
@@ -928,16 +979,24 @@ pub fn indexed_discovery(
         .take(MAX_KEPT)
         .copied()
         .collect();
-    latest.reverse();
+    window.reverse();
     let mut table = PhraseTable::default();
     for segment in segments {
         table.merge(segment.table);
     }
-    let kept: Vec<RecordPhrases> = index
-        .records_at(&latest)?
+    let mut known: HashMap<tantivy::DocAddress, RecordPhrases> = known.into_iter().collect();
+    let missing: Vec<tantivy::DocAddress> = window
+        .iter()
+        .filter(|a| !known.contains_key(a))
+        .copied()
+        .collect();
+    let read: Vec<RecordPhrases> = index
+        .records_at(&missing)?
         .par_iter()
         .map(RecordPhrases::of)
         .collect();
+    known.extend(missing.into_iter().zip(read));
+    let kept: Vec<RecordPhrases> = window.iter().filter_map(|a| known.remove(a)).collect();
     Ok(Discovery::from_parts(table, kept))
 }
 

@@ -77,11 +77,40 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 impl VocIndex {
     /// The aggregate of every live record of each segment of the last
     /// visible commit, by segment ordinal (as in [`tantivy::DocAddress`]),
-    /// from the cache where it is valid; see the module docs. Cache files
-    /// that cannot be written only cost speed, so write errors are ignored.
+    /// from the cache where it is valid, built (and cached) where not; see
+    /// the module docs. Cache files that cannot be written only cost speed,
+    /// so write errors are ignored.
     pub fn segment_aggregates<A: SegmentAggregate>(
         &self,
     ) -> Result<(Vec<A>, CacheStats), IndexError> {
+        let searcher = self.reader.searcher();
+        let (cached, mut stats) = self.cached_aggregates::<A>()?;
+        let mut out = Vec::with_capacity(cached.len());
+        for (ord, aggregate) in cached.into_iter().enumerate() {
+            let aggregate = match aggregate {
+                Some(a) => a,
+                None => {
+                    let segment = searcher.segment_reader(ord as u32);
+                    let a = self.build_aggregate::<A>(&searcher, ord as u32, segment)?;
+                    stats.built += 1;
+                    stats.records_read += u64::from(segment.num_docs());
+                    self.store_aggregate(ord as u32, &a);
+                    a
+                }
+            };
+            out.push(aggregate);
+        }
+        Ok((out, stats))
+    }
+
+    /// The cached aggregates of the segments of the last visible commit, by
+    /// segment ordinal: None for a segment without a valid cache, which the
+    /// caller aggregates (every live record, e.g. while reading them anyway)
+    /// and hands to [`VocIndex::store_aggregate`]. Records deleted since a
+    /// cache was taken are taken out (and the cache rewritten).
+    pub fn cached_aggregates<A: SegmentAggregate>(
+        &self,
+    ) -> Result<(Vec<Option<A>>, CacheStats), IndexError> {
         let searcher = self.reader.searcher();
         let dir = self.path.join(CACHE_DIR);
         let _ = std::fs::create_dir_all(&dir);
@@ -92,46 +121,47 @@ impl VocIndex {
             let id = segment.segment_id().uuid_string();
             let path = dir.join(format!("{}-{id}.json.gz", A::NAME));
             live_files.insert(path.clone());
-            let deleted: Vec<u32> = match segment.alive_bitset() {
-                Some(alive) => (0..segment.max_doc())
-                    .filter(|&d| alive.is_deleted(d))
-                    .collect(),
-                None => Vec::new(),
-            };
+            let deleted = deleted_docs(segment);
             let cached = read_cache::<A>(&path)
                 .filter(|c| c.name == A::NAME && c.segment == id && c.max_doc == segment.max_doc());
             let read = |docs: &[u32]| self.decode_docs(&searcher, ord as u32, docs);
-            let aggregate = match cached
-                .and_then(|c| newly_deleted(&c.deleted, &deleted).map(|n| (c, n)))
-            {
-                Some((cache, gone)) if gone.is_empty() => {
-                    stats.reused += 1;
-                    cache.aggregate
-                }
-                Some((cache, gone)) => {
-                    let mut aggregate = cache.aggregate;
-                    for block in gone.chunks(BUILD_BLOCK) {
-                        for (doc, stored) in block.iter().zip(read(block)?) {
-                            aggregate.remove(*doc, &stored);
-                        }
+            let aggregate =
+                match cached.and_then(|c| newly_deleted(&c.deleted, &deleted).map(|n| (c, n))) {
+                    Some((cache, gone)) if gone.is_empty() => {
+                        stats.reused += 1;
+                        Some(cache.aggregate)
                     }
-                    stats.updated += 1;
-                    stats.records_read += gone.len() as u64;
-                    write_cache(&dir, &path, &id, segment, &deleted, &aggregate);
-                    aggregate
-                }
-                None => {
-                    let aggregate = self.build_aggregate::<A>(&searcher, ord as u32, segment)?;
-                    stats.built += 1;
-                    stats.records_read += u64::from(segment.num_docs());
-                    write_cache(&dir, &path, &id, segment, &deleted, &aggregate);
-                    aggregate
-                }
-            };
+                    Some((cache, gone)) => {
+                        let mut aggregate = cache.aggregate;
+                        for block in gone.chunks(BUILD_BLOCK) {
+                            for (doc, stored) in block.iter().zip(read(block)?) {
+                                aggregate.remove(*doc, &stored);
+                            }
+                        }
+                        stats.updated += 1;
+                        stats.records_read += gone.len() as u64;
+                        write_cache(&dir, &path, &id, segment, &deleted, &aggregate);
+                        Some(aggregate)
+                    }
+                    None => None,
+                };
             out.push(aggregate);
         }
         remove_stale::<A>(&dir, &live_files);
         Ok((out, stats))
+    }
+
+    /// Caches the aggregate of every live record of segment `ord` of the last
+    /// visible commit (see [`VocIndex::cached_aggregates`]).
+    pub fn store_aggregate<A: SegmentAggregate>(&self, ord: u32, aggregate: &A) {
+        let searcher = self.reader.searcher();
+        let Some(segment) = searcher.segment_readers().get(ord as usize) else {
+            return;
+        };
+        let dir = self.path.join(CACHE_DIR);
+        let id = segment.segment_id().uuid_string();
+        let path = dir.join(format!("{}-{id}.json.gz", A::NAME));
+        write_cache(&dir, &path, &id, segment, &deleted_docs(segment), aggregate);
     }
 
     /// Aggregates a segment's live records, in parallel blocks.
@@ -188,6 +218,16 @@ impl VocIndex {
                 self.decode(&doc)
             })
             .collect()
+    }
+}
+
+/// The deleted documents of a segment, in order.
+fn deleted_docs(segment: &SegmentReader) -> Vec<u32> {
+    match segment.alive_bitset() {
+        Some(alive) => (0..segment.max_doc())
+            .filter(|&d| alive.is_deleted(d))
+            .collect(),
+        None => Vec::new(),
     }
 }
 

@@ -422,12 +422,37 @@ impl VocIndex {
         order: &[tantivy::DocAddress],
         mut f: impl FnMut(StoredRecord),
     ) -> Result<(), IndexError> {
+        self.for_each_record_mapped(order, |_, _| (), |_, stored, ()| f(stored))
+    }
+
+    /// Calls `f` with the address and stored record of each of these
+    /// documents, in the order given, and a value `map` computed from them
+    /// on the worker threads.
+    pub fn for_each_record_mapped<T: Send>(
+        &self,
+        order: &[tantivy::DocAddress],
+        map: impl Fn(tantivy::DocAddress, &StoredRecord) -> T + Sync,
+        mut f: impl FnMut(tantivy::DocAddress, StoredRecord, T),
+    ) -> Result<(), IndexError> {
+        use rayon::prelude::*;
+        let searcher = self.reader.searcher();
         // Documents are read and decoded in parallel a block at a time (doc
         // store decompression and JSON parsing are most of the cost), then
         // handed over in order.
         for block in order.chunks(DECODE_BLOCK) {
-            for record in self.records_at(block)? {
-                f(record);
+            let items: Vec<Result<(StoredRecord, T), IndexError>> = block
+                .par_iter()
+                .map(|&address| {
+                    let doc: TantivyDocument =
+                        searcher.doc(address).map_err(|e| self.tantivy_err(e))?;
+                    let stored = self.decode(&doc)?;
+                    let value = map(address, &stored);
+                    Ok((stored, value))
+                })
+                .collect();
+            for (&address, item) in block.iter().zip(items) {
+                let (stored, value) = item?;
+                f(address, stored, value);
             }
         }
         Ok(())

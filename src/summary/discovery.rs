@@ -544,7 +544,13 @@ impl PhraseTable {
     /// Adds a record's phrases.
     pub fn add(&mut self, record: &RecordPhrases) {
         for p in &record.phrases {
-            let c = self.phrases.entry(p.key.clone()).or_default();
+            // Most phrases are known: look up before copying the key.
+            if !self.phrases.contains_key(&p.key) {
+                self.phrases.insert(p.key.clone(), PhraseCounts::default());
+            }
+            let Some(c) = self.phrases.get_mut(&p.key) else {
+                continue;
+            };
             c.zh = p.zh;
             c.anywhere += 1;
             c.covered += u64::from(p.covered);
