@@ -1233,5 +1233,26 @@ mod tests {
         assert_eq!(again.finish(), scratch.unmapped);
         let (_, stats) = index.segment_aggregates::<SegmentPhrases>().expect("cache");
         assert_eq!(stats.built + stats.updated, 0, "{stats:?}");
+
+        // A table taken under other rules (another vocscope version, other
+        // word lists) is rebuilt too.
+        use std::io::{Read, Write};
+        let file = &files[files.len() - 1];
+        let mut json = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(file).expect("open"))
+            .read_to_string(&mut json)
+            .expect("gunzip");
+        let mut cache: serde_json::Value = serde_json::from_str(&json).expect("json");
+        cache["rules"] = serde_json::json!(12345);
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(file).expect("create"),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(cache.to_string().as_bytes()).expect("gzip");
+        gz.finish().expect("gzip");
+        let (_, stats) = index.segment_aggregates::<SegmentPhrases>().expect("cache");
+        assert_eq!(stats.built, 1, "{stats:?}");
+        let again = indexed_discovery(&index, &order).expect("discovery");
+        assert_eq!(again.finish(), scratch.unmapped);
     }
 }

@@ -41,6 +41,12 @@ pub trait SegmentAggregate: Default + Send + Serialize + DeserializeOwned {
     /// Name of the cache files; change it (e.g. a version suffix) when the
     /// aggregate's meaning or layout changes.
     const NAME: &'static str;
+    /// Fingerprint of the rules the aggregate is computed with (word lists,
+    /// lexicons, vocscope's version): a cache taken under other rules is
+    /// rebuilt, so an upgrade or an edited list never reuses stale counts.
+    fn rules() -> u64 {
+        0
+    }
     /// Adds a record, `doc` being its document number in the segment.
     fn add(&mut self, doc: u32, stored: &StoredRecord);
     /// Takes out a record added before.
@@ -52,6 +58,9 @@ pub trait SegmentAggregate: Default + Send + Serialize + DeserializeOwned {
 #[derive(Serialize, Deserialize)]
 struct CacheFile<A> {
     name: String,
+    /// [`SegmentAggregate::rules`] when it was taken.
+    #[serde(default)]
+    rules: u64,
     segment: String,
     max_doc: u32,
     /// Documents deleted when the aggregate was taken (not in it).
@@ -122,8 +131,12 @@ impl VocIndex {
             let path = dir.join(format!("{}-{id}.json.gz", A::NAME));
             live_files.insert(path.clone());
             let deleted = deleted_docs(segment);
-            let cached = read_cache::<A>(&path)
-                .filter(|c| c.name == A::NAME && c.segment == id && c.max_doc == segment.max_doc());
+            let cached = read_cache::<A>(&path).filter(|c| {
+                c.name == A::NAME
+                    && c.rules == A::rules()
+                    && c.segment == id
+                    && c.max_doc == segment.max_doc()
+            });
             let read = |docs: &[u32]| self.decode_docs(&searcher, ord as u32, docs);
             let aggregate =
                 match cached.and_then(|c| newly_deleted(&c.deleted, &deleted).map(|n| (c, n))) {
@@ -264,6 +277,7 @@ fn write_cache<A: SegmentAggregate>(
 ) {
     let file = CacheFile {
         name: A::NAME.to_string(),
+        rules: A::rules(),
         segment: id.to_string(),
         max_doc: segment.max_doc(),
         deleted: deleted.to_vec(),

@@ -200,8 +200,11 @@ const EN_STOPWORDS: &[&str] = &[
     "come",
     "came",
     "say",
+    "says",
     "said",
+    "saying",
     "tell",
+    "tells",
     "told",
     "know",
     "see",
@@ -373,6 +376,8 @@ const ZH_STOPWORDS: &[&str] = &[
     "过",
     "到",
     "说",
+    "到底",
+    "究竟",
     "要",
     "会",
     "能",
@@ -458,6 +463,19 @@ const ZH_STOPWORDS: &[&str] = &[
 ];
 
 static LEXICON: LazyLock<Option<Lexicon>> = LazyLock::new(|| Lexicon::default_lexicon().ok());
+
+/// What the phrases of a record depend on besides the record: the stop word
+/// lists, the sentiment lexicon that marks sentiment words, and the code
+/// (tokenizer and rules) of this vocscope version. Cached phrase tables
+/// taken under other rules are rebuilt.
+static PHRASE_RULES: LazyLock<u64> = LazyLock::new(|| {
+    let lists = format!(
+        "{}:{EN_STOPWORDS:?}{ZH_STOPWORDS:?}:{}",
+        env!("CARGO_PKG_VERSION"),
+        LEXICON.as_ref().map_or(0, Lexicon::fingerprint)
+    );
+    crate::record::fnv1a(lists.as_bytes())
+});
 
 /// Function words, generic support words, and sentiment words: they say how
 /// or that something went wrong, not what.
@@ -797,6 +815,10 @@ pub struct SegmentPhrases {
 
 impl SegmentAggregate for SegmentPhrases {
     const NAME: &'static str = "phrases-v1";
+
+    fn rules() -> u64 {
+        *PHRASE_RULES
+    }
 
     fn add(&mut self, doc: u32, stored: &StoredRecord) {
         if stored.record.duplicate_of.is_some() {
