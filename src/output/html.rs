@@ -501,7 +501,7 @@ h3{font-size:15px;margin:0 0 6px}
 .hint{color:var(--muted);margin:-6px 0 10px;font-size:13px}
 .cards{display:flex;flex-wrap:wrap;gap:12px;background:none;border:0;padding:0}
 .card{flex:1 1 120px;background:#fff;border:1px solid var(--line);border-radius:8px;padding:12px 16px}
-.big{font-size:26px;font-weight:700}
+.big{font-size:26px;font-weight:700;white-space:nowrap}
 .lbl{font-size:12px;fill:var(--ink);color:var(--muted)}
 .card .lbl{text-transform:uppercase;letter-spacing:.04em}
 svg.chart{max-width:100%;height:auto;display:block}
