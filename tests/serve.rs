@@ -294,6 +294,15 @@ fn record_and_themes_api() {
     assert!(ranked.len() > 10);
     assert_eq!(ranked[0]["rank"], 1);
     assert!(t["taxonomy"].as_array().is_some_and(|x| x.len() > 40));
+    // The same themes and unmapped complaints as the run's summary.json
+    // (discovery from the phrase tables the run cached beside the index).
+    let report = index().parent().expect("dir").join("report/summary.json");
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(report).expect("summary.json"))
+            .expect("json");
+    assert_eq!(t["summary"]["unmapped"], written["unmapped"]);
+    assert!(!written["unmapped"].as_array().expect("unmapped").is_empty());
+    assert_eq!(t["summary"]["themes"], written["themes"]);
 }
 
 #[test]

@@ -456,12 +456,18 @@ fn themes_json(state: &AppState) -> Result<Arc<Value>, ApiError> {
             return Ok(value.clone());
         }
     }
-    let mut builder = SummaryBuilder::new(&state.taxonomy, SummaryOptions::default());
+    let internal = |e: &dyn std::fmt::Display| ApiError::internal(e.to_string());
+    // Phrase discovery from the per-segment tables `run` caches beside the
+    // index, as `report` does: only segments without a table are tokenized.
+    let order = state.index.record_order().map_err(|e| internal(&e))?;
+    let discovery =
+        crate::pipeline::indexed_discovery(&state.index, &order).map_err(|e| internal(&e))?;
+    let mut builder = SummaryBuilder::without_discovery(&state.taxonomy, SummaryOptions::default());
     state
         .index
         .for_each_record(|stored| builder.add(&stored))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let summary = builder.finish();
+        .map_err(|e| internal(&e))?;
+    let summary = builder.finish_with(discovery);
     let taxonomy: Vec<Value> = state
         .taxonomy
         .themes
