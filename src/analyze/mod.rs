@@ -332,6 +332,19 @@ pub fn rating_score(rating: Option<f64>, nps: Option<u8>) -> Option<f64> {
 #[cfg(test)]
 mod fuzz;
 
+/// F1 of one class from its true positives, false positives and false
+/// negatives: the harmonic mean of precision and recall, 0 when both are 0.
+/// Shared by the evaluation and training tools.
+pub fn f1_score(true_pos: usize, false_pos: usize, false_neg: usize) -> f64 {
+    let precision = true_pos as f64 / (true_pos + false_pos).max(1) as f64;
+    let recall = true_pos as f64 / (true_pos + false_neg).max(1) as f64;
+    if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +396,14 @@ mod tests {
         let plain = "I was charged twice and nobody answers";
         assert_eq!(score(&default, plain), score(&custom, plain));
         assert_ne!(default.fingerprint(), custom.fingerprint());
+    }
+
+    #[test]
+    fn f1_by_hand() {
+        // precision 8/10, recall 8/16: F1 = 2 * 0.8 * 0.5 / 1.3.
+        assert!((f1_score(8, 2, 8) - 0.8 / 1.3).abs() < 1e-12);
+        assert_eq!(f1_score(0, 0, 0), 0.0);
+        assert_eq!(f1_score(0, 3, 4), 0.0);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::time::Instant;
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use vocscope::analyze::{AnalysisInput, Analyzer, Label, Lexicon, LinearModel, Taxonomy};
+use vocscope::analyze::{f1_score, AnalysisInput, Analyzer, Label, Lexicon, LinearModel, Taxonomy};
 use vocscope::text::Lang;
 
 fn main() -> ExitCode {
@@ -157,13 +157,7 @@ fn scores(gold: &[Label], predicted: &[Label], classes: &[Label]) -> (f64, f64) 
         .iter()
         .map(|c| {
             let (tp, fp, fneg) = counts.get(c).copied().unwrap_or_default();
-            let precision = tp as f64 / (tp + fp).max(1) as f64;
-            let recall = tp as f64 / (tp + fneg).max(1) as f64;
-            if precision + recall == 0.0 {
-                0.0
-            } else {
-                2.0 * precision * recall / (precision + recall)
-            }
+            f1_score(tp, fp, fneg)
         })
         .collect();
     (
@@ -200,12 +194,7 @@ impl Confusion {
     }
 
     fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
+        f1_score(self.tp, self.fp, self.fneg)
     }
 }
 

@@ -37,8 +37,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use vocscope::analyze::{
-    feature_hash, feature_name, normalize, sentence_features, AnalysisInput, Analyzer, Label,
-    Lexicon, LinearModel, Taxonomy,
+    f1_score, feature_hash, feature_name, normalize, sentence_features, AnalysisInput, Analyzer,
+    Label, Lexicon, LinearModel, Taxonomy,
 };
 use vocscope::text::{sentence_words, split_sentences, tokenize};
 
@@ -517,21 +517,11 @@ fn report(what: &str, dev: &[Doc], w: &[f64], neutral: &[Doc], dead_zone: f64) {
                 fneg[g] += 1;
             }
         }
-        let macro_f1 = (0..3).map(|c| f1(tp[c], fp[c], fneg[c])).sum::<f64>() / 3.0;
+        let macro_f1 = (0..3).map(|c| f1_score(tp[c], fp[c], fneg[c])).sum::<f64>() / 3.0;
         println!(
             "  3-class with {} neutral texts, dead zone {dz:.1}: macro-F1 {macro_f1:.3}",
             neutral.len()
         );
-    }
-}
-
-fn f1(tp: usize, fp: usize, fneg: usize) -> f64 {
-    let p = tp as f64 / (tp + fp).max(1) as f64;
-    let r = tp as f64 / (tp + fneg).max(1) as f64;
-    if p + r == 0.0 {
-        0.0
-    } else {
-        2.0 * p * r / (p + r)
     }
 }
 
@@ -551,8 +541,8 @@ fn binary_scores(gold: &[bool], predicted: &[i8]) -> (f64, f64) {
         count(false, -1),
     );
     let positives = gold.iter().filter(|g| **g).count();
-    let pos_f1 = f1(pp, np, positives - pp);
-    let neg_f1 = f1(nn, pn, gold.len() - positives - nn);
+    let pos_f1 = f1_score(pp, np, positives - pp);
+    let neg_f1 = f1_score(nn, pn, gold.len() - positives - nn);
     (
         (pp + nn) as f64 / gold.len().max(1) as f64,
         (pos_f1 + neg_f1) / 2.0,
