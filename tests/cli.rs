@@ -495,7 +495,7 @@ fn bundled_sample_runs_with_no_inputs() {
     let records = std::fs::read_to_string(out.join("records.csv")).unwrap();
     assert_eq!(
         records.lines().next().unwrap(),
-        "id,source,kind,created_at,lang,rating,sentiment_score,sentiment_label,text_sentiment_score,themes,signals,title,text"
+        "id,source,kind,created_at,lang,rating,sentiment_score,sentiment_label,text_sentiment_score,themes,signals,title,text,first_response_minutes,resolution_minutes,ces"
     );
 }
 

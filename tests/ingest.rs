@@ -469,6 +469,15 @@ fn service_metrics_from_every_help_desk_reach_the_summary() {
     assert_eq!(delivery["median_resolution_minutes"], "4320");
     let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
     assert!(html.contains("median resolution (3 resolved)"));
+    // Per record, in records.csv for spreadsheets.
+    let rows = records(dir.path());
+    let minutes = |key: &str, column: &str| rows[key][column].parse::<f64>().ok();
+    assert_eq!(
+        minutes("zendesk:50101", "first_response_minutes"),
+        Some(240.0)
+    );
+    assert_eq!(minutes("zendesk:50101", "resolution_minutes"), Some(4320.0));
+    assert_eq!(rows["zendesk:50102"]["resolution_minutes"], "");
 
     let dir = tempfile::tempdir().unwrap();
     let (stdout, _) = run(dir.path(), &[&fixture("service_metrics.jsonl")]);

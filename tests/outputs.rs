@@ -96,7 +96,10 @@ fn xlsx_has_sheets_headers_types_and_no_formulas_from_data() {
             "themes",
             "signals",
             "title",
-            "text"
+            "text",
+            "first_response_minutes",
+            "resolution_minutes",
+            "ces"
         ]
     );
     assert_eq!(records.height(), 6, "header + 5 records");

@@ -10,7 +10,7 @@ use crate::summary::ThemeSummary;
 
 /// Header of records.csv and of the workbook's Records sheet, in order (each
 /// writer fills the cells its own way: text in the CSV, typed in the workbook).
-pub const RECORD_COLUMNS: [&str; 13] = [
+pub const RECORD_COLUMNS: [&str; 16] = [
     "id",
     "source",
     "kind",
@@ -24,6 +24,9 @@ pub const RECORD_COLUMNS: [&str; 13] = [
     "signals",
     "title",
     "text",
+    "first_response_minutes",
+    "resolution_minutes",
+    "ces",
 ];
 
 /// How a numeric cell is shown in the workbook.

@@ -97,6 +97,12 @@ pub struct RecordRow {
     pub title: String,
     /// Text.
     pub text: String,
+    /// Minutes to the first agent reply, where exported.
+    pub first_response_minutes: Option<f64>,
+    /// Minutes to resolution, where exported.
+    pub resolution_minutes: Option<f64>,
+    /// Customer Effort Score (1-7).
+    pub ces: Option<f64>,
 }
 
 impl RecordRow {
@@ -130,6 +136,9 @@ impl RecordRow {
             ),
             title: safe_cell(r.title.as_deref().unwrap_or("")),
             text: safe_cell(&r.text),
+            first_response_minutes: r.first_response_minutes,
+            resolution_minutes: r.resolution_minutes,
+            ces: r.ces,
         }
     }
 }

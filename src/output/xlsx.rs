@@ -57,8 +57,8 @@ pub const MAX_RECORD_ROWS: u32 = 1_048_576 - 2;
 const MAX_CELL_CHARS: usize = 32_000;
 
 /// Widths of the Records sheet's columns, in the order of [`RECORD_COLUMNS`].
-const RECORD_WIDTHS: [f64; 13] = [
-    14.0, 11.0, 8.0, 17.0, 6.0, 7.0, 10.0, 10.0, 10.0, 34.0, 16.0, 30.0, 80.0,
+const RECORD_WIDTHS: [f64; 16] = [
+    14.0, 11.0, 8.0, 17.0, 6.0, 7.0, 10.0, 10.0, 10.0, 34.0, 16.0, 30.0, 80.0, 11.0, 11.0, 6.0,
 ];
 
 /// Text for a cell: neutralised against formula injection, cut to Excel's limit.
@@ -241,7 +241,7 @@ pub(super) fn records_header(sheet: &mut Worksheet, f: &Formats) -> Result<(), X
         // of writing a row ([`record_row`] writes without).
         let format = match col {
             3 => Some(&f.datetime),
-            5 => None,
+            5 | 13.. => None,
             6 | 8 => Some(&f.score),
             _ => Some(&f.wrap),
         };
@@ -293,6 +293,15 @@ pub(super) fn record_row(
     text(sheet, 10, &signals.join("; "))?;
     text(sheet, 11, r.title.as_deref().unwrap_or(""))?;
     text(sheet, 12, &r.text)?;
+    for (col, value) in [
+        (13, r.first_response_minutes),
+        (14, r.resolution_minutes),
+        (15, r.ces),
+    ] {
+        if let Some(v) = value {
+            sheet.write_number(row, col, v)?;
+        }
+    }
     Ok(())
 }
 
