@@ -48,6 +48,11 @@ pub struct RunArgs {
     /// `word or phrase<TAB>valence` (-4..4), English or Chinese (see README).
     #[arg(long, value_name = "FILE")]
     pub lexicon: Option<PathBuf>,
+    /// Chinese words to keep whole (product and brand names): one per line,
+    /// jieba's `word [frequency] [tag]`. The index keeps it for later runs,
+    /// searches and reports; an empty file removes it (see README).
+    #[arg(long, value_name = "FILE")]
+    pub user_dict: Option<PathBuf>,
     /// Source name for these inputs (default: detected per record).
     #[arg(long)]
     pub source: Option<String>,
@@ -97,6 +102,10 @@ pub struct AnalyzeArgs {
     /// `word or phrase<TAB>valence` (-4..4), English or Chinese (see README).
     #[arg(long, value_name = "FILE")]
     pub lexicon: Option<PathBuf>,
+    /// Chinese words to keep whole (product and brand names): one per line,
+    /// jieba's `word [frequency] [tag]`.
+    #[arg(long, value_name = "FILE")]
+    pub user_dict: Option<PathBuf>,
 }
 
 /// Output format of search.

@@ -11,14 +11,14 @@ use rayon::prelude::*;
 use serde_json::{json, Value};
 
 use vocscope::analyze::{parse_tsv, AnalysisInput, Analyzer, Label, Lexicon, Taxonomy};
-use vocscope::index::{SearchRequest, SortOrder, VocIndex};
+use vocscope::index::{IndexError, SearchRequest, SortOrder, VocIndex};
 use vocscope::ingest::{
     discover, format_rfc3339, parse_date_str, read_input, InputFile, Item, MapHints, MapSpec,
 };
 use vocscope::output::{render_search, render_summary, search_xlsx, write_search_csv, AtomicFile};
 use vocscope::pipeline::{self, Progress, RunConfig, RunError, RunOptions};
 use vocscope::summary::SummaryOptions;
-use vocscope::text::Lang;
+use vocscope::text::{use_user_dictionary, Lang, UserDictionary};
 
 use crate::cli::{
     AnalyzeArgs, ReportArgs, RunArgs, SearchArgs, SearchFormat, ServeArgs, SortArg, ThemesArgs,
@@ -67,6 +67,33 @@ fn load_analyzer(taxonomy: Option<&Path>, lexicon: Option<&Path>) -> anyhow::Res
         }
     };
     Ok(Analyzer::new(load_taxonomy(taxonomy)?, lexicon))
+}
+
+/// Installs the user dictionary before anything is tokenized: `--user-dict`
+/// when given (an empty file means none), else the one committed with the
+/// index (`index`), if any.
+fn install_user_dictionary(flag: Option<&Path>, index: Option<&VocIndex>) -> anyhow::Result<()> {
+    let dictionary = match (flag, index.and_then(VocIndex::committed_user_dictionary)) {
+        (Some(path), _) => UserDictionary::load(path)?,
+        (None, Some(text)) => UserDictionary::parse(
+            &text,
+            &format!(
+                "user dictionary stored in {}",
+                index.map_or_else(String::new, |i| i.path().display().to_string())
+            ),
+        )?,
+        (None, None) => return Ok(()),
+    };
+    Ok(use_user_dictionary(dictionary)?)
+}
+
+/// The index at `dir`, when there is one yet.
+fn existing_index(dir: &Path) -> anyhow::Result<Option<VocIndex>> {
+    match VocIndex::open(dir) {
+        Ok(index) => Ok(Some(index)),
+        Err(IndexError::Missing(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The taxonomy for commands that read an index: `--taxonomy` when given,
@@ -251,6 +278,13 @@ pub fn run(args: RunArgs) -> Result<()> {
     if args.dry_run {
         return dry_run(&inputs, args.source.as_deref(), map.as_ref());
     }
+    // The index is opened here only to read its dictionary, and closed.
+    let index = match args.user_dict {
+        Some(_) => None,
+        None => existing_index(&args.index)?,
+    };
+    install_user_dictionary(args.user_dict.as_deref(), index.as_ref())?;
+    drop(index);
     let analyzer = load_analyzer(args.taxonomy.as_deref(), args.lexicon.as_deref())?;
     let config = RunConfig {
         inputs,
@@ -429,6 +463,7 @@ impl ProgressView {
 
 /// `vocscope analyze`.
 pub fn analyze(args: AnalyzeArgs) -> Result<()> {
+    install_user_dictionary(args.user_dict.as_deref(), None)?;
     let analyzer = load_analyzer(args.taxonomy.as_deref(), args.lexicon.as_deref())?;
     let (reader, name): (Box<dyn BufRead>, String) = match &args.input {
         Some(p) => (
@@ -693,6 +728,7 @@ pub fn search(args: SearchArgs) -> Result<()> {
         },
     };
     let index = VocIndex::open(&args.index).map_err(|e| Failure::Failed(anyhow!(e)))?;
+    install_user_dictionary(None, Some(&index))?;
     if let Some(theme) = &args.theme {
         let taxonomy = taxonomy_of_index(None, &index)?;
         // An old id (renamed or merged: `replaces`) finds its theme now.
@@ -786,6 +822,7 @@ pub fn report(args: ReportArgs) -> Result<()> {
     let until = parse_date_arg("--until", args.until.as_deref())?;
     let as_of = parse_date_arg("--as-of", args.as_of.as_deref())?;
     let index = VocIndex::open(&args.index).map_err(|e| Failure::Failed(anyhow!(e)))?;
+    install_user_dictionary(None, Some(&index))?;
     let analyzer = Analyzer::new(
         taxonomy_of_index(args.taxonomy.as_deref(), &index)?,
         Lexicon::default_lexicon().map_err(|e| Failure::Failed(e.into()))?,
@@ -900,6 +937,7 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         ))
     })?;
     let index = VocIndex::open(&args.index).map_err(|e| Failure::Failed(anyhow!(e)))?;
+    install_user_dictionary(None, Some(&index))?;
     // The taxonomy the index was tagged with, as `search` and `report` use.
     let taxonomy = taxonomy_of_index(args.taxonomy.as_deref(), &index)?;
     let records = index.num_records();

@@ -27,7 +27,7 @@ use crate::summary::{
     Counts, Discovery, PhraseTable, RecordPhrases, RunMemory, SegmentPhrases, Summary,
     SummaryBuilder, SummaryOptions, MAX_KEPT,
 };
-use crate::text::tokenize;
+use crate::text::{tokenize, UserDictionary};
 
 /// Records per batch handed from ingest to analysis.
 const BATCH: usize = 1024;
@@ -207,7 +207,7 @@ fn pause_point(stage: &str, cancel: &AtomicBool) {
 pub struct RunOutcome {
     /// The counts (they add up, see [`Counts::adds_up`]).
     pub counts: Counts,
-    /// Records re-tagged because the taxonomy or lexicons changed.
+    /// Records re-tagged because the taxonomy, lexicons or user dictionary changed.
     pub retagged: u64,
     /// Files that could not be opened (also counted as rejects).
     pub failed_files: Vec<String>,
@@ -249,7 +249,7 @@ pub fn run(
     let mut retagged = 0;
     if index.num_records() > 0 && index.committed_fingerprint() != Some(fingerprint) {
         progress(Progress::Note(
-            "taxonomy or lexicons changed since the last run: re-tagging indexed records",
+            "taxonomy, lexicons or user dictionary changed since the last run: re-tagging indexed records",
         ));
         retagged = retag(&index, &mut writer, analyzer, &pool, &mut progress)?;
     }
@@ -715,6 +715,9 @@ fn payload(analyzer: &Analyzer, counts: &Counts, manifest: &Manifest) -> crate::
         inputs: serde_json::to_value(manifest).unwrap_or_default(),
         fingerprint: analyzer.fingerprint(),
         taxonomy: Some(analyzer.taxonomy().source.clone()),
+        user_dictionary: Some(crate::text::user_dictionary())
+            .filter(|d| !d.is_empty())
+            .map(UserDictionary::to_text),
         last_run: serde_json::to_value(LastRun {
             counts: counts.clone(),
             finished_at: jiff::Timestamp::now().to_string(),

@@ -1216,3 +1216,56 @@ fn themes_lists_at_least_30_themes() {
     assert!(table.lines().count() > themes.len(), "one line per theme");
     assert!(table.contains("delivery"));
 }
+
+/// `--user-dict FILE` keeps a product name whole: the index is tokenized
+/// with it, later runs and searches use the copy the index keeps (a query
+/// split differently would miss), and an empty file removes it (re-tag).
+#[test]
+fn user_dictionary_keeps_product_names_whole_across_runs_and_searches() {
+    let ws = Workspace::new();
+    // jieba alone reads 悦享卡扣费 as 悦享 / 卡扣 (buckle) / 费.
+    let export = ws.write(
+        "in.jsonl",
+        "{\"id\":\"1\",\"text\":\"悦享卡扣费了两次\"}\n\
+         {\"id\":\"2\",\"text\":\"包的卡扣坏了\"}\n",
+    );
+    let ids = |query: &str| -> Vec<String> {
+        let mut ids: Vec<String> = ws
+            .search(query, &[])
+            .hits
+            .iter()
+            .map(|h| h["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    ws.run(&[&export]);
+    assert_eq!(ids("卡扣"), ["1", "2"]);
+
+    let dict = ws.write("products.txt", "# our products\n悦享卡\n");
+    let run = ws.run_with(&[&export], &["--user-dict", dict.to_str().unwrap()]);
+    assert!(run.stderr.contains("re-tagged 2"), "{}", run.stderr);
+    assert_eq!(ids("卡扣"), ["2"], "悦享卡 is one word now");
+    assert_eq!(ids("扣费"), ["1"]);
+    assert_eq!(ids("悦享卡"), ["1"]);
+
+    // A later run without the flag keeps the index's dictionary: no re-tag.
+    let run = ws.run(&[&export]);
+    assert!(!run.stderr.contains("re-tagged"), "{}", run.stderr);
+    assert_eq!(ids("卡扣"), ["2"]);
+
+    // An empty file removes it.
+    let empty = ws.write("none.txt", "");
+    let run = ws.run_with(&[&export], &["--user-dict", empty.to_str().unwrap()]);
+    assert!(run.stderr.contains("re-tagged 2"), "{}", run.stderr);
+    assert_eq!(ids("卡扣"), ["1", "2"]);
+
+    let bad = ws.write("bad.txt", "悦享卡 many\n");
+    ws.cmd()
+        .args(["analyze", "--user-dict"])
+        .arg(&bad)
+        .write_stdin("{\"text\":\"悦享卡\"}\n")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad.txt, line 1"));
+}

@@ -135,11 +135,16 @@ impl Analyzer {
     /// Identifies the analysis rules: taxonomy, lexicons and the engine
     /// version. When it changes, indexed records are re-tagged.
     pub fn fingerprint(&self) -> u64 {
-        let text = format!(
+        let mut text = format!(
             "{ANALYSIS_VERSION}:{}:{}",
             self.taxonomy.fingerprint,
             self.lexicon.fingerprint()
         );
+        // The user dictionary changes the words; none keeps old fingerprints.
+        let dictionary = crate::text::user_dictionary_fingerprint();
+        if dictionary != 0 {
+            text.push_str(&format!(":dict {dictionary}"));
+        }
         crate::record::fnv1a(text.as_bytes())
     }
 

@@ -173,6 +173,10 @@ pub struct CommitInfo {
     /// The input files whose records are committed (the pipeline's manifest).
     #[serde(default)]
     pub inputs: serde_json::Value,
+    /// The user dictionary (jieba format) the records were tokenized with;
+    /// queries must use it too. Absent when there was none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_dictionary: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -308,6 +312,12 @@ impl VocIndex {
     /// The taxonomy (TOML text) the committed records were tagged with.
     pub fn committed_taxonomy(&self) -> Option<String> {
         self.commit_info()?.taxonomy
+    }
+
+    /// The user dictionary (jieba format) the committed records were
+    /// tokenized with, if any.
+    pub fn committed_user_dictionary(&self) -> Option<String> {
+        self.commit_info()?.user_dictionary
     }
 
     /// The input files whose records the last commit holds.

@@ -470,9 +470,10 @@ static LEXICON: LazyLock<Option<Lexicon>> = LazyLock::new(|| Lexicon::default_le
 /// taken under other rules are rebuilt.
 static PHRASE_RULES: LazyLock<u64> = LazyLock::new(|| {
     let lists = format!(
-        "{}:{EN_STOPWORDS:?}{ZH_STOPWORDS:?}:{}",
+        "{}:{EN_STOPWORDS:?}{ZH_STOPWORDS:?}:{}:{}",
         env!("CARGO_PKG_VERSION"),
-        LEXICON.as_ref().map_or(0, Lexicon::fingerprint)
+        LEXICON.as_ref().map_or(0, Lexicon::fingerprint),
+        crate::text::user_dictionary_fingerprint()
     );
     crate::record::fnv1a(lists.as_bytes())
 });

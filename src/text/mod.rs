@@ -8,22 +8,42 @@
 //! run, so a Chinese ticket that names an English product stays searchable in
 //! both scripts.
 
+mod dictionary;
 mod lang;
 mod pii;
 mod tokenizer;
 
+pub use dictionary::{
+    use_user_dictionary, user_dictionary, user_dictionary_fingerprint, DictionaryEntry,
+    DictionaryError, UserDictionary,
+};
 pub use lang::{detect_language, Lang};
 pub use pii::redact;
 pub use tokenizer::{register_analyzer, VocTokenizer, ANALYZER_NAME};
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use jieba_rs::Jieba;
 use rust_stemmers::{Algorithm, Stemmer};
 use rustc_hash::FxHashMap;
 
-static JIEBA: LazyLock<Jieba> = LazyLock::new(Jieba::new);
+static JIEBA_STARTED: AtomicBool = AtomicBool::new(false);
+/// jieba with the user dictionary ([`use_user_dictionary`]) added.
+static JIEBA: LazyLock<Jieba> = LazyLock::new(|| {
+    JIEBA_STARTED.store(true, Ordering::SeqCst);
+    let mut jieba = Jieba::new();
+    for entry in &user_dictionary().entries {
+        jieba.add_word(&entry.word, entry.frequency, entry.tag.as_deref());
+    }
+    jieba
+});
+
+/// Whether jieba was set up already (the user dictionary can no longer change).
+fn jieba_started() -> bool {
+    JIEBA_STARTED.load(Ordering::SeqCst)
+}
 static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
 
 /// Which script a word was written in.
