@@ -234,3 +234,76 @@ fn ten_days_of_records_are_trended_per_day() {
     let html = std::fs::read_to_string(ws.out_file("report.html")).unwrap();
     assert!(html.contains("Records per day"));
 }
+
+/// Yesterday's delight, today's pain point: over 8 weeks, praise for fast
+/// delivery drops from 12 a week to 1, and the courier, mentioned 10 times a
+/// week throughout, goes from 1 negative mention a week to 8. The praise is
+/// flagged fading, the courier souring, and neither emerging.
+#[test]
+fn lost_praise_fades_and_a_touch_point_turned_negative_sours() {
+    let ws = Workspace::new();
+    let mut lines = String::new();
+    let mut n = 0;
+    let mut push = |week: i64, text: &str| {
+        n += 1;
+        // Week 0 starts 2026-09-07; records spread over the week's days.
+        let day = 7 * week + n % 7;
+        let date = jiff::civil::date(2026, 9, 7)
+            .checked_add(jiff::Span::new().days(day))
+            .unwrap();
+        lines.push_str(&format!(
+            "{{\"id\":\"r{n}\",\"created_at\":\"{date}T10:00:00Z\",\"text\":\"{text} Ref {n}.\"}}\n"
+        ));
+    };
+    for week in 0..8 {
+        for _ in 0..20 {
+            push(
+                week,
+                "I would like to change the colour of my profile page.",
+            );
+        }
+        for _ in 0..if week < 6 { 12 } else { 1 } {
+            push(week, "Fast delivery, it arrived next day. Great service!");
+        }
+        let negative = if week < 6 { 1 } else { 8 };
+        for i in 0..10 {
+            if i < negative {
+                push(
+                    week,
+                    "The courier was rude and threw the parcel over the fence.",
+                );
+            } else {
+                push(week, "The courier came at 9am as usual.");
+            }
+        }
+    }
+    let export = ws.write("weeks.jsonl", lines);
+    let run = ws.run(&[&export]);
+    let s = &run.summary;
+    assert_eq!(s["trend_unit"], "week");
+    let praise = &theme(s, "praise.fast_delivery")["trend"];
+    assert_eq!(praise["fading"], true, "{praise}");
+    assert!(praise["fading_p"].as_f64().unwrap() < 0.01, "{praise}");
+    assert_eq!(praise["emerging"], false, "{praise}");
+    let courier = &theme(s, "delivery.courier")["trend"];
+    assert_eq!(courier["souring"], true, "{courier}");
+    assert_eq!(courier["emerging"], false, "{courier}");
+    assert_eq!(courier["fading"], false, "{courier}");
+    assert!(
+        courier["negative_share_recent"].as_f64().unwrap() > 0.7
+            && courier["negative_share_baseline"].as_f64().unwrap() < 0.2,
+        "{courier}"
+    );
+    // The terminal summary and the report say so too.
+    let terminal = ws.run_terminal(&[&export]);
+    assert!(
+        terminal.contains("souring (more negative than before): "),
+        "{terminal}"
+    );
+    assert!(
+        terminal.contains("fading (mentioned less than before): "),
+        "{terminal}"
+    );
+    let html = std::fs::read_to_string(ws.out_file("report.html")).unwrap();
+    assert!(html.contains("↘ souring") && html.contains("▼ fading"));
+}

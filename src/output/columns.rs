@@ -72,7 +72,7 @@ fn text(s: &str) -> Cell {
 }
 
 /// The theme table's columns, in order.
-pub const THEME_COLUMNS: [ThemeColumn; 20] = [
+pub const THEME_COLUMNS: [ThemeColumn; 24] = [
     ThemeColumn {
         name: "rank",
         wrap_width: None,
@@ -176,6 +176,32 @@ pub const THEME_COLUMNS: [ThemeColumn; 20] = [
         wrap_width: None,
         value: |t| match t.median_resolution_minutes {
             Some(m) => Cell::Number(m, NumberKind::Plain),
+            None => Cell::Empty,
+        },
+    },
+    ThemeColumn {
+        name: "souring",
+        wrap_width: None,
+        value: |t| Cell::Bool(t.trend.souring),
+    },
+    ThemeColumn {
+        name: "fading",
+        wrap_width: None,
+        value: |t| Cell::Bool(t.trend.fading),
+    },
+    ThemeColumn {
+        name: "negative_share_recent",
+        wrap_width: None,
+        value: |t| match t.trend.negative_share_recent {
+            Some(s) => Cell::Number(s, NumberKind::Percent),
+            None => Cell::Empty,
+        },
+    },
+    ThemeColumn {
+        name: "negative_share_baseline",
+        wrap_width: None,
+        value: |t| match t.trend.negative_share_baseline {
+            Some(s) => Cell::Number(s, NumberKind::Percent),
             None => Cell::Empty,
         },
     },

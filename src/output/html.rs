@@ -112,6 +112,7 @@ pub fn render_html(summary: &Summary) -> String {
     headline(&mut h, summary);
     since_last_run(&mut h, summary);
     emerging(&mut h, summary);
+    shifts(&mut h, summary);
     signals(&mut h, summary);
     ranked(&mut h, summary);
     trends(&mut h, summary);
@@ -231,6 +232,45 @@ fn emerging(h: &mut String, s: &Summary) {
             t.trend.latest_records,
             t.trend.previous_records,
             quote,
+            unit = t.trend.unit.name()
+        );
+    }
+    h.push_str("</ul></section>\n");
+}
+
+/// Themes whose mentions turned negative, and themes mentioned less than
+/// before (lost praise, or a problem going away).
+fn shifts(h: &mut String, s: &Summary) {
+    let souring: Vec<&ThemeSummary> = s.themes.iter().filter(|t| t.trend.souring).collect();
+    let fading: Vec<&ThemeSummary> = s.themes.iter().filter(|t| t.trend.fading).collect();
+    if souring.is_empty() && fading.is_empty() {
+        return;
+    }
+    h.push_str(r#"<section><h2>Souring and fading</h2><ul>"#);
+    for t in souring {
+        let _ = write!(
+            h,
+            r#"<li><span class="badge">↘ souring</span> <b>{}</b>: {} of its mentions negative in the last 2 {unit}s against {} before.</li>"#,
+            escape(&theme_label(t)),
+            t.trend.negative_share_recent.map_or_else(String::new, pct),
+            t.trend
+                .negative_share_baseline
+                .map_or_else(String::new, pct),
+            unit = t.trend.unit.name()
+        );
+    }
+    for t in fading {
+        let _ = write!(
+            h,
+            r#"<li><span class="badge">▼ fading</span> <b>{}</b>: {:.1} records a week in the last 2 {unit}s against {:.1} before{}.</li>"#,
+            escape(&theme_label(t)),
+            t.trend.recent_weekly,
+            t.trend.baseline_weekly,
+            if t.impact < 0.0 {
+                " (praise heard less)"
+            } else {
+                ""
+            },
             unit = t.trend.unit.name()
         );
     }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::index::SearchResults;
 use crate::ingest::format_date;
-use crate::summary::{Summary, TrendUnit};
+use crate::summary::{Summary, Trend, TrendUnit};
 
 /// Themes shown in the terminal (all are in the files).
 const TERMINAL_THEMES: usize = 20;
@@ -106,6 +106,10 @@ pub fn render_summary(summary: &Summary) -> String {
             t.trend.previous_records,
             if t.trend.emerging {
                 "  ▲ emerging"
+            } else if t.trend.souring {
+                "  ↘ souring"
+            } else if t.trend.fading {
+                "  ▼ fading"
             } else {
                 ""
             }
@@ -148,6 +152,30 @@ pub fn render_summary(summary: &Summary) -> String {
             TrendUnit::Day => "today",
         };
         let _ = writeln!(out, "emerging {when}: {}", emerging.join(", "));
+    }
+    let flagged = |flag: fn(&Trend) -> bool| -> Vec<&str> {
+        summary
+            .themes
+            .iter()
+            .filter(|t| flag(&t.trend))
+            .map(|t| t.name.as_str())
+            .collect()
+    };
+    let souring = flagged(|t| t.souring);
+    if !souring.is_empty() {
+        let _ = writeln!(
+            out,
+            "souring (more negative than before): {}",
+            souring.join(", ")
+        );
+    }
+    let fading = flagged(|t| t.fading);
+    if !fading.is_empty() {
+        let _ = writeln!(
+            out,
+            "fading (mentioned less than before): {}",
+            fading.join(", ")
+        );
     }
     since_last_run(&mut out, summary);
     if let Some(top) = summary.themes.first() {

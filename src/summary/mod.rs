@@ -8,6 +8,7 @@
 mod discovery;
 mod memory;
 mod service;
+mod shift;
 mod stats;
 
 pub use discovery::{
@@ -150,6 +151,21 @@ pub struct Trend {
     pub emerging: bool,
     /// p-value of the test.
     pub p_value: f64,
+    /// Share of the theme's mentions in the recent window that are negative
+    /// (null without mentions there).
+    pub negative_share_recent: Option<f64>,
+    /// The same share in the baseline window.
+    pub negative_share_baseline: Option<f64>,
+    /// Mentions turned negative: a significantly higher negative share than
+    /// in the baseline (see README and [`shift::souring`]).
+    pub souring: bool,
+    /// p-value of the souring test.
+    pub souring_p: f64,
+    /// Significantly less frequent than the volume around it predicts: for
+    /// praise, delight being lost; for a complaint, a problem going away.
+    pub fading: bool,
+    /// p-value of the fading test.
+    pub fading_p: f64,
     /// The period of `latest_records`, `previous_records` and the test windows.
     pub unit: TrendUnit,
 }
@@ -316,6 +332,8 @@ impl SummaryOptions {
 struct Compact {
     created: Option<i64>,
     themes: Vec<u16>,
+    /// The themes whose mention in this record is negative.
+    negative: Vec<u16>,
 }
 
 #[derive(Clone)]
@@ -432,6 +450,7 @@ impl<'t> SummaryBuilder<'t> {
             *self.signals.entry(signal.id.clone()).or_default() += 1;
         }
         let mut theme_ids = Vec::new();
+        let mut negative_ids = Vec::new();
         let full_text = record.full_text();
         for hit in &analysis.themes {
             // Themes no longer in the taxonomy are ignored until the next re-tag.
@@ -439,6 +458,9 @@ impl<'t> SummaryBuilder<'t> {
                 continue;
             };
             theme_ids.push(t);
+            if hit.sentiment < 0.0 {
+                negative_ids.push(t);
+            }
             let acc = &mut self.themes[t as usize];
             acc.records += 1;
             if analysis.sentiment.label == Label::Negative {
@@ -482,6 +504,7 @@ impl<'t> SummaryBuilder<'t> {
         self.compact.push(Compact {
             created: record.created_at,
             themes: theme_ids,
+            negative: negative_ids,
         });
     }
 
@@ -491,6 +514,7 @@ impl<'t> SummaryBuilder<'t> {
         let mut out = Series {
             all: vec![0; n],
             themes: vec![vec![0; n]; self.themes.len()],
+            negative: vec![vec![0; n]; self.themes.len()],
             records: Vec::new(),
         };
         let Some(a) = as_of else {
@@ -508,6 +532,9 @@ impl<'t> SummaryBuilder<'t> {
             out.all[b] += 1;
             for &theme in &c.themes {
                 out.themes[theme as usize][b] += 1;
+            }
+            for &theme in &c.negative {
+                out.negative[theme as usize][b] += 1;
             }
             out.records.push((b, c.themes.clone()));
         }
@@ -712,15 +739,34 @@ impl TrendCounts {
     }
 }
 
-/// Counts per period of all records, of each theme, and each dated record's
-/// period and themes.
+/// Counts per period of all records, of each theme and of its negative
+/// mentions, and each dated record's period and themes.
 struct Series {
     all: Vec<u64>,
     themes: Vec<Vec<u64>>,
+    /// Negative mentions per theme and period.
+    negative: Vec<Vec<u64>>,
     records: Vec<(usize, Vec<u16>)>,
 }
 
-/// The trend of every theme, in two passes.
+/// The trend of every theme: emerging and fading ([`volume_trends`]), and
+/// souring (the theme's negative share, [`shift::souring`]).
+fn theme_trends(series: &Series, unit: TrendUnit) -> Vec<Trend> {
+    let mut trends = volume_trends(series, unit);
+    for (i, trend) in trends.iter_mut().enumerate() {
+        let sour = shift::souring(
+            &TrendCounts::of(&series.themes[i]),
+            &TrendCounts::of(&series.negative[i]),
+        );
+        trend.negative_share_recent = sour.negative_share_recent.map(round4);
+        trend.negative_share_baseline = sour.negative_share_baseline.map(round4);
+        trend.souring = sour.souring;
+        trend.souring_p = round4(sour.p_value);
+    }
+    trends
+}
+
+/// Emerging and fading of every theme, in two passes.
 ///
 /// The emerging test compares a theme with the volume around it, so that a
 /// theme that grows only because all volume grew is not flagged. That volume
@@ -728,8 +774,9 @@ struct Series {
 /// the records outside it; then again against the *background*, the records
 /// outside every theme that rose in the first pass (and outside the theme
 /// itself). Two complaints rising in the same weeks so no longer hide each
-/// other, while uniform growth of all volume still flags nothing.
-fn theme_trends(series: &Series, unit: TrendUnit) -> Vec<Trend> {
+/// other, while uniform growth of all volume still flags nothing. Fading is
+/// the lower tail of the same test, against the same volume.
+fn volume_trends(series: &Series, unit: TrendUnit) -> Vec<Trend> {
     let minus = |a: &[u64], b: &[u64]| -> Vec<u64> {
         a.iter().zip(b).map(|(x, y)| x.saturating_sub(*y)).collect()
     };
@@ -804,6 +851,7 @@ pub fn trend_in(theme: TrendCounts, all: &TrendCounts, unit: TrendUnit) -> Trend
     };
     let recent_weekly = rate(theme.recent, theme.recent_weeks);
     let baseline_weekly = rate(theme.baseline, theme.baseline_weeks);
+    let fading_p = shift::fading_p_value(&theme, all);
     Trend {
         latest_records: theme.latest,
         previous_records: theme.previous,
@@ -815,7 +863,10 @@ pub fn trend_in(theme: TrendCounts, all: &TrendCounts, unit: TrendUnit) -> Trend
             && recent_weekly > baseline_weekly
             && p_value < EMERGING_P,
         p_value: round4(p_value),
+        fading: shift::is_fading(&theme, recent_weekly, baseline_weekly, fading_p),
+        fading_p: round4(fading_p),
         unit,
+        ..Trend::default()
     }
 }
 
@@ -985,6 +1036,7 @@ mod tests {
         let mut s = Series {
             all: vec![0; n],
             themes: vec![vec![0; n]; n_themes],
+            negative: vec![vec![0; n]; n_themes],
             records: Vec::new(),
         };
         for (counts, themes) in groups {
@@ -1025,6 +1077,44 @@ mod tests {
         // P(X >= 12 | n = 24, p = 0.25) = 0.0072.
         assert!(trends[1].emerging, "{:?}", trends[1]);
         assert_eq!(trends[1].p_value, 0.0072);
+    }
+
+    #[test]
+    fn lost_praise_fades_but_not_beside_a_surge() {
+        // 100 untagged records a week; praise (theme 0) at 10 a week drops to
+        // 1; theme 1 stays at 10 while theme 2 surges from 0 to 100.
+        let s = series_of(
+            &[
+                (&[100; 8], &[]),
+                (&[10, 10, 10, 10, 10, 10, 1, 1], &[0]),
+                (&[10; 8], &[1]),
+                (&[0, 0, 0, 0, 0, 0, 100, 100], &[2]),
+            ],
+            3,
+        );
+        let trends = theme_trends(&s, TrendUnit::Week);
+        assert!(trends[0].fading, "{:?}", trends[0]);
+        assert!(trends[0].fading_p < 0.001, "{:?}", trends[0]);
+        // Against everything outside it, theme 1 would look faded by the
+        // surge; against the background it is steady.
+        assert!(!trends[1].fading, "{:?}", trends[1]);
+        assert!(trends[2].emerging && !trends[2].fading, "{:?}", trends[2]);
+    }
+
+    #[test]
+    fn mentions_turning_negative_sour_a_theme() {
+        // Delivery mentioned 10 times a week throughout; 1 a week negative,
+        // then 7 a week in the last two weeks.
+        let mut s = series_of(&[(&[50; 8], &[]), (&[10; 8], &[0])], 1);
+        s.negative[0] = vec![1, 1, 1, 1, 1, 1, 7, 7];
+        let t = &theme_trends(&s, TrendUnit::Week)[0];
+        assert!(t.souring && !t.emerging && !t.fading, "{t:?}");
+        assert_eq!(t.negative_share_recent, Some(0.7));
+        assert_eq!(t.negative_share_baseline, Some(0.1));
+        // A share that stays put does not.
+        s.negative[0] = vec![5; 8];
+        let t = &theme_trends(&s, TrendUnit::Week)[0];
+        assert!(!t.souring, "{t:?}");
     }
 
     #[test]
