@@ -444,7 +444,7 @@ fn write_summary_sheet(
         sheet.write_number_with_format(r, 3, t.impact, &f.impact)?;
         sheet.write_boolean(r, 4, t.trend.emerging)?;
     }
-    sheet.set_column_width(0, 28)?;
+    sheet.set_column_width(0, 46)?;
     sheet.set_column_width(1, 36)?;
     sheet.set_column_width(2, 10)?;
     sheet.set_column_width(3, 10)?;
