@@ -465,6 +465,8 @@ fn since_last_run(h: &mut String, s: &Summary) {
     let lists = [
         ("Newly emerging", &since.newly_emerging, true),
         ("No longer emerging", &since.no_longer_emerging, true),
+        ("Newly souring", &since.newly_souring, true),
+        ("Newly fading", &since.newly_fading, true),
         ("New unmapped complaints", &since.new_unmapped, false),
     ];
     for (title, items, themes) in lists {

@@ -325,6 +325,12 @@ fn since_last_run(out: &mut String, summary: &Summary) {
     if !since.newly_emerging.is_empty() {
         let _ = writeln!(out, "  newly emerging: {}", names(&since.newly_emerging));
     }
+    if !since.newly_souring.is_empty() {
+        let _ = writeln!(out, "  newly souring: {}", names(&since.newly_souring));
+    }
+    if !since.newly_fading.is_empty() {
+        let _ = writeln!(out, "  newly fading: {}", names(&since.newly_fading));
+    }
     if !since.no_longer_emerging.is_empty() {
         let _ = writeln!(
             out,

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::Summary;
+use super::{Summary, Trend};
 
 /// The key facts of one run's summary.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -22,6 +22,12 @@ pub struct RunMemory {
     pub themes: BTreeMap<String, u64>,
     /// Ids of the themes flagged emerging.
     pub emerging: Vec<String>,
+    /// Ids of the themes flagged souring (absent in memories of older versions).
+    #[serde(default)]
+    pub souring: Vec<String>,
+    /// Ids of the themes flagged fading.
+    #[serde(default)]
+    pub fading: Vec<String>,
     /// Labels of the unmapped-complaint candidates.
     pub unmapped: Vec<String>,
 }
@@ -34,16 +40,21 @@ impl RunMemory {
         for (id, &n) in &self.themes {
             *themes.entry(current(id).to_string()).or_insert(0) += n;
         }
-        let mut emerging: Vec<String> = Vec::new();
-        for id in &self.emerging {
-            let id = current(id).to_string();
-            if !emerging.contains(&id) {
-                emerging.push(id);
+        let ids = |list: &'a [String]| {
+            let mut out: Vec<String> = Vec::new();
+            for id in list {
+                let id = current(id).to_string();
+                if !out.contains(&id) {
+                    out.push(id);
+                }
             }
-        }
+            out
+        };
         RunMemory {
             themes,
-            emerging,
+            emerging: ids(&self.emerging),
+            souring: ids(&self.souring),
+            fading: ids(&self.fading),
             ..self.clone()
         }
     }
@@ -58,15 +69,27 @@ impl RunMemory {
                 .iter()
                 .map(|t| (t.id.clone(), t.records))
                 .collect(),
-            emerging: summary
-                .themes
-                .iter()
-                .filter(|t| t.trend.emerging)
-                .map(|t| t.id.clone())
-                .collect(),
+            emerging: flagged(summary, |t| t.emerging),
+            souring: flagged(summary, |t| t.souring),
+            fading: flagged(summary, |t| t.fading),
             unmapped: summary.unmapped.iter().map(|c| c.label.clone()).collect(),
         }
     }
+}
+
+/// Ids of the themes of `summary` whose trend has `flag`.
+fn flagged(summary: &Summary, flag: fn(&Trend) -> bool) -> Vec<String> {
+    summary
+        .themes
+        .iter()
+        .filter(|t| flag(&t.trend))
+        .map(|t| t.id.clone())
+        .collect()
+}
+
+/// Ids in `now` that are not in `before`.
+fn newly(now: Vec<String>, before: &[String]) -> Vec<String> {
+    now.into_iter().filter(|id| !before.contains(id)).collect()
 }
 
 /// A theme whose record count changed since the last run.
@@ -98,6 +121,10 @@ pub struct SinceLastRun {
     pub no_longer_emerging: Vec<String>,
     /// Unmapped-complaint candidates that the last run did not list.
     pub new_unmapped: Vec<String>,
+    /// Themes souring now that were not at the last run.
+    pub newly_souring: Vec<String>,
+    /// Themes fading now that were not at the last run.
+    pub newly_fading: Vec<String>,
 }
 
 impl SinceLastRun {
@@ -156,6 +183,8 @@ impl SinceLastRun {
                 .filter(|c| !known.contains(c.label.as_str()))
                 .map(|c| c.label.clone())
                 .collect(),
+            newly_souring: newly(flagged(summary, |t| t.souring), &previous.souring),
+            newly_fading: newly(flagged(summary, |t| t.fading), &previous.fading),
         }
     }
 }
@@ -230,5 +259,39 @@ mod tests {
         assert_eq!(since.newly_emerging, ["b"]);
         assert_eq!(since.no_longer_emerging, ["a"]);
         assert_eq!(since.new_unmapped, ["euros"]);
+        assert!(since.newly_souring.is_empty() && since.newly_fading.is_empty());
+    }
+
+    #[test]
+    fn newly_souring_and_fading_themes_are_listed() {
+        let flags = |souring: &[&str], fading: &[&str]| Summary {
+            themes: ["a", "b", "c"]
+                .iter()
+                .map(|id| ThemeSummary {
+                    id: id.to_string(),
+                    trend: Trend {
+                        souring: souring.contains(id),
+                        fading: fading.contains(id),
+                        ..Trend::default()
+                    },
+                    ..ThemeSummary::default()
+                })
+                .collect(),
+            ..Summary::default()
+        };
+        let memory = RunMemory::of(&flags(&["a"], &["b"]));
+        assert_eq!(
+            (memory.souring.clone(), memory.fading.clone()),
+            (vec!["a".to_string()], vec!["b".to_string()])
+        );
+        let since = SinceLastRun::compare(&flags(&["a", "c"], &["b", "a"]), &memory);
+        assert_eq!(since.newly_souring, ["c"]);
+        assert_eq!(since.newly_fading, ["a"]);
+        // A memory written before these flags existed reads as none flagged.
+        let old: RunMemory = serde_json::from_str(
+            r#"{"generated_at":"x","records":1,"themes":{},"emerging":[],"unmapped":[]}"#,
+        )
+        .unwrap();
+        assert!(old.souring.is_empty() && old.fading.is_empty());
     }
 }
