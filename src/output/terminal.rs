@@ -155,9 +155,7 @@ pub fn render_summary(summary: &Summary) -> String {
     }
     let flagged = |flag: fn(&Trend) -> bool| -> Vec<&str> {
         summary
-            .themes
-            .iter()
-            .filter(|t| flag(&t.trend))
+            .flagged_themes(flag)
             .map(|t| t.name.as_str())
             .collect()
     };

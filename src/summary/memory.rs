@@ -79,12 +79,7 @@ impl RunMemory {
 
 /// Ids of the themes of `summary` whose trend has `flag`.
 fn flagged(summary: &Summary, flag: fn(&Trend) -> bool) -> Vec<String> {
-    summary
-        .themes
-        .iter()
-        .filter(|t| flag(&t.trend))
-        .map(|t| t.id.clone())
-        .collect()
+    summary.flagged_themes(flag).map(|t| t.id.clone()).collect()
 }
 
 /// Ids in `now` that are not in `before`.

@@ -319,6 +319,13 @@ pub struct SummaryOptions {
     pub previous_run: Option<RunMemory>,
 }
 
+impl Summary {
+    /// The themes whose trend carries `flag` (emerging, souring, fading), in rank order.
+    pub fn flagged_themes(&self, flag: fn(&Trend) -> bool) -> impl Iterator<Item = &ThemeSummary> {
+        self.themes.iter().filter(move |t| flag(&t.trend))
+    }
+}
+
 impl SummaryOptions {
     /// Whether a record created at `created` is in the period.
     pub fn includes(&self, created: Option<i64>) -> bool {
