@@ -964,7 +964,8 @@ pub fn indexed_discovery(
 
 /// Discovery from the phrase tables of every segment and the phrases of the
 /// latest kept records already at hand (`known`); the other kept records of
-/// the window are read and tokenized again.
+/// the window are read and tokenized again, for the phrases of the
+/// candidates only ([`RecordPhrases::of_candidates`]).
 fn discovery_of(
     index: &VocIndex,
     order: &[tantivy::DocAddress],
@@ -993,10 +994,12 @@ fn discovery_of(
         .filter(|a| !known.contains_key(a))
         .copied()
         .collect();
+    // Of the records read again only the candidates' phrases are needed.
+    let keys = table.candidate_keys();
     let read: Vec<RecordPhrases> = index
         .records_at(&missing)?
         .par_iter()
-        .map(RecordPhrases::of)
+        .map(|stored| RecordPhrases::of_candidates(stored, &keys))
         .collect();
     known.extend(missing.into_iter().zip(read));
     let kept: Vec<RecordPhrases> = window.iter().filter_map(|a| known.remove(a)).collect();

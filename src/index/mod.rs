@@ -470,21 +470,23 @@ impl VocIndex {
 
     fn decode(&self, doc: &TantivyDocument) -> Result<StoredRecord, IndexError> {
         use tantivy::schema::Value;
-        let key = doc
-            .get_first(self.fields.key)
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        // The key is copied only for an error message.
+        let key = || {
+            doc.get_first(self.fields.key)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
         let json = doc
             .get_first(self.fields.stored)
-            .and_then(|v| v.as_str().map(str::to_string));
-        let json = json.ok_or_else(|| IndexError::Corrupt {
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| IndexError::Corrupt {
+                path: self.path.clone(),
+                key: key(),
+                message: "no stored record".into(),
+            })?;
+        serde_json::from_str(json).map_err(|e| IndexError::Corrupt {
             path: self.path.clone(),
-            key: key.clone(),
-            message: "no stored record".into(),
-        })?;
-        serde_json::from_str(&json).map_err(|e| IndexError::Corrupt {
-            path: self.path.clone(),
-            key,
+            key: key(),
             message: e.to_string(),
         })
     }

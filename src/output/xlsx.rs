@@ -64,6 +64,10 @@ const RECORD_WIDTHS: [f64; 16] = [
 /// Text for a cell: neutralised against formula injection, cut to Excel's limit.
 pub fn xlsx_text(text: &str) -> String {
     let safe = safe_cell(text);
+    // No more bytes than the limit means no more characters: nothing to cut.
+    if safe.len() <= MAX_CELL_CHARS {
+        return safe;
+    }
     match safe.char_indices().nth(MAX_CELL_CHARS) {
         Some((i, _)) => format!("{}…", &safe[..i]),
         None => safe,

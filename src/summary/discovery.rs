@@ -648,6 +648,35 @@ impl PhraseTable {
         neg / other
     }
 
+    /// The phrases that can become suggested themes (at most 200), strongest
+    /// first: the screening of the module docs, on the counts alone.
+    fn candidates(&self) -> Vec<(&str, &PhraseCounts)> {
+        let mut candidates: Vec<(&str, &PhraseCounts)> = self
+            .phrases
+            .iter()
+            .filter(|(_, s)| {
+                s.negative >= MIN_RECORDS
+                    && s.negative as f64 >= MIN_NEGATIVE_SHARE * (s.negative + s.other) as f64
+                    && (s.covered as f64) < MAX_COVERED_SHARE * s.anywhere as f64
+                    && self.z(s) >= MIN_Z
+            })
+            .map(|(k, s)| (k.as_str(), s))
+            .collect();
+        candidates.sort_by(|a, b| self.z(b.1).total_cmp(&self.z(a.1)).then(a.0.cmp(b.0)));
+        candidates.truncate(200);
+        candidates
+    }
+
+    /// The keys of [`PhraseTable::candidates`]: of a kept record, only the
+    /// phrases among them are ever looked at
+    /// ([`RecordPhrases::of_candidates`]).
+    pub fn candidate_keys(&self) -> HashSet<String> {
+        self.candidates()
+            .into_iter()
+            .map(|(k, _)| k.to_string())
+            .collect()
+    }
+
     /// z-score of the phrase's log-odds ratio; see [`log_odds_z`].
     fn z(&self, s: &PhraseCounts) -> f64 {
         log_odds_z(
@@ -703,6 +732,19 @@ impl RecordPhrases {
     /// record's sentences, claimed by a theme or not. Near-duplicates (left
     /// out of the summary) have none.
     pub fn of(stored: &StoredRecord) -> RecordPhrases {
+        RecordPhrases::of_only(stored, None)
+    }
+
+    /// [`RecordPhrases::of`] with only the phrases in `keys` (and the
+    /// sentences that use one of them): what [`Discovery`] needs of a kept
+    /// record once the phrase table, so its candidates
+    /// ([`PhraseTable::candidate_keys`]), is known. Much less work than the
+    /// whole record; not for phrase tables.
+    pub fn of_candidates(stored: &StoredRecord, keys: &HashSet<String>) -> RecordPhrases {
+        RecordPhrases::of_only(stored, Some(keys))
+    }
+
+    fn of_only(stored: &StoredRecord, only: Option<&HashSet<String>>) -> RecordPhrases {
         let mut out = RecordPhrases {
             id: stored.record.id.clone(),
             source: stored.record.source.clone(),
@@ -723,6 +765,7 @@ impl RecordPhrases {
         let words = tokenize(&text);
         let stop: Vec<bool> = words.iter().map(is_stopword).collect();
         let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut key = String::new();
         let mut first = 0;
         for span in split_sentences(&text) {
             let is_claimed = claimed
@@ -756,15 +799,23 @@ impl RecordPhrases {
                     {
                         continue;
                     }
-                    let key: Vec<&str> = window.iter().map(|w| w.term.as_str()).collect();
-                    let key = key.join(" ");
-                    let id = match ids.get(&key) {
+                    key.clear();
+                    for (k, w) in window.iter().enumerate() {
+                        if k > 0 {
+                            key.push(' ');
+                        }
+                        key.push_str(w.term.as_str());
+                    }
+                    if only.is_some_and(|keys| !keys.contains(key.as_str())) {
+                        continue;
+                    }
+                    let id = match ids.get(key.as_str()) {
                         Some(&id) => id,
                         None => {
                             let id = out.phrases.len() as u32;
                             ids.insert(key.clone(), id);
                             out.phrases.push(RecordPhrase {
-                                key,
+                                key: key.clone(),
                                 zh: window[0].script == Script::Han,
                                 covered: false,
                                 unthemed: false,
@@ -894,19 +945,7 @@ impl Discovery {
     /// The suggested themes, strongest first.
     pub fn finish(self) -> Vec<UnmappedCandidate> {
         let table = &self.table;
-        let mut candidates: Vec<(&str, &PhraseCounts)> = table
-            .phrases
-            .iter()
-            .filter(|(_, s)| {
-                s.negative >= MIN_RECORDS
-                    && s.negative as f64 >= MIN_NEGATIVE_SHARE * (s.negative + s.other) as f64
-                    && (s.covered as f64) < MAX_COVERED_SHARE * s.anywhere as f64
-                    && table.z(s) >= MIN_Z
-            })
-            .map(|(k, s)| (k.as_str(), s))
-            .collect();
-        candidates.sort_by(|a, b| table.z(b.1).total_cmp(&table.z(a.1)).then(a.0.cmp(b.0)));
-        candidates.truncate(200);
+        let candidates = table.candidates();
 
         // Records (in the kept window) of each candidate.
         let candidate_set: HashSet<&str> = candidates.iter().map(|c| c.0).collect();
@@ -1168,6 +1207,41 @@ pub(crate) mod tests {
         assert!(!first.quotes.is_empty());
         // The snippet parses as a taxonomy.
         crate::analyze::Taxonomy::parse(&first.toml, "snippet").unwrap();
+    }
+
+    #[test]
+    fn kept_records_with_only_the_candidates_phrases_give_the_same_themes() {
+        let records: Vec<StoredRecord> = (0..40)
+            .map(|i| match i % 4 {
+                0 => stored(i, &format!("Reward points expired again, case {i}."), -0.6),
+                1 => stored(i, "The blender lid cracked. Points expired too.", -0.5),
+                2 => stored(i, "Great blender, works well.", 0.7),
+                _ => stored(i, "My voucher code was rejected at checkout.", -0.7),
+            })
+            .collect();
+        let mut table = PhraseTable::default();
+        let full: Vec<RecordPhrases> = records.iter().map(RecordPhrases::of).collect();
+        for r in &full {
+            table.add(r);
+        }
+        let keys = table.candidate_keys();
+        assert!(keys.contains("point expir"), "{keys:?}");
+        let only: Vec<RecordPhrases> = records
+            .iter()
+            .map(|r| RecordPhrases::of_candidates(r, &keys))
+            .collect();
+        // Fewer phrases, each one a candidate.
+        assert!(only
+            .iter()
+            .flat_map(|r| &r.phrases)
+            .all(|p| keys.contains(&p.key)));
+        assert!(
+            only.iter().map(|r| r.phrases.len()).sum::<usize>()
+                < full.iter().map(|r| r.phrases.len()).sum::<usize>()
+        );
+        let expected = Discovery::from_parts(table.clone(), full).finish();
+        assert!(!expected.is_empty());
+        assert_eq!(Discovery::from_parts(table, only).finish(), expected);
     }
 
     #[test]

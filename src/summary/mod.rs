@@ -350,6 +350,9 @@ struct Candidate {
     source: String,
     text: String,
     sentiment: f64,
+    /// [`quote_length_penalty`] of `text`, computed once: pools are sorted
+    /// often and counting characters in every comparison was most of it.
+    penalty: u8,
 }
 
 #[derive(Default, Clone)]
@@ -454,11 +457,17 @@ impl<'t> SummaryBuilder<'t> {
             }
         }
         for signal in &analysis.signals {
-            *self.signals.entry(signal.id.clone()).or_default() += 1;
+            count(&mut self.signals, &signal.id);
         }
         let mut theme_ids = Vec::new();
         let mut negative_ids = Vec::new();
-        let full_text = record.full_text();
+        // Only records with themes give quotes.
+        let full_text = if analysis.themes.is_empty() {
+            String::new()
+        } else {
+            record.full_text()
+        };
+        let mut key = None;
         for hit in &analysis.themes {
             // Themes no longer in the taxonomy are ignored until the next re-tag.
             let Some(&t) = self.theme_index.get(&hit.id) else {
@@ -476,25 +485,22 @@ impl<'t> SummaryBuilder<'t> {
             acc.mention_sum += hit.sentiment;
             acc.score_sum += score;
             for cue in &hit.cues {
-                *acc.cues.entry(cue.clone()).or_default() += 1;
+                count(&mut acc.cues, cue);
             }
             let text = quote_text(&full_text, &hit.spans);
             if text.is_empty() {
                 continue;
             }
             let candidate = Candidate {
-                key: record.key(),
+                key: key.get_or_insert_with(|| record.key()).clone(),
                 id: record.id.clone(),
                 source: record.source.clone(),
+                penalty: quote_length_penalty(&text),
                 text,
                 sentiment: hit.sentiment,
             };
-            push_bounded(&mut acc.low, candidate.clone(), |c| {
-                (c.sentiment, quote_length_penalty(&c.text))
-            });
-            push_bounded(&mut acc.high, candidate, |c| {
-                (-c.sentiment, quote_length_penalty(&c.text))
-            });
+            push_bounded(&mut acc.low, candidate.clone(), |c| c.sentiment);
+            push_bounded(&mut acc.high, candidate, |c| -c.sentiment);
         }
         if theme_ids.is_empty() {
             self.unthemed += 1;
@@ -916,24 +922,32 @@ fn quote_length_penalty(text: &str) -> u8 {
     u8::from(!(12..=240).contains(&n))
 }
 
-fn push_bounded<K: PartialOrd>(
-    pool: &mut Vec<Candidate>,
-    c: Candidate,
-    key: impl Fn(&Candidate) -> (f64, K),
-) {
+/// Adds one to `counts[name]`, copying the name only the first time.
+fn count(counts: &mut HashMap<String, u64>, name: &str) {
+    match counts.get_mut(name) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(name.to_string(), 1);
+        }
+    }
+}
+
+/// Adds a candidate to a pool; past twice [`QUOTE_POOL`] candidates the
+/// pool is cut to the best [`QUOTE_POOL`] (see [`sort_pool`]).
+fn push_bounded(pool: &mut Vec<Candidate>, c: Candidate, score: impl Fn(&Candidate) -> f64) {
     pool.push(c);
     if pool.len() >= QUOTE_POOL * 2 {
-        sort_pool(pool, &key);
+        sort_pool(pool, &score);
         pool.truncate(QUOTE_POOL);
     }
 }
 
-fn sort_pool<K: PartialOrd>(pool: &mut [Candidate], key: &impl Fn(&Candidate) -> (f64, K)) {
+/// Best first: length penalty, then `score` (lower first), then record key.
+fn sort_pool(pool: &mut [Candidate], score: &impl Fn(&Candidate) -> f64) {
     pool.sort_by(|a, b| {
-        let (ka, kb) = (key(a), key(b));
-        ka.1.partial_cmp(&kb.1)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(ka.0.total_cmp(&kb.0))
+        a.penalty
+            .cmp(&b.penalty)
+            .then(score(a).total_cmp(&score(b)))
             .then(a.key.cmp(&b.key))
     });
 }
@@ -943,13 +957,9 @@ fn pick_quotes(pool: &[Candidate]) -> Vec<Quote> {
     let mut sorted = pool.to_vec();
     let low_first = sorted.iter().map(|c| c.sentiment).sum::<f64>() <= 0.0;
     if low_first {
-        sort_pool(&mut sorted, &|c: &Candidate| {
-            (c.sentiment, quote_length_penalty(&c.text))
-        });
+        sort_pool(&mut sorted, &|c: &Candidate| c.sentiment);
     } else {
-        sort_pool(&mut sorted, &|c: &Candidate| {
-            (-c.sentiment, quote_length_penalty(&c.text))
-        });
+        sort_pool(&mut sorted, &|c: &Candidate| -c.sentiment);
     }
     let mut chosen: Vec<(HashSet<String>, Quote)> = Vec::new();
     for c in sorted {
@@ -1192,5 +1202,49 @@ mod tests {
         );
         let long = "x".repeat(400);
         assert!(quote_text(&long, &[(0, 400)]).ends_with('…'));
+    }
+
+    fn candidate(i: usize) -> Candidate {
+        // Every seventh quote is too short to be a good one.
+        let text = if i.is_multiple_of(7) {
+            "short".to_string()
+        } else {
+            format!("the parcel {i} arrived late again")
+        };
+        Candidate {
+            key: format!("s:{i:03}"),
+            id: i.to_string(),
+            source: "s".into(),
+            penalty: quote_length_penalty(&text),
+            text,
+            sentiment: ((i * 37) % 11) as f64 / 10.0 - 0.5,
+        }
+    }
+
+    #[test]
+    fn quote_pool_keeps_the_best_whatever_the_order() {
+        let n = QUOTE_POOL * 5 + 3;
+        let pool_of = |order: &mut dyn Iterator<Item = usize>| {
+            let mut pool = Vec::new();
+            for i in order {
+                push_bounded(&mut pool, candidate(i), |c| c.sentiment);
+            }
+            sort_pool(&mut pool, &|c: &Candidate| c.sentiment);
+            pool.truncate(QUOTE_POOL);
+            pool.into_iter().map(|c| c.key).collect::<Vec<_>>()
+        };
+        let forward = pool_of(&mut (0..n));
+        let backward = pool_of(&mut (0..n).rev());
+        assert_eq!(forward, backward);
+        // The best by (length penalty, sentiment, key), from all candidates.
+        let mut all: Vec<Candidate> = (0..n).map(candidate).collect();
+        all.sort_by(|a, b| {
+            (a.penalty, a.sentiment, &a.key)
+                .partial_cmp(&(b.penalty, b.sentiment, &b.key))
+                .unwrap()
+        });
+        let best: Vec<String> = all.into_iter().take(QUOTE_POOL).map(|c| c.key).collect();
+        assert_eq!(forward, best);
+        assert!(forward.iter().all(|k| k != "s:000"), "a short quote kept");
     }
 }
