@@ -18,6 +18,11 @@
 //!
 //! `cargo run --release --bin run_bench -- [--records 100000,1000000] [--threads N] [--dir DIR] [--keep]`
 
+/// mimalloc instead of the system allocator: a run allocates and frees
+/// many small strings and vectors per record on several threads (issue 8).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -682,13 +682,16 @@ impl DocumentBuilder {
             record: &'a Record,
             analysis: &'a Analysis,
         }
-        let json = serde_json::to_string(&Stored { record, analysis }).map_err(|e| {
-            IndexError::Corrupt {
+        // Sized for the usual record, so the buffer rarely grows.
+        let mut buffer = Vec::with_capacity(2 * record.text.len() + 1024);
+        let json = serde_json::to_writer(&mut buffer, &Stored { record, analysis })
+            .map_err(|e| e.to_string())
+            .and_then(|()| String::from_utf8(buffer).map_err(|e| e.to_string()))
+            .map_err(|message| IndexError::Corrupt {
                 path: self.path.clone(),
                 key: record.key(),
-                message: e.to_string(),
-            }
-        })?;
+                message,
+            })?;
         doc.add_text(f.stored, json);
         Ok(doc)
     }
