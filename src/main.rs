@@ -1,5 +1,10 @@
 //! The `vocscope` binary: parse arguments, call the library, map errors to exit codes.
 
+/// mimalloc instead of the system allocator: a run allocates and frees
+/// many small strings and vectors per record on several threads (issue 8).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cli;
 mod commands;
 

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Analysis, AnalysisInput, Analyzer};
-use crate::index::{key_hash, IndexError, StoredRecord, VocIndex, VocWriter};
+use crate::index::{key_hash, IndexError, StoredRecord, VocDocument, VocIndex, VocWriter};
 use crate::ingest::manifest::{manifest_key, Check, FileState, Manifest};
 use crate::ingest::neardup::text_hash;
 use crate::ingest::{read_input, FileReport, InputFile, Item, MapHints, MapSpec, Reject};
@@ -387,7 +387,7 @@ pub fn run(
                 continue;
             }
         };
-        let mut to_index: Vec<(Record, u64)> = Vec::with_capacity(batch.len());
+        let mut to_index: Vec<Pending> = Vec::with_capacity(batch.len());
         let hashes = pool.install(|| batch_hashes(&batch));
         for (item, hashes) in batch.into_iter().zip(hashes) {
             counts.read += 1;
@@ -419,7 +419,7 @@ pub fn run(
                     }
                     Some(_) => {}
                     None => {
-                        text_owners.insert(th, (kh, TextOwner::Run(key)));
+                        text_owners.insert(th, (kh, TextOwner::Run(key.clone())));
                     }
                 }
             }
@@ -432,27 +432,47 @@ pub fn run(
                 undated: record.created_at.is_none(),
                 near_duplicate: record.duplicate_of.is_some(),
             };
-            match ledger.classify(kh, hash, flags, &known, &mut counts) {
+            let replace = match ledger.classify(kh, hash, flags, &known, &mut counts) {
                 Decision::Duplicate | Decision::Keep => continue,
-                Decision::Write => {}
-            }
-            to_index.push((record, hash));
+                Decision::Write { replace } => replace,
+            };
+            let text_hash = match record.duplicate_of {
+                None => text.unwrap_or(0),
+                Some(_) => 0,
+            };
+            to_index.push(Pending {
+                record,
+                key,
+                hash,
+                text_hash,
+                replace,
+            });
         }
         let documents = writer.documents();
-        let built: Vec<Result<tantivy::TantivyDocument, IndexError>> = pool.install(|| {
+        let built: Vec<Result<VocDocument, IndexError>> = pool.install(|| {
             to_index
                 .par_iter()
-                .map(|(record, hash)| {
+                .map(|p| {
                     // Tokenized once: analysis and the index share the words.
-                    let text = record.full_text();
+                    let text = p.record.full_text();
                     let words = tokenize(&text);
-                    let analysis = analyzer.analyze_words(analysis_input(record, &text), &words);
-                    documents.build_with_words(record, &analysis, *hash, Some((&text, &words)))
+                    let analysis = analyzer.analyze_words(analysis_input(&p.record, &text), &words);
+                    documents.build_with_words(
+                        &p.record,
+                        &analysis,
+                        p.hash,
+                        p.text_hash,
+                        Some((&text, &words)),
+                    )
                 })
                 .collect()
         });
-        for ((record, _), doc) in to_index.iter().zip(built) {
-            writer.add(&record.key(), doc?)?;
+        for (p, doc) in to_index.iter().zip(built) {
+            if p.replace {
+                writer.add(&p.key, doc?)?;
+            } else {
+                writer.insert(doc?)?;
+            }
         }
         since_commit += to_index.len() as u64;
         pause_point("read", cancel);
@@ -571,6 +591,18 @@ fn batch_hashes(batch: &[Item]) -> Vec<Option<Hashes>> {
         .collect()
 }
 
+/// A record to analyse and write, with what classified it.
+struct Pending {
+    record: Record,
+    key: String,
+    /// Content hash.
+    hash: u64,
+    /// Normalized-text hash to store (0: none, or a near-duplicate).
+    text_hash: u64,
+    /// An earlier version may be in the index or written in this run.
+    replace: bool,
+}
+
 /// What to do with a record read in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Decision {
@@ -578,8 +610,13 @@ enum Decision {
     Duplicate,
     /// The index already holds exactly this.
     Keep,
-    /// Analyse and upsert.
-    Write,
+    /// Analyse and write: an upsert when an earlier version of the key may
+    /// be in the index or among the documents written in this run
+    /// (`replace`), a plain add when neither holds the key.
+    Write {
+        /// Delete earlier versions of the key first.
+        replace: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -627,7 +664,8 @@ impl Ledger {
         counts: &mut Counts,
     ) -> Decision {
         let mut index_changed = false;
-        if let Some(prev) = self.seen.get(&key_hash).copied() {
+        let previous = self.seen.get(&key_hash).copied();
+        if let Some(prev) = previous {
             if prev.hash == hash {
                 counts.duplicates += 1;
                 return Decision::Duplicate;
@@ -673,7 +711,9 @@ impl Ledger {
             },
         );
         if write {
-            Decision::Write
+            Decision::Write {
+                replace: known.contains_key(&key_hash) || previous.is_some_and(|p| p.written),
+            }
         } else {
             Decision::Keep
         }
@@ -1066,10 +1106,10 @@ mod tests {
         assert_eq!(
             d,
             [
-                Decision::Write,
+                Decision::Write { replace: false },
                 Decision::Duplicate,
-                Decision::Write,
-                Decision::Write
+                Decision::Write { replace: false },
+                Decision::Write { replace: true }
             ]
         );
     }
@@ -1081,7 +1121,7 @@ mod tests {
         assert_eq!((c.new, c.updated, c.unchanged), (0, 0, 2));
         assert_eq!((c.duplicates, c.superseded), (1, 1));
         // The older version was written over the index, so the latest is written back.
-        assert_eq!(d[3], Decision::Write);
+        assert_eq!(d[3], Decision::Write { replace: true });
     }
 
     #[test]
@@ -1089,7 +1129,7 @@ mod tests {
         let known = HashMap::from([(1, 10)]);
         let (c, d) = run_through(&[(1, 11)], &known);
         assert_eq!((c.updated, c.indexed), (1, 1));
-        assert_eq!(d, [Decision::Write]);
+        assert_eq!(d, [Decision::Write { replace: true }]);
     }
 
     use crate::analyze::{Lexicon, Taxonomy};

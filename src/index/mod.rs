@@ -9,10 +9,12 @@
 //! commit, so a crash leaves the last committed state intact.
 
 mod cache;
+mod document;
 mod search;
 mod tokens;
 
 pub use cache::{CacheStats, SegmentAggregate, CACHE_DIR};
+pub use document::{DocValue, DocValues, VocDocument};
 pub use search::{
     FacetCache, FacetCount, Facets, SearchError, SearchHit, SearchRequest, SearchResults, SortOrder,
 };
@@ -546,7 +548,7 @@ impl VocIndex {
 /// The index writer: upserts records and commits.
 pub struct VocWriter {
     path: PathBuf,
-    writer: IndexWriter,
+    writer: IndexWriter<VocDocument>,
     fields: Fields,
 }
 
@@ -580,9 +582,16 @@ impl VocWriter {
 
     /// Replaces (or adds) the record with key `key` by a document built by
     /// [`DocumentBuilder::build`].
-    pub fn add(&mut self, key: &str, doc: TantivyDocument) -> Result<(), IndexError> {
+    pub fn add(&mut self, key: &str, doc: VocDocument) -> Result<(), IndexError> {
         self.writer
             .delete_term(Term::from_field_text(self.fields.key, key));
+        self.insert(doc)
+    }
+
+    /// Adds a document built by [`DocumentBuilder::build`] whose key is in
+    /// neither the index nor the documents added since: no delete to queue,
+    /// which tantivy would otherwise look up in every segment it writes.
+    pub fn insert(&mut self, doc: VocDocument) -> Result<(), IndexError> {
         self.writer
             .add_document(doc)
             .map_err(|source| IndexError::Tantivy {
@@ -600,12 +609,18 @@ impl DocumentBuilder {
         record: &Record,
         analysis: &Analysis,
         content_hash: u64,
-    ) -> Result<TantivyDocument, IndexError> {
-        self.build_with_words(record, analysis, content_hash, None)
+    ) -> Result<VocDocument, IndexError> {
+        let text_hash = match record.duplicate_of {
+            None => crate::ingest::neardup::text_hash(&record.text).unwrap_or(0),
+            Some(_) => 0,
+        };
+        self.build_with_words(record, analysis, content_hash, text_hash, None)
     }
 
-    /// [`DocumentBuilder::build`], given the words analysis found in the
-    /// record's full text (`Some((full_text, words))`, see
+    /// [`DocumentBuilder::build`], given the record's text hash (what
+    /// [`crate::ingest::neardup::text_hash`] gives for its text, 0 for none
+    /// or when the record is a near-duplicate) and the words analysis found
+    /// in its full text (`Some((full_text, words))`, see
     /// [`Record::full_text`]): the title and text are indexed from them, not
     /// tokenized again, with the same terms, offsets and positions.
     pub fn build_with_words(
@@ -613,20 +628,18 @@ impl DocumentBuilder {
         record: &Record,
         analysis: &Analysis,
         content_hash: u64,
+        text_hash: u64,
         words: Option<(&str, &[Word])>,
-    ) -> Result<TantivyDocument, IndexError> {
+    ) -> Result<VocDocument, IndexError> {
         let f = &self.fields;
         let key = record.key();
-        let mut doc = TantivyDocument::default();
-        doc.add_text(f.key, &key);
-        doc.add_u64(f.key_hash, key_hash(&key));
+        let mut doc = VocDocument::with_capacity(24);
+        let hash_of_key = key_hash(&key);
+        doc.add_text(f.key, key);
+        doc.add_u64(f.key_hash, hash_of_key);
         doc.add_u64(f.content_hash, content_hash);
-        let text_hash = match record.duplicate_of {
-            None => crate::ingest::neardup::text_hash(&record.text).unwrap_or(0),
-            Some(_) => 0,
-        };
         doc.add_u64(f.text_hash, text_hash);
-        doc.add_text(f.source, &record.source);
+        doc.add_text(f.source, record.source.as_str());
         doc.add_text(f.kind, record.kind.as_str());
         doc.add_text(f.lang, analysis.lang.as_str());
         doc.add_text(f.label, analysis.sentiment.label.as_str());
@@ -637,21 +650,21 @@ impl DocumentBuilder {
             .collect();
         themes.sort();
         themes.dedup();
-        for theme in &themes {
+        for theme in themes {
             doc.add_text(f.theme, theme);
         }
         for signal in &analysis.signals {
-            doc.add_text(f.signal, &signal.id);
+            doc.add_text(f.signal, signal.id.as_str());
         }
         if let Some(channel) = record.channel.as_deref().map(normalize_term) {
             if !channel.is_empty() {
-                doc.add_text(f.channel, &channel);
+                doc.add_text(f.channel, channel);
             }
         }
         let mut tags: Vec<String> = record.tags.iter().map(|t| normalize_term(t)).collect();
         tags.sort();
         tags.dedup();
-        for tag in tags.iter().filter(|t| !t.is_empty()) {
+        for tag in tags.into_iter().filter(|t| !t.is_empty()) {
             doc.add_text(f.tag, tag);
         }
         if let Some(created) = record.created_at {
@@ -670,21 +683,28 @@ impl DocumentBuilder {
             }
             None => {
                 if let Some(title) = &record.title {
-                    doc.add_text(f.title, title);
+                    doc.add_text(f.title, title.as_str());
                 }
-                doc.add_text(f.text, &record.text);
+                doc.add_text(f.text, record.text.as_str());
             }
         }
-        let stored = StoredRecord {
-            record: record.clone(),
-            analysis: analysis.clone(),
-        };
-        let json = serde_json::to_string(&stored).map_err(|e| IndexError::Corrupt {
-            path: self.path.clone(),
-            key: key.clone(),
-            message: e.to_string(),
-        })?;
-        doc.add_text(f.stored, &json);
+        // Serialized as a `StoredRecord`, without cloning the record.
+        #[derive(Serialize)]
+        struct Stored<'a> {
+            record: &'a Record,
+            analysis: &'a Analysis,
+        }
+        // Sized for the usual record, so the buffer rarely grows.
+        let mut buffer = Vec::with_capacity(2 * record.text.len() + 1024);
+        let json = serde_json::to_writer(&mut buffer, &Stored { record, analysis })
+            .map_err(|e| e.to_string())
+            .and_then(|()| String::from_utf8(buffer).map_err(|e| e.to_string()))
+            .map_err(|message| IndexError::Corrupt {
+                path: self.path.clone(),
+                key: record.key(),
+                message,
+            })?;
+        doc.add_text(f.stored, json);
         Ok(doc)
     }
 }

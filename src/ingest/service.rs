@@ -98,27 +98,33 @@ pub fn service_metrics(
     created_at: Option<i64>,
     mapped: &ServicePaths<'_>,
 ) -> Result<ServiceMetrics, String> {
-    let minutes = |paths: &[&str]| -> Vec<(String, Unit)> {
-        paths
-            .iter()
-            .map(|p| (p.to_string(), Unit::Minutes))
-            .collect()
-    };
-    let builtin = |c: &[(&str, Unit)]| -> Vec<(String, Unit)> {
-        c.iter().map(|(p, u)| (p.to_string(), *u)).collect()
-    };
-    let first = [
-        minutes(mapped.first_response_minutes),
-        builtin(FIRST_RESPONSE),
-    ]
-    .concat();
-    let resolution = [minutes(mapped.resolution_minutes), builtin(RESOLUTION)].concat();
     let ces_paths: Vec<&str> = mapped.ces.iter().chain(CES).copied().collect();
     Ok(ServiceMetrics {
-        first_response_minutes: duration(obj, &first, created_at)?,
-        resolution_minutes: duration(obj, &resolution, created_at)?,
+        first_response_minutes: duration(
+            obj,
+            &candidates(mapped.first_response_minutes, FIRST_RESPONSE),
+            created_at,
+        )?,
+        resolution_minutes: duration(
+            obj,
+            &candidates(mapped.resolution_minutes, RESOLUTION),
+            created_at,
+        )?,
         ces: ces(obj, &ces_paths)?,
     })
+}
+
+/// Mapped paths (in minutes) first, then the built-in candidates, without
+/// an allocation per path.
+fn candidates<'p>(
+    mapped: &[&'p str],
+    builtin: &'static [(&'static str, Unit)],
+) -> Vec<(&'p str, Unit)> {
+    mapped
+        .iter()
+        .map(|p| (*p, Unit::Minutes))
+        .chain(builtin.iter().copied())
+        .collect()
 }
 
 fn present<'v>(obj: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
@@ -127,11 +133,10 @@ fn present<'v>(obj: &'v Map<String, Value>, path: &str) -> Option<&'v Value> {
 
 fn duration(
     obj: &Map<String, Value>,
-    candidates: &[(String, Unit)],
+    candidates: &[(&str, Unit)],
     created_at: Option<i64>,
 ) -> Result<Option<f64>, String> {
-    for (path, unit) in candidates {
-        let (path, unit) = (path.as_str(), *unit);
+    for &(path, unit) in candidates {
         let Some(value) = present(obj, path) else {
             continue;
         };
