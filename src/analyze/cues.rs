@@ -8,6 +8,7 @@
 use aho_corasick::{AhoCorasick, MatchKind};
 use rustc_hash::FxHashMap;
 
+use super::record::NONE;
 use crate::text::{tokenize, Term, Word};
 
 /// Most words allowed between two consecutive words of an English cue.
@@ -32,7 +33,10 @@ struct EnCue {
 /// A compiled set of cues for many targets.
 #[derive(Debug, Clone, Default)]
 pub struct CueSet {
-    by_first_term: FxHashMap<Term, Vec<EnCue>>,
+    /// Index in `en_lists` of the English cues starting with a term.
+    by_first_term: FxHashMap<Term, u32>,
+    /// English cues by first term, in taxonomy order.
+    en_lists: Vec<Vec<EnCue>>,
     zh: Option<AhoCorasick>,
     zh_targets: Vec<(usize, usize)>,
     /// Whether a Chinese cue is plain ASCII (else ASCII text cannot match one).
@@ -55,14 +59,16 @@ impl CueSet {
                 }
                 let index = set.texts.len();
                 set.texts.push(cue.clone());
-                set.by_first_term
-                    .entry(terms[0].clone())
-                    .or_default()
-                    .push(EnCue {
-                        terms,
-                        target,
-                        cue: index,
-                    });
+                let next = set.en_lists.len() as u32;
+                let list = *set.by_first_term.entry(terms[0].clone()).or_insert(next);
+                if list == next {
+                    set.en_lists.push(Vec::new());
+                }
+                set.en_lists[list as usize].push(EnCue {
+                    terms,
+                    target,
+                    cue: index,
+                });
             }
             for cue in zh {
                 let pattern = cue.trim().to_lowercase();
@@ -98,11 +104,30 @@ impl CueSet {
 
     /// Finds every cue in one sentence: `words` are its words, `lower` its lowercase text.
     pub fn find(&self, words: &[Word], lower: &str, out: &mut Vec<CueHit>) {
-        for (i, word) in words.iter().enumerate() {
-            let Some(cues) = self.by_first_term.get(&word.term) else {
+        self.find_with(words, |i| self.first_of(&words[i].term), lower, out);
+    }
+
+    /// Which English cues start with `term`: an index for
+    /// [`CueSet::find_with`], or [`NONE`] when none does.
+    pub(crate) fn first_of(&self, term: &Term) -> u32 {
+        self.by_first_term.get(term).copied().unwrap_or(NONE)
+    }
+
+    /// [`CueSet::find`] with [`CueSet::first_of`] of each word known:
+    /// `first(i)` is that of `words[i]`.
+    pub(crate) fn find_with(
+        &self,
+        words: &[Word],
+        first: impl Fn(usize) -> u32,
+        lower: &str,
+        out: &mut Vec<CueHit>,
+    ) {
+        for i in 0..words.len() {
+            let list = first(i);
+            if list == NONE {
                 continue;
-            };
-            for cue in cues {
+            }
+            for cue in &self.en_lists[list as usize] {
                 if matches_from(words, i, &cue.terms) {
                     out.push(CueHit {
                         target: cue.target,

@@ -45,6 +45,13 @@ impl Term {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Address of the shared text: equal for clones of one term, and never
+    /// another term's while this one lives (a key for per-word caches that
+    /// keep the term).
+    pub fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0).cast::<u8>() as usize
+    }
 }
 
 impl std::ops::Deref for Term {
