@@ -8,6 +8,7 @@
 use aho_corasick::{AhoCorasick, MatchKind};
 use rustc_hash::FxHashMap;
 
+use super::model::term_hash;
 use super::record::NONE;
 use crate::text::{tokenize, Term, Word};
 
@@ -26,6 +27,9 @@ pub struct CueHit {
 #[derive(Debug, Clone)]
 struct EnCue {
     terms: Vec<Term>,
+    /// [`term_hash`] of each term: most words that are not the cue's next
+    /// one are told apart without comparing text.
+    hashes: Vec<u64>,
     target: usize,
     cue: usize,
 }
@@ -65,6 +69,7 @@ impl CueSet {
                     set.en_lists.push(Vec::new());
                 }
                 set.en_lists[list as usize].push(EnCue {
+                    hashes: terms.iter().map(|t| term_hash(t)).collect(),
                     terms,
                     target,
                     cue: index,
@@ -104,7 +109,12 @@ impl CueSet {
 
     /// Finds every cue in one sentence: `words` are its words, `lower` its lowercase text.
     pub fn find(&self, words: &[Word], lower: &str, out: &mut Vec<CueHit>) {
-        self.find_with(words, |i| self.first_of(&words[i].term), lower, out);
+        self.find_with(
+            words,
+            |i| (self.first_of(&words[i].term), term_hash(&words[i].term)),
+            lower,
+            out,
+        );
     }
 
     /// Which English cues start with `term`: an index for
@@ -113,22 +123,23 @@ impl CueSet {
         self.by_first_term.get(term).copied().unwrap_or(NONE)
     }
 
-    /// [`CueSet::find`] with [`CueSet::first_of`] of each word known:
-    /// `first(i)` is that of `words[i]`.
+    /// [`CueSet::find`] with [`CueSet::first_of`] and the term hash of
+    /// each word known: `known(i)` gives those of `words[i]`.
     pub(crate) fn find_with(
         &self,
         words: &[Word],
-        first: impl Fn(usize) -> u32,
+        known: impl Fn(usize) -> (u32, u64),
         lower: &str,
         out: &mut Vec<CueHit>,
     ) {
+        let hash = |j: usize| known(j).1;
         for i in 0..words.len() {
-            let list = first(i);
+            let list = known(i).0;
             if list == NONE {
                 continue;
             }
             for cue in &self.en_lists[list as usize] {
-                if matches_from(words, i, &cue.terms) {
+                if matches_from(words, i, cue, hash) {
                     out.push(CueHit {
                         target: cue.target,
                         cue: cue.cue,
@@ -149,12 +160,13 @@ impl CueSet {
     }
 }
 
-/// Whether `terms` occur in order from `words[start]`, with small gaps.
-fn matches_from(words: &[Word], start: usize, terms: &[Term]) -> bool {
+/// Whether the cue's terms occur in order from `words[start]`, with small
+/// gaps; `hash(j)` is the [`term_hash`] of `words[j]`.
+fn matches_from(words: &[Word], start: usize, cue: &EnCue, hash: impl Fn(usize) -> u64) -> bool {
     let mut pos = start;
-    for term in &terms[1..] {
+    for (term, &h) in cue.terms.iter().zip(&cue.hashes).skip(1) {
         let window_end = (pos + 2 + MAX_GAP).min(words.len());
-        match (pos + 1..window_end).find(|&j| words[j].term == *term) {
+        match (pos + 1..window_end).find(|&j| hash(j) == h && words[j].term == *term) {
             Some(j) => pos = j,
             None => return false,
         }

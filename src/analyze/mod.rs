@@ -25,7 +25,9 @@ use std::cell::RefCell;
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::{detect_language, sentence_words, split_sentences, tokenize, Lang, Span, Word};
+use crate::text::{
+    detect_language, sentence_words, split_sentences, tokenize_with_ids, Lang, Span, Word, WordIds,
+};
 use record::WordRecord;
 
 /// Per theme while a record is read: score sum, sentences, cues, sentence spans.
@@ -101,9 +103,25 @@ pub struct Analyzer {
     owner: u64,
 }
 
+/// Per-text working memory of [`Analyzer::analyze`], reused on a thread.
+#[derive(Default)]
+struct Buffers {
+    words: Vec<Word>,
+    ids: WordIds,
+    records: Vec<WordRecord>,
+}
+
 thread_local! {
-    /// The word records of the text being analysed, reused.
-    static RECORDS: RefCell<Vec<WordRecord>> = const { RefCell::new(Vec::new()) };
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+/// Runs `f` with this thread's buffers (fresh ones when they are in use).
+fn with_buffers<T>(f: impl FnOnce(&mut Buffers) -> T) -> T {
+    let mut buffers = BUFFERS.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let out = f(&mut buffers);
+    buffers.words.clear();
+    BUFFERS.with(|b| *b.borrow_mut() = buffers);
+    out
 }
 
 impl Analyzer {
@@ -169,17 +187,22 @@ impl Analyzer {
 
     /// Analyses one text.
     pub fn analyze(&self, input: AnalysisInput) -> Analysis {
-        self.analyze_words(input, &tokenize(input.text))
+        with_buffers(|b| {
+            tokenize_with_ids(input.text, &mut b.words, &mut b.ids);
+            record::records_by_id(self.owner, &b.words, &b.ids, &mut b.records, |w| {
+                self.word_record(w)
+            });
+            self.analyze_records(input, &b.words, &b.records)
+        })
     }
 
     /// Analyses one text whose words the caller has: `words` must be
-    /// [`tokenize`] of `input.text` (so the index can take them too).
+    /// [`crate::text::tokenize`] of `input.text` (so the index can take them too).
     pub fn analyze_words(&self, input: AnalysisInput, words: &[Word]) -> Analysis {
-        let mut records = RECORDS.with(|r| std::mem::take(&mut *r.borrow_mut()));
-        record::records_of(self.owner, words, &mut records, |w| self.word_record(w));
-        let analysis = self.analyze_records(input, words, &records);
-        RECORDS.with(|r| *r.borrow_mut() = records);
-        analysis
+        with_buffers(|b| {
+            record::records_of(self.owner, words, &mut b.records, |w| self.word_record(w));
+            self.analyze_records(input, words, &b.records)
+        })
     }
 
     /// [`Analyzer::analyze_words`] with the record of each word (`records[k]` of `words[k]`).
@@ -205,7 +228,12 @@ impl Analyzer {
             let parts =
                 self.lexicon
                     .parts_with(lang, text, *span, sentence_words, sentence_records);
-            let first = |set: usize| move |k: usize| sentence_records[k].cues[set];
+            let first = |set: usize| {
+                move |k: usize| {
+                    let record = &sentence_records[k];
+                    (record.cues[set], record.facts.hash)
+                }
+            };
             total.add(parts);
             let sentence_score = self.lexicon.sentence_score(lang, parts);
 
@@ -336,7 +364,7 @@ impl Analyzer {
             hits.clear();
             self.theme_cues.find_with(
                 clause_words,
-                |k| clause_records[k].cues[0],
+                |k| (clause_records[k].cues[0], clause_records[k].facts.hash),
                 &self.lowercase(&text[start..end]),
                 &mut hits,
             );

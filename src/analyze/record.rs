@@ -7,7 +7,9 @@
 //! text. A [`WordRecord`] holds the answers; a thread keeps the records of
 //! the words it has seen, keyed by the addresses of the word's shared
 //! [`Term`]s (which the cache holds, so an address is never reused while
-//! its record is kept), so a word costs one lookup of two integers.
+//! its record is kept), so a word costs one lookup of two integers; when
+//! the analyzer tokenizes the text itself, the words' ids
+//! ([`crate::text::WordIds`]) index a plain table instead.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rustc_hash::FxHashMap;
 
 use super::model::{TermFacts, TermWeights};
-use crate::text::{Script, Term, Word};
+use crate::text::{Script, Term, Word, WordIds};
 
 /// No phrase or cue starts with the word.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -58,8 +60,50 @@ struct Cache {
     records: FxHashMap<Key, (Term, Term, WordRecord)>,
 }
 
+/// Records of the words seen on this thread, by word id, for one owner and
+/// one generation of ids.
+#[derive(Default)]
+struct Table {
+    owner: u64,
+    generation: u64,
+    records: Vec<Option<WordRecord>>,
+}
+
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+    static TABLE: RefCell<Table> = RefCell::new(Table::default());
+}
+
+/// [`records_of`] for words whose ids are known (`ids.ids[k]` of
+/// `words[k]`, from [`crate::text::tokenize_with_ids`]): a table lookup per
+/// word. Ids of generation 0 are not used.
+pub(crate) fn records_by_id(
+    owner: u64,
+    words: &[Word],
+    ids: &WordIds,
+    out: &mut Vec<WordRecord>,
+    make: impl Fn(&Word) -> WordRecord,
+) {
+    if ids.generation == 0 || ids.ids.len() != words.len() {
+        return records_of(owner, words, out, make);
+    }
+    out.clear();
+    TABLE.with(|table| {
+        let mut table = table.borrow_mut();
+        if table.owner != owner || table.generation != ids.generation {
+            table.records.clear();
+            table.owner = owner;
+            table.generation = ids.generation;
+        }
+        for (word, &id) in words.iter().zip(&ids.ids) {
+            let id = id as usize;
+            if id >= table.records.len() {
+                table.records.resize(id + 1, None);
+            }
+            let record = *table.records[id].get_or_insert_with(|| make(word));
+            out.push(record);
+        }
+    });
 }
 
 /// Fills `out` (cleared first) with the record of each word; `owner`
@@ -131,6 +175,39 @@ mod tests {
         assert_eq!(made.get(), 2, "cached");
         count(new_owner(), &words, &made);
         assert_eq!(made.get(), 4, "another owner's rules are asked again");
+    }
+
+    #[test]
+    fn records_by_id_equal_records_by_address() {
+        let text = "Refund refunds REFUND 退款 the 退款";
+        let mut words = Vec::new();
+        let mut ids = WordIds::default();
+        crate::text::tokenize_with_ids(text, &mut words, &mut ids);
+        assert_ne!(ids.generation, 0);
+        assert_eq!(ids.ids[0], ids.ids[2], "one id per lowercase form");
+        assert_eq!(ids.ids[3], ids.ids[5]);
+        let made = std::cell::Cell::new(0);
+        let owner = new_owner();
+        let make = |w: &Word| {
+            made.set(made.get() + 1);
+            WordRecord {
+                flags: w.lower.len() as u8,
+                valence: Some(w.term.len() as f64),
+                phrases: NONE,
+                facts: TermFacts::default(),
+                weights: [TermWeights::default(); 2],
+                cues: [NONE; 3],
+            }
+        };
+        let (mut by_id, mut by_addr) = (Vec::new(), Vec::new());
+        records_by_id(owner, &words, &ids, &mut by_id, make);
+        assert_eq!(made.get(), 4, "refund, refunds, 退款, the");
+        records_of(owner, &words, &mut by_addr, make);
+        let key = |r: &WordRecord| (r.flags, r.valence);
+        assert_eq!(
+            by_id.iter().map(key).collect::<Vec<_>>(),
+            by_addr.iter().map(key).collect::<Vec<_>>()
+        );
     }
 
     #[test]

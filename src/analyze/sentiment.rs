@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock};
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 
-use super::model::{term_facts, zh_clause_break, LinearModel, ModelError, TermWeights};
+use super::model::{term_facts, term_hash, zh_clause_break, LinearModel, ModelError, TermWeights};
 use super::record::{WordRecord, NONE};
 use crate::text::{tokenize, Lang, Script, Span, Term, Word};
 
@@ -283,6 +283,8 @@ thread_local! {
 #[derive(Debug, Clone)]
 struct Phrase {
     terms: Vec<Term>,
+    /// [`term_hash`] of each term.
+    hashes: Vec<u64>,
     valence: f64,
     /// From the support-domain list (not from the general word list).
     domain: bool,
@@ -675,6 +677,7 @@ impl Lexicon {
             }
             let list = &mut self.en_phrase_lists[index as usize];
             list.push(Phrase {
+                hashes: terms.iter().map(|t| term_hash(t)).collect(),
                 terms,
                 valence,
                 domain,
@@ -748,7 +751,7 @@ impl Lexicon {
             let mut advanced = false;
             if words[i].script == Script::Latin && records[i].phrases != NONE {
                 let phrases = &self.en_phrase_lists[records[i].phrases as usize];
-                if let Some(p) = phrases.iter().find(|p| contiguous(words, i, &p.terms)) {
+                if let Some(p) = phrases.iter().find(|p| contiguous(words, records, i, p)) {
                     for c in &mut claimed[i..i + p.terms.len()] {
                         *c = true;
                     }
@@ -895,11 +898,18 @@ fn is_ascii_word(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn contiguous(words: &[Word], start: usize, terms: &[Term]) -> bool {
-    start + terms.len() <= words.len()
-        && words[start..start + terms.len()]
+/// Whether the phrase's terms are the words from `words[start]` (term
+/// hashes compared first, from the words' records).
+fn contiguous(words: &[Word], records: &[WordRecord], start: usize, phrase: &Phrase) -> bool {
+    let end = start + phrase.terms.len();
+    end <= words.len()
+        && records[start..end]
             .iter()
-            .zip(terms)
+            .zip(&phrase.hashes)
+            .all(|(r, &h)| r.facts.hash == h)
+        && words[start..end]
+            .iter()
+            .zip(&phrase.terms)
             .all(|(w, t)| w.term == *t)
 }
 
