@@ -43,8 +43,11 @@ pub struct CueSet {
     en_lists: Vec<Vec<EnCue>>,
     zh: Option<AhoCorasick>,
     zh_targets: Vec<(usize, usize)>,
-    /// Whether a Chinese cue is plain ASCII (else ASCII text cannot match one).
-    zh_ascii: bool,
+    /// The Chinese cues that are plain ASCII ("12315"), the only ones an
+    /// ASCII sentence can hold, matched ignoring ASCII case: an ASCII
+    /// sentence is searched as written, and only for these.
+    zh_ascii: Option<AhoCorasick>,
+    zh_ascii_targets: Vec<(usize, usize)>,
     texts: Vec<String>,
 }
 
@@ -55,6 +58,7 @@ impl CueSet {
     ) -> CueSet {
         let mut set = CueSet::default();
         let mut zh_patterns = Vec::new();
+        let mut ascii_patterns = Vec::new();
         for (target, en, zh) in targets {
             for cue in en {
                 let terms: Vec<Term> = tokenize(cue).into_iter().map(|w| w.term).collect();
@@ -82,7 +86,10 @@ impl CueSet {
                 }
                 let index = set.texts.len();
                 set.texts.push(cue.clone());
-                set.zh_ascii |= pattern.is_ascii();
+                if pattern.is_ascii() {
+                    ascii_patterns.push(pattern.clone());
+                    set.zh_ascii_targets.push((target, index));
+                }
                 zh_patterns.push(pattern);
                 set.zh_targets.push((target, index));
             }
@@ -93,6 +100,13 @@ impl CueSet {
                 .build(&zh_patterns)
                 .ok();
         }
+        if !ascii_patterns.is_empty() {
+            set.zh_ascii = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                .build(&ascii_patterns)
+                .ok();
+        }
         set
     }
 
@@ -101,13 +115,8 @@ impl CueSet {
         &self.texts[cue]
     }
 
-    /// Whether [`CueSet::find`] needs the lowercase text of an ASCII sentence
-    /// (else any text will do).
-    pub fn reads_ascii_text(&self) -> bool {
-        self.zh.is_some() && self.zh_ascii
-    }
-
-    /// Finds every cue in one sentence: `words` are its words, `lower` its lowercase text.
+    /// Finds every cue in one sentence: `words` are its words, `lower` its
+    /// lowercase text (an ASCII sentence may be given as written).
     pub fn find(&self, words: &[Word], lower: &str, out: &mut Vec<CueHit>) {
         self.find_with(
             words,
@@ -147,13 +156,14 @@ impl CueSet {
                 }
             }
         }
-        if let Some(ac) = self
-            .zh
-            .as_ref()
-            .filter(|_| self.zh_ascii || !lower.is_ascii())
-        {
+        let (ac, targets) = if lower.is_ascii() {
+            (&self.zh_ascii, &self.zh_ascii_targets)
+        } else {
+            (&self.zh, &self.zh_targets)
+        };
+        if let Some(ac) = ac {
             for m in ac.find_overlapping_iter(lower) {
-                let (target, cue) = self.zh_targets[m.pattern().as_usize()];
+                let (target, cue) = targets[m.pattern().as_usize()];
                 out.push(CueHit { target, cue });
             }
         }
@@ -199,6 +209,19 @@ mod tests {
         )
         .is_empty());
         assert!(hits(&set, "twice charged").is_empty());
+    }
+
+    #[test]
+    fn ascii_chinese_cues_match_ascii_text_in_any_case() {
+        let zh = ["12315".to_string(), "app".to_string(), "退款".to_string()];
+        let set = CueSet::build([(4, &[][..], &zh[..])]);
+        for text in ["call 12315 now", "The APP froze", "the app froze"] {
+            let mut out = Vec::new();
+            set.find(&tokenize(text), text, &mut out);
+            assert_eq!(out.len(), 1, "{text}");
+        }
+        assert!(hits(&set, "I want my money back").is_empty());
+        assert_eq!(hits(&set, "App坏了要退款"), [4]);
     }
 
     #[test]

@@ -379,12 +379,9 @@ impl Analyzer {
 
 impl Analyzer {
     /// The lowercase text of a sentence, for the Chinese cues; an ASCII
-    /// sentence is passed as it is when no cue set reads ASCII text.
+    /// sentence is passed as it is (see [`CueSet::find`]).
     fn lowercase<'a>(&self, sentence: &'a str) -> std::borrow::Cow<'a, str> {
-        let reads_ascii = self.theme_cues.reads_ascii_text()
-            || self.theme_excludes.reads_ascii_text()
-            || self.signal_cues.reads_ascii_text();
-        if sentence.is_ascii() && !reads_ascii {
+        if sentence.is_ascii() {
             std::borrow::Cow::Borrowed(sentence)
         } else {
             std::borrow::Cow::Owned(sentence.to_lowercase())
