@@ -18,7 +18,9 @@
 //! sum)`; the score is `tanh(logit / 2)` (that is `2p − 1`), with a dead zone
 //! around 0 for texts that hold no lexicon entry, so they stay neutral unless
 //! the model is confident. Features are looked up by a hash of their parts
-//! ([`feature_key`]), so scoring allocates nothing.
+//! ([`feature_key`]); the analyzer resolves a word's own features once per
+//! distinct word (see `record.rs`), so scoring a sentence allocates nothing
+//! and looks up only its word and character pairs.
 
 use std::hash::Hasher;
 use std::io::Read;
