@@ -8,6 +8,8 @@
 use aho_corasick::{AhoCorasick, MatchKind};
 use rustc_hash::FxHashMap;
 
+use super::model::term_hash;
+use super::record::NONE;
 use crate::text::{tokenize, Term, Word};
 
 /// Most words allowed between two consecutive words of an English cue.
@@ -25,6 +27,9 @@ pub struct CueHit {
 #[derive(Debug, Clone)]
 struct EnCue {
     terms: Vec<Term>,
+    /// [`term_hash`] of each term: most words that are not the cue's next
+    /// one are told apart without comparing text.
+    hashes: Vec<u64>,
     target: usize,
     cue: usize,
 }
@@ -32,11 +37,17 @@ struct EnCue {
 /// A compiled set of cues for many targets.
 #[derive(Debug, Clone, Default)]
 pub struct CueSet {
-    by_first_term: FxHashMap<Term, Vec<EnCue>>,
+    /// Index in `en_lists` of the English cues starting with a term.
+    by_first_term: FxHashMap<Term, u32>,
+    /// English cues by first term, in taxonomy order.
+    en_lists: Vec<Vec<EnCue>>,
     zh: Option<AhoCorasick>,
     zh_targets: Vec<(usize, usize)>,
-    /// Whether a Chinese cue is plain ASCII (else ASCII text cannot match one).
-    zh_ascii: bool,
+    /// The Chinese cues that are plain ASCII ("12315"), the only ones an
+    /// ASCII sentence can hold, matched ignoring ASCII case: an ASCII
+    /// sentence is searched as written, and only for these.
+    zh_ascii: Option<AhoCorasick>,
+    zh_ascii_targets: Vec<(usize, usize)>,
     texts: Vec<String>,
 }
 
@@ -47,6 +58,7 @@ impl CueSet {
     ) -> CueSet {
         let mut set = CueSet::default();
         let mut zh_patterns = Vec::new();
+        let mut ascii_patterns = Vec::new();
         for (target, en, zh) in targets {
             for cue in en {
                 let terms: Vec<Term> = tokenize(cue).into_iter().map(|w| w.term).collect();
@@ -55,14 +67,17 @@ impl CueSet {
                 }
                 let index = set.texts.len();
                 set.texts.push(cue.clone());
-                set.by_first_term
-                    .entry(terms[0].clone())
-                    .or_default()
-                    .push(EnCue {
-                        terms,
-                        target,
-                        cue: index,
-                    });
+                let next = set.en_lists.len() as u32;
+                let list = *set.by_first_term.entry(terms[0].clone()).or_insert(next);
+                if list == next {
+                    set.en_lists.push(Vec::new());
+                }
+                set.en_lists[list as usize].push(EnCue {
+                    hashes: terms.iter().map(|t| term_hash(t)).collect(),
+                    terms,
+                    target,
+                    cue: index,
+                });
             }
             for cue in zh {
                 let pattern = cue.trim().to_lowercase();
@@ -71,7 +86,10 @@ impl CueSet {
                 }
                 let index = set.texts.len();
                 set.texts.push(cue.clone());
-                set.zh_ascii |= pattern.is_ascii();
+                if pattern.is_ascii() {
+                    ascii_patterns.push(pattern.clone());
+                    set.zh_ascii_targets.push((target, index));
+                }
                 zh_patterns.push(pattern);
                 set.zh_targets.push((target, index));
             }
@@ -82,6 +100,13 @@ impl CueSet {
                 .build(&zh_patterns)
                 .ok();
         }
+        if !ascii_patterns.is_empty() {
+            set.zh_ascii = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
+                .build(&ascii_patterns)
+                .ok();
+        }
         set
     }
 
@@ -90,20 +115,40 @@ impl CueSet {
         &self.texts[cue]
     }
 
-    /// Whether [`CueSet::find`] needs the lowercase text of an ASCII sentence
-    /// (else any text will do).
-    pub fn reads_ascii_text(&self) -> bool {
-        self.zh.is_some() && self.zh_ascii
+    /// Finds every cue in one sentence: `words` are its words, `lower` its
+    /// lowercase text (an ASCII sentence may be given as written).
+    pub fn find(&self, words: &[Word], lower: &str, out: &mut Vec<CueHit>) {
+        self.find_with(
+            words,
+            |i| (self.first_of(&words[i].term), term_hash(&words[i].term)),
+            lower,
+            out,
+        );
     }
 
-    /// Finds every cue in one sentence: `words` are its words, `lower` its lowercase text.
-    pub fn find(&self, words: &[Word], lower: &str, out: &mut Vec<CueHit>) {
-        for (i, word) in words.iter().enumerate() {
-            let Some(cues) = self.by_first_term.get(&word.term) else {
+    /// Which English cues start with `term`: an index for
+    /// [`CueSet::find_with`], or [`NONE`] when none does.
+    pub(crate) fn first_of(&self, term: &Term) -> u32 {
+        self.by_first_term.get(term).copied().unwrap_or(NONE)
+    }
+
+    /// [`CueSet::find`] with [`CueSet::first_of`] and the term hash of
+    /// each word known: `known(i)` gives those of `words[i]`.
+    pub(crate) fn find_with(
+        &self,
+        words: &[Word],
+        known: impl Fn(usize) -> (u32, u64),
+        lower: &str,
+        out: &mut Vec<CueHit>,
+    ) {
+        let hash = |j: usize| known(j).1;
+        for i in 0..words.len() {
+            let list = known(i).0;
+            if list == NONE {
                 continue;
-            };
-            for cue in cues {
-                if matches_from(words, i, &cue.terms) {
+            }
+            for cue in &self.en_lists[list as usize] {
+                if matches_from(words, i, cue, hash) {
                     out.push(CueHit {
                         target: cue.target,
                         cue: cue.cue,
@@ -111,25 +156,27 @@ impl CueSet {
                 }
             }
         }
-        if let Some(ac) = self
-            .zh
-            .as_ref()
-            .filter(|_| self.zh_ascii || !lower.is_ascii())
-        {
+        let (ac, targets) = if lower.is_ascii() {
+            (&self.zh_ascii, &self.zh_ascii_targets)
+        } else {
+            (&self.zh, &self.zh_targets)
+        };
+        if let Some(ac) = ac {
             for m in ac.find_overlapping_iter(lower) {
-                let (target, cue) = self.zh_targets[m.pattern().as_usize()];
+                let (target, cue) = targets[m.pattern().as_usize()];
                 out.push(CueHit { target, cue });
             }
         }
     }
 }
 
-/// Whether `terms` occur in order from `words[start]`, with small gaps.
-fn matches_from(words: &[Word], start: usize, terms: &[Term]) -> bool {
+/// Whether the cue's terms occur in order from `words[start]`, with small
+/// gaps; `hash(j)` is the [`term_hash`] of `words[j]`.
+fn matches_from(words: &[Word], start: usize, cue: &EnCue, hash: impl Fn(usize) -> u64) -> bool {
     let mut pos = start;
-    for term in &terms[1..] {
+    for (term, &h) in cue.terms.iter().zip(&cue.hashes).skip(1) {
         let window_end = (pos + 2 + MAX_GAP).min(words.len());
-        match (pos + 1..window_end).find(|&j| words[j].term == *term) {
+        match (pos + 1..window_end).find(|&j| hash(j) == h && words[j].term == *term) {
             Some(j) => pos = j,
             None => return false,
         }
@@ -162,6 +209,19 @@ mod tests {
         )
         .is_empty());
         assert!(hits(&set, "twice charged").is_empty());
+    }
+
+    #[test]
+    fn ascii_chinese_cues_match_ascii_text_in_any_case() {
+        let zh = ["12315".to_string(), "app".to_string(), "退款".to_string()];
+        let set = CueSet::build([(4, &[][..], &zh[..])]);
+        for text in ["call 12315 now", "The APP froze", "the app froze"] {
+            let mut out = Vec::new();
+            set.find(&tokenize(text), text, &mut out);
+            assert_eq!(out.len(), 1, "{text}");
+        }
+        assert!(hits(&set, "I want my money back").is_empty());
+        assert_eq!(hits(&set, "App坏了要退款"), [4]);
     }
 
     #[test]

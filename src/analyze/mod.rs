@@ -9,19 +9,26 @@
 
 mod cues;
 mod model;
+mod record;
 mod sentiment;
 mod taxonomy;
 
 pub use cues::{CueHit, CueSet, MAX_GAP};
 pub use model::{feature_hash, feature_name, sentence_features, LinearModel, ModelError};
+use sentiment::CONTRAST;
 pub use sentiment::{
     normalize, parse_tsv, Label, Lexicon, LexiconError, SentenceParts, Sentiment, NEUTRAL_BAND,
 };
 pub use taxonomy::{SignalDef, Taxonomy, TaxonomyError, ThemeDef, DEFAULT_TAXONOMY};
 
+use std::cell::RefCell;
+
 use serde::{Deserialize, Serialize};
 
-use crate::text::{detect_language, sentence_words, split_sentences, tokenize, Lang, Span, Word};
+use crate::text::{
+    detect_language, sentence_words, split_sentences, tokenize_with_ids, Lang, Span, Word, WordIds,
+};
+use record::WordRecord;
 
 /// Per theme while a record is read: score sum, sentences, cues, sentence spans.
 type ThemeAcc = (f64, usize, Vec<usize>, Vec<(u32, u32)>);
@@ -92,6 +99,29 @@ pub struct Analyzer {
     theme_cues: CueSet,
     theme_excludes: CueSet,
     signal_cues: CueSet,
+    /// Identifies these rules in the per-thread word records ([`record`]).
+    owner: u64,
+}
+
+/// Per-text working memory of [`Analyzer::analyze`], reused on a thread.
+#[derive(Default)]
+struct Buffers {
+    words: Vec<Word>,
+    ids: WordIds,
+    records: Vec<WordRecord>,
+}
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+/// Runs `f` with this thread's buffers (fresh ones when they are in use).
+fn with_buffers<T>(f: impl FnOnce(&mut Buffers) -> T) -> T {
+    let mut buffers = BUFFERS.with(|b| std::mem::take(&mut *b.borrow_mut()));
+    let out = f(&mut buffers);
+    buffers.words.clear();
+    BUFFERS.with(|b| *b.borrow_mut() = buffers);
+    out
 }
 
 impl Analyzer {
@@ -124,7 +154,19 @@ impl Analyzer {
             theme_cues,
             theme_excludes,
             signal_cues,
+            owner: record::new_owner(),
         }
+    }
+
+    /// What the rules need to know of one word.
+    fn word_record(&self, word: &Word) -> WordRecord {
+        let mut record = self.lexicon.word_record(word);
+        record.cues = [
+            self.theme_cues.first_of(&word.term),
+            self.theme_excludes.first_of(&word.term),
+            self.signal_cues.first_of(&word.term),
+        ];
+        record
     }
 
     /// The taxonomy in use.
@@ -150,12 +192,31 @@ impl Analyzer {
 
     /// Analyses one text.
     pub fn analyze(&self, input: AnalysisInput) -> Analysis {
-        self.analyze_words(input, &tokenize(input.text))
+        with_buffers(|b| {
+            tokenize_with_ids(input.text, &mut b.words, &mut b.ids);
+            record::records_by_id(self.owner, &b.words, &b.ids, &mut b.records, |w| {
+                self.word_record(w)
+            });
+            self.analyze_records(input, &b.words, &b.records)
+        })
     }
 
     /// Analyses one text whose words the caller has: `words` must be
-    /// [`tokenize`] of `input.text` (so the index can take them too).
+    /// [`crate::text::tokenize`] of `input.text` (so the index can take them too).
     pub fn analyze_words(&self, input: AnalysisInput, words: &[Word]) -> Analysis {
+        with_buffers(|b| {
+            record::records_of(self.owner, words, &mut b.records, |w| self.word_record(w));
+            self.analyze_records(input, words, &b.records)
+        })
+    }
+
+    /// [`Analyzer::analyze_words`] with the record of each word (`records[k]` of `words[k]`).
+    fn analyze_records(
+        &self,
+        input: AnalysisInput,
+        words: &[Word],
+        records: &[WordRecord],
+    ) -> Analysis {
         let text = input.text;
         let lang = input.lang.unwrap_or_else(|| detect_language(text));
         let sentences = split_sentences(text);
@@ -168,24 +229,33 @@ impl Analyzer {
         let mut first_word = 0;
         for span in &sentences {
             let sentence_words = sentence_words(words, *span, &mut first_word);
-            let parts = self
-                .lexicon
-                .sentence_parts(lang, text, *span, sentence_words);
+            let sentence_records = &records[first_word..first_word + sentence_words.len()];
+            let parts =
+                self.lexicon
+                    .parts_with(lang, text, *span, sentence_words, sentence_records);
+            let first = |set: usize| {
+                move |k: usize| {
+                    let record = &sentence_records[k];
+                    (record.cues[set], record.facts.hash)
+                }
+            };
             total.add(parts);
             let sentence_score = self.lexicon.sentence_score(lang, parts);
 
             let lower = self.lowercase(&text[span.start..span.end]);
             hits.clear();
             excluded.clear();
-            self.theme_cues.find(sentence_words, &lower, &mut hits);
+            self.theme_cues
+                .find_with(sentence_words, first(0), &lower, &mut hits);
             if hits.is_empty() {
-                self.signal_cues.find(sentence_words, &lower, &mut hits);
+                self.signal_cues
+                    .find_with(sentence_words, first(2), &lower, &mut hits);
                 record_signals(&hits, &mut signals);
                 continue;
             }
             self.theme_excludes
-                .find(sentence_words, &lower, &mut excluded);
-            let clauses = self.clause_scores(lang, text, *span, sentence_words);
+                .find_with(sentence_words, first(1), &lower, &mut excluded);
+            let clauses = self.clause_scores(lang, text, *span, sentence_words, sentence_records);
             for hit in &hits {
                 if excluded.iter().any(|e| e.target == hit.target) {
                     continue;
@@ -209,7 +279,8 @@ impl Analyzer {
                 }
             }
             hits.clear();
-            self.signal_cues.find(sentence_words, &lower, &mut hits);
+            self.signal_cues
+                .find_with(sentence_words, first(2), &lower, &mut hits);
             record_signals(&hits, &mut signals);
         }
 
@@ -268,9 +339,10 @@ impl Analyzer {
         text: &str,
         span: Span,
         words: &[Word],
+        records: &[WordRecord],
     ) -> Vec<(f64, Vec<usize>)> {
         let mut bounds: Vec<usize> = vec![0];
-        bounds.extend((1..words.len()).filter(|&k| self.lexicon.is_contrast(&words[k])));
+        bounds.extend((1..words.len()).filter(|&k| records[k].flags & CONTRAST != 0));
         if bounds.len() == 1 {
             return Vec::new();
         }
@@ -279,6 +351,7 @@ impl Analyzer {
         let mut hits = Vec::new();
         for pair in bounds.windows(2) {
             let clause_words = &words[pair[0]..pair[1]];
+            let clause_records = &records[pair[0]..pair[1]];
             let start = if pair[0] == 0 {
                 span.start
             } else {
@@ -292,10 +365,14 @@ impl Analyzer {
             let clause = Span { start, end };
             let parts = self
                 .lexicon
-                .sentence_parts(lang, text, clause, clause_words);
+                .parts_with(lang, text, clause, clause_words, clause_records);
             hits.clear();
-            self.theme_cues
-                .find(clause_words, &self.lowercase(&text[start..end]), &mut hits);
+            self.theme_cues.find_with(
+                clause_words,
+                |k| (clause_records[k].cues[0], clause_records[k].facts.hash),
+                &self.lowercase(&text[start..end]),
+                &mut hits,
+            );
             out.push((
                 self.lexicon.sentence_score(lang, parts),
                 hits.iter().map(|h| h.target).collect(),
@@ -307,12 +384,9 @@ impl Analyzer {
 
 impl Analyzer {
     /// The lowercase text of a sentence, for the Chinese cues; an ASCII
-    /// sentence is passed as it is when no cue set reads ASCII text.
+    /// sentence is passed as it is (see [`CueSet::find`]).
     fn lowercase<'a>(&self, sentence: &'a str) -> std::borrow::Cow<'a, str> {
-        let reads_ascii = self.theme_cues.reads_ascii_text()
-            || self.theme_excludes.reads_ascii_text()
-            || self.signal_cues.reads_ascii_text();
-        if sentence.is_ascii() && !reads_ascii {
+        if sentence.is_ascii() {
             std::borrow::Cow::Borrowed(sentence)
         } else {
             std::borrow::Cow::Owned(sentence.to_lowercase())

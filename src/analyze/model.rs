@@ -18,7 +18,9 @@
 //! sum)`; the score is `tanh(logit / 2)` (that is `2p − 1`), with a dead zone
 //! around 0 for texts that hold no lexicon entry, so they stay neutral unless
 //! the model is confident. Features are looked up by a hash of their parts
-//! ([`feature_key`]), so scoring allocates nothing.
+//! ([`feature_key`]); the analyzer resolves a word's own features once per
+//! distinct word (see `record.rs`), so scoring a sentence allocates nothing
+//! and looks up only its word and character pairs.
 
 use std::hash::Hasher;
 use std::io::Read;
@@ -83,16 +85,28 @@ pub fn feature_hash(kind: u8, first: &str, second: &str) -> u64 {
 }
 
 /// Key of a feature in a model's weight table. Not [`feature_hash`]: FNV-1a
-/// goes byte by byte, and scoring hashes every feature of every sentence;
-/// this hashes eight bytes at a time. The table is built from the names in
+/// goes byte by byte, and scoring hashes every feature of every sentence.
+/// The key combines the kind with a hash of each part ([`term_hash`]), so a
+/// word's part is hashed once and a pair of words ("b:not good") is keyed
+/// from the two words' hashes alone. The table is built from the names in
 /// the model file with the same function, so the file format is unchanged.
 fn feature_key(kind: u8, first: &str, second: &str) -> u64 {
+    part_key(kind, term_hash(first), term_hash(second))
+}
+
+/// Hash of one part of a feature name (a word, two characters, or "").
+pub(crate) fn term_hash(part: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(part.as_bytes());
+    h.finish()
+}
+
+/// [`feature_key`] from the kind and the [`term_hash`] of each part.
+fn part_key(kind: u8, first: u64, second: u64) -> u64 {
     let mut h = FxHasher::default();
     h.write_u8(kind);
-    h.write(first.as_bytes());
-    // 0xff never occurs in UTF-8: ("ab", "c") and ("a", "bc") differ.
-    h.write_u8(0xff);
-    h.write(second.as_bytes());
+    h.write_u64(first);
+    h.write_u64(second);
     h.finish()
 }
 
@@ -178,6 +192,16 @@ fn negator(word: &Word) -> bool {
     NEGATORS.contains(word.lower.as_str())
 }
 
+/// One feature of a sentence, as [`walk_features`] finds it.
+enum Feature<'s> {
+    /// `kind:TERM` (`u`, `n` or `a`) of the word at this index.
+    Word(u8, usize),
+    /// `b:TERM TERM` of the word at this index and the one before.
+    Pair(usize),
+    /// `c:XY`: two adjacent Chinese characters.
+    Chars(&'s str),
+}
+
 /// Calls `sink` with every feature of one sentence: `sentence` is its text,
 /// starting at byte `base` of the text that `words` (its words) point into.
 /// Words and characters inside a `silenced` range (bytes of `sentence`: the
@@ -189,11 +213,37 @@ pub fn sentence_features(
     silenced: &[(usize, usize)],
     sink: &mut FeatureSink,
 ) {
+    walk_features(
+        sentence,
+        base,
+        words,
+        silenced,
+        |k| negator(&words[k]),
+        |k| ZH_CONTRAST.contains(&words[k].term.as_str()),
+        |feature| match feature {
+            Feature::Word(kind, k) => sink(kind, &words[k].term, ""),
+            Feature::Pair(k) => sink(b'b', &words[k - 1].term, &words[k].term),
+            Feature::Chars(chars) => sink(b'c', chars, ""),
+        },
+    );
+}
+
+/// The features of one sentence, in the order [`sentence_features`] gives
+/// them (a model's sum depends on it): `negates(k)` and `turns(k)` say
+/// whether word `k` is a negator or a Chinese contrast word.
+fn walk_features<'s>(
+    sentence: &'s str,
+    base: usize,
+    words: &[Word],
+    silenced: &[(usize, usize)],
+    negates: impl Fn(usize) -> bool,
+    turns: impl Fn(usize) -> bool,
+    mut sink: impl FnMut(Feature<'s>),
+) {
     let quiet = |start: usize, end: usize| silenced.iter().any(|&(s, e)| start >= s && end <= e);
     let mut negated_until = 0usize;
     let mut after_contrast = false;
     for (k, word) in words.iter().enumerate() {
-        let term = word.term.as_str();
         if !silenced.is_empty() && quiet(word.start - base, word.end - base) {
             continue;
         }
@@ -203,33 +253,66 @@ pub fn sentence_features(
         {
             negated_until = 0;
         }
-        sink(b'u', term, "");
+        sink(Feature::Word(b'u', k));
         if k > 0 && (silenced.is_empty() || !quiet(words[k - 1].start - base, word.end - base)) {
-            sink(b'b', &words[k - 1].term, term);
+            sink(Feature::Pair(k));
         }
         if k < negated_until {
-            sink(b'n', term, "");
+            sink(Feature::Word(b'n', k));
         }
-        if negator(word) {
+        if negates(k) {
             negated_until = k + 4;
         }
         if word.script == Script::Han {
             if after_contrast {
-                sink(b'a', term, "");
+                sink(Feature::Word(b'a', k));
             }
-            after_contrast |= ZH_CONTRAST.contains(&term);
+            after_contrast |= turns(k);
         }
     }
     let mut prev: Option<(usize, char)> = None;
     for (i, c) in sentence.char_indices() {
         if crate::text::is_han(c) {
             if let Some((p, _)) = prev {
-                sink(b'c', &sentence[p..i + c.len_utf8()], "");
+                sink(Feature::Chars(&sentence[p..i + c.len_utf8()]));
             }
             prev = Some((i, c));
         } else {
             prev = None;
         }
+    }
+}
+
+/// What a model knows of one word alone: the weights of its `u:`, `n:` and
+/// `a:` features, looked up once per distinct word rather than once per
+/// occurrence.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TermWeights {
+    /// Weight of `u:TERM`.
+    pub u: Option<f32>,
+    /// Weight of `n:TERM`.
+    pub n: Option<f32>,
+    /// Weight of `a:TERM`.
+    pub a: Option<f32>,
+}
+
+/// The model-side facts of one word that do not depend on a model.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TermFacts {
+    /// [`term_hash`] of the term.
+    pub hash: u64,
+    /// Whether the word opens a negation scope for `n:` features.
+    pub negator: bool,
+    /// Whether the word is a Chinese contrast word (for `a:` features).
+    pub contrast: bool,
+}
+
+/// [`TermFacts`] of a word.
+pub(crate) fn term_facts(word: &Word) -> TermFacts {
+    TermFacts {
+        hash: term_hash(&word.term),
+        negator: negator(word),
+        contrast: ZH_CONTRAST.contains(&word.term.as_str()),
     }
 }
 
@@ -329,15 +412,66 @@ impl LinearModel {
         words: &[Word],
         silenced: &[(usize, usize)],
     ) -> (f64, usize) {
+        let facts: Vec<TermFacts> = words.iter().map(term_facts).collect();
+        let weights: Vec<TermWeights> = words.iter().map(|w| self.term_weights(&w.term)).collect();
+        self.logit_with(sentence, base, words, silenced, |k| {
+            (&facts[k], &weights[k])
+        })
+    }
+
+    /// The weights of the features of one word alone.
+    pub(crate) fn term_weights(&self, term: &str) -> TermWeights {
+        let get = |kind| self.weights.get(&feature_key(kind, term, "")).copied();
+        TermWeights {
+            u: get(b'u'),
+            n: get(b'n'),
+            a: get(b'a'),
+        }
+    }
+
+    /// [`LinearModel::sentence_logit`] with each word's facts and weights
+    /// known (`known(k)` of `words[k]`): only pairs of words and of
+    /// characters are looked up. The weights are summed in the order of
+    /// [`sentence_features`], so the sum is the same to the last bit.
+    pub(crate) fn logit_with<'w>(
+        &self,
+        sentence: &str,
+        base: usize,
+        words: &[Word],
+        silenced: &[(usize, usize)],
+        known: impl Fn(usize) -> (&'w TermFacts, &'w TermWeights),
+    ) -> (f64, usize) {
+        let facts = |k| known(k).0;
+        let weights = |k| known(k).1;
         let mut sum = 0.0f64;
-        let mut known = 0usize;
-        sentence_features(sentence, base, words, silenced, &mut |kind, a, b| {
-            if let Some(&w) = self.weights.get(&feature_key(kind, a, b)) {
+        let mut found = 0usize;
+        let mut add = |w: Option<f32>| {
+            if let Some(w) = w {
                 sum += f64::from(w);
-                known += 1;
+                found += 1;
             }
-        });
-        (sum, known)
+        };
+        walk_features(
+            sentence,
+            base,
+            words,
+            silenced,
+            |k| facts(k).negator,
+            |k| facts(k).contrast,
+            |feature| match feature {
+                Feature::Word(b'u', k) => add(weights(k).u),
+                Feature::Word(b'n', k) => add(weights(k).n),
+                Feature::Word(_, k) => add(weights(k).a),
+                Feature::Pair(k) => {
+                    let key = part_key(b'b', facts(k - 1).hash, facts(k).hash);
+                    add(self.weights.get(&key).copied());
+                }
+                Feature::Chars(chars) => {
+                    add(self.weights.get(&feature_key(b'c', chars, "")).copied());
+                }
+            },
+        );
+        (sum, found)
     }
 
     /// Score in [-1, 1] of a text (or sentence) from its summed parts and

@@ -14,7 +14,8 @@ use std::sync::{Arc, LazyLock};
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 
-use super::model::{zh_clause_break, LinearModel, ModelError};
+use super::model::{term_facts, term_hash, zh_clause_break, LinearModel, ModelError, TermWeights};
+use super::record::{WordRecord, NONE};
 use crate::text::{tokenize, Lang, Script, Span, Term, Word};
 
 /// Default lexicons, embedded (see data/SOURCES.md).
@@ -282,6 +283,8 @@ thread_local! {
 #[derive(Debug, Clone)]
 struct Phrase {
     terms: Vec<Term>,
+    /// [`term_hash`] of each term.
+    hashes: Vec<u64>,
     valence: f64,
     /// From the support-domain list (not from the general word list).
     domain: bool,
@@ -304,7 +307,10 @@ pub struct LexiconError {
 pub struct Lexicon {
     fingerprint: u64,
     en_words: HashMap<String, f64>,
-    en_phrases: HashMap<Term, Vec<Phrase>>,
+    /// Index in `en_phrase_lists` of the phrases starting with a term.
+    en_phrases: HashMap<Term, u32>,
+    /// English phrases by first term, longest first.
+    en_phrase_lists: Vec<Vec<Phrase>>,
     zh_words: HashMap<String, f64>,
     zh_phrases: Option<AhoCorasick>,
     zh_phrase_valence: Vec<f64>,
@@ -451,6 +457,39 @@ impl Lexicon {
         }
     }
 
+    /// What the rules and models need of one word (no cue: those are the
+    /// analyzer's, see [`super::record`]).
+    pub(crate) fn word_record(&self, word: &Word) -> WordRecord {
+        let valence = match word.script {
+            Script::Latin => self.en_words.get(word.lower.as_str()).copied(),
+            Script::Han => self
+                .zh_words
+                .get(word.lower.as_str())
+                .copied()
+                .or_else(|| self.fused_zh(&word.lower)),
+        };
+        let phrases = match word.script {
+            Script::Latin => self.en_phrases.get(&word.term).copied().unwrap_or(NONE),
+            Script::Han => NONE,
+        };
+        let weights = |m: &Option<Arc<LinearModel>>| {
+            m.as_ref()
+                .map_or_else(TermWeights::default, |m| m.term_weights(&word.term))
+        };
+        WordRecord {
+            flags: modifier(word),
+            valence,
+            phrases,
+            facts: term_facts(word),
+            weights: [weights(&self.en_model), weights(&self.zh_model)],
+            cues: [NONE; 3],
+        }
+    }
+
+    fn word_records(&self, words: &[Word]) -> Vec<WordRecord> {
+        words.iter().map(|w| self.word_record(w)).collect()
+    }
+
     /// The parts of one sentence's score: `span` is its byte range in `text`,
     /// `words` its words.
     pub fn sentence_parts(
@@ -460,8 +499,30 @@ impl Lexicon {
         span: Span,
         words: &[Word],
     ) -> SentenceParts {
+        self.parts_with(lang, text, span, words, &self.word_records(words))
+    }
+
+    /// [`Lexicon::sentence_parts`] with the record of each word (`records[k]`
+    /// of `words[k]`).
+    pub(crate) fn parts_with(
+        &self,
+        lang: Lang,
+        text: &str,
+        span: Span,
+        words: &[Word],
+        records: &[WordRecord],
+    ) -> SentenceParts {
         let mut silenced = Vec::new();
-        let (valence, domain) = self.sentence_valences(text, span, words, &mut silenced);
+        let (valence, domain) = SCRATCH.with(|scratch| {
+            self.valences_with(
+                text,
+                span,
+                words,
+                records,
+                &mut silenced,
+                &mut scratch.borrow_mut(),
+            )
+        });
         let sentence = &text[span.start..span.end];
         // A question without a sentiment word ("can you tell me how to ...?")
         // asks; the model, trained on statements, is not asked about it. In
@@ -471,8 +532,13 @@ impl Lexicon {
             && domain == 0.0
             && sentence.trim_end().ends_with(['?', '？'])
             && (lang != Lang::Zh || ZH_INQUIRY.iter().any(|w| sentence.contains(w)));
+        let slot = usize::from(lang == Lang::Zh);
         let (logit, known) = match self.model(lang) {
-            Some(m) if !plain_question => m.sentence_logit(sentence, span.start, words, &silenced),
+            Some(m) if !plain_question => {
+                m.logit_with(sentence, span.start, words, &silenced, |k| {
+                    (&records[k].facts, &records[k].weights[slot])
+                })
+            }
             _ => (0.0, 0),
         };
         SentenceParts {
@@ -512,6 +578,7 @@ impl Lexicon {
             fingerprint: crate::record::fnv1a(canonical.as_bytes()),
             en_words: HashMap::default(),
             en_phrases: HashMap::default(),
+            en_phrase_lists: Vec::new(),
             zh_words: zh_words.into_iter().collect(),
             zh_phrases: None,
             zh_phrase_valence: Vec::new(),
@@ -603,8 +670,14 @@ impl Lexicon {
     fn add_en_phrase(&mut self, phrase: &str, valence: f64, domain: bool) {
         let terms: Vec<Term> = tokenize(phrase).into_iter().map(|w| w.term).collect();
         if let Some(first) = terms.first() {
-            let list = self.en_phrases.entry(first.clone()).or_default();
+            let next = self.en_phrase_lists.len() as u32;
+            let index = *self.en_phrases.entry(first.clone()).or_insert(next);
+            if index == next {
+                self.en_phrase_lists.push(Vec::new());
+            }
+            let list = &mut self.en_phrase_lists[index as usize];
             list.push(Phrase {
+                hashes: terms.iter().map(|t| term_hash(t)).collect(),
                 terms,
                 valence,
                 domain,
@@ -633,8 +706,16 @@ impl Lexicon {
         words: &[Word],
         silenced: &mut Vec<(usize, usize)>,
     ) -> (f64, f64) {
+        let records = self.word_records(words);
         SCRATCH.with(|scratch| {
-            self.valences_with(text, span, words, silenced, &mut scratch.borrow_mut())
+            self.valences_with(
+                text,
+                span,
+                words,
+                &records,
+                silenced,
+                &mut scratch.borrow_mut(),
+            )
         })
     }
 
@@ -643,6 +724,7 @@ impl Lexicon {
         text: &str,
         span: Span,
         words: &[Word],
+        records: &[WordRecord],
         silenced: &mut Vec<(usize, usize)>,
         scratch: &mut Scratch,
     ) -> (f64, f64) {
@@ -659,7 +741,7 @@ impl Lexicon {
             items,
         } = scratch;
         flags.clear();
-        flags.extend(words.iter().map(modifier));
+        flags.extend(records.iter().map(|r| r.flags));
         // 1. Phrases claim their words.
         claimed.clear();
         claimed.resize(words.len(), false);
@@ -667,20 +749,19 @@ impl Lexicon {
         let mut i = 0;
         while i < words.len() {
             let mut advanced = false;
-            if words[i].script == Script::Latin {
-                if let Some(phrases) = self.en_phrases.get(&words[i].term) {
-                    if let Some(p) = phrases.iter().find(|p| contiguous(words, i, &p.terms)) {
-                        for c in &mut claimed[i..i + p.terms.len()] {
-                            *c = true;
-                        }
-                        items.push((i, p.valence, p.domain));
-                        if p.valence == 0.0 {
-                            let end = words[i + p.terms.len() - 1].end;
-                            silenced.push((words[i].start - base, end - base));
-                        }
-                        i += p.terms.len();
-                        advanced = true;
+            if words[i].script == Script::Latin && records[i].phrases != NONE {
+                let phrases = &self.en_phrase_lists[records[i].phrases as usize];
+                if let Some(p) = phrases.iter().find(|p| contiguous(words, records, i, p)) {
+                    for c in &mut claimed[i..i + p.terms.len()] {
+                        *c = true;
                     }
+                    items.push((i, p.valence, p.domain));
+                    if p.valence == 0.0 {
+                        let end = words[i + p.terms.len() - 1].end;
+                        silenced.push((words[i].start - base, end - base));
+                    }
+                    i += p.terms.len();
+                    advanced = true;
                 }
             }
             if !advanced {
@@ -714,19 +795,11 @@ impl Lexicon {
             }
         }
         // 2. Words.
-        for (k, word) in words.iter().enumerate() {
+        for (k, record) in records.iter().enumerate() {
             if claimed[k] || flags[k] != 0 {
                 continue;
             }
-            let valence = match word.script {
-                Script::Latin => self.en_words.get(word.lower.as_str()).copied(),
-                Script::Han => self
-                    .zh_words
-                    .get(word.lower.as_str())
-                    .copied()
-                    .or_else(|| self.fused_zh(&word.lower)),
-            };
-            if let Some(v) = valence {
+            if let Some(v) = record.valence {
                 items.push((k, v, false));
             }
         }
@@ -825,18 +898,26 @@ fn is_ascii_word(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-fn contiguous(words: &[Word], start: usize, terms: &[Term]) -> bool {
-    start + terms.len() <= words.len()
-        && words[start..start + terms.len()]
+/// Whether the phrase's terms are the words from `words[start]` (term
+/// hashes compared first, from the words' records).
+fn contiguous(words: &[Word], records: &[WordRecord], start: usize, phrase: &Phrase) -> bool {
+    let end = start + phrase.terms.len();
+    end <= words.len()
+        && records[start..end]
             .iter()
-            .zip(terms)
+            .zip(&phrase.hashes)
+            .all(|(r, &h)| r.facts.hash == h)
+        && words[start..end]
+            .iter()
+            .zip(&phrase.terms)
             .all(|(w, t)| w.term == *t)
 }
 
 const NEGATOR: u8 = 1;
 const BOOSTER: u8 = 2;
 const DAMPENER: u8 = 4;
-const CONTRAST: u8 = 8;
+/// Modifier flag of a contrast word ("but", 但是).
+pub(crate) const CONTRAST: u8 = 8;
 
 /// Modifier flags of each English and Chinese modifier word.
 static MODIFIERS: LazyLock<HashMap<&'static str, u8>> = LazyLock::new(|| {

@@ -65,6 +65,13 @@ impl Term {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Address of the shared text: equal for clones of one term, and never
+    /// another term's while this one lives (a key for per-word caches that
+    /// keep the term).
+    pub fn addr(&self) -> usize {
+        Arc::as_ptr(&self.0).cast::<u8>() as usize
+    }
 }
 
 impl std::ops::Deref for Term {
@@ -160,7 +167,12 @@ const WORD_CACHE_SIZE: usize = 50_000;
 /// customer text repeats its words.
 #[derive(Default)]
 struct WordCache {
-    words: FxHashMap<Term, Term>,
+    /// Lowercase form -> (term, id): ids count the entries from 0.
+    words: FxHashMap<Term, (Term, u32)>,
+    /// Changes whenever the cache starts afresh, so ids are not reused.
+    generation: u64,
+    /// Id of each word of the text being tokenized, when asked for.
+    ids: Option<Vec<u32>>,
     /// Lowercasing buffer, reused.
     buffer: String,
 }
@@ -173,15 +185,23 @@ impl WordCache {
     /// The shared lowercase form and term of `lower`; `normalize` computes
     /// the term of a word not seen yet.
     fn get(&mut self, lower: &str, normalize: impl FnOnce(&str) -> Term) -> (Term, Term) {
-        if let Some((l, t)) = self.words.get_key_value(lower) {
+        if let Some((l, (t, id))) = self.words.get_key_value(lower) {
+            if let Some(ids) = &mut self.ids {
+                ids.push(*id);
+            }
             return (l.clone(), t.clone());
         }
         if self.words.len() >= WORD_CACHE_SIZE {
             self.words.clear();
+            self.generation = next_generation();
         }
         let l = Term::from(lower);
         let t = normalize(lower);
-        self.words.insert(l.clone(), t.clone());
+        let id = self.words.len() as u32;
+        self.words.insert(l.clone(), (t.clone(), id));
+        if let Some(ids) = &mut self.ids {
+            ids.push(id);
+        }
         (l, t)
     }
 
@@ -212,6 +232,12 @@ impl WordCache {
     }
 }
 
+/// A generation number no cache on any thread has had.
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 fn stem_of(lower: &str) -> Term {
     Term::from(&*STEMMER.stem(lower))
 }
@@ -232,6 +258,40 @@ pub fn tokenize(text: &str) -> Vec<Word> {
 pub fn tokenize_into(text: &str, words: &mut Vec<Word>) {
     words.clear();
     WORDS.with(|cache| tokenize_with(text, words, &mut cache.borrow_mut()));
+}
+
+/// Word ids of a thread: [`tokenize_with_ids`] gives each distinct word
+/// (lowercase form) one small id, so a per-word table can be a `Vec`
+/// indexed by id rather than a hash map. Ids are valid for one generation:
+/// when the generation changes, a table must start afresh; generation 0
+/// means the ids are not to be used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WordIds {
+    /// Generation of the ids (never the same on two threads or after a
+    /// reset), or 0.
+    pub generation: u64,
+    /// Id of each word, in order; below the cache size.
+    pub ids: Vec<u32>,
+}
+
+/// [`tokenize_into`], with the id of each word in `ids` (cleared first).
+pub fn tokenize_with_ids(text: &str, words: &mut Vec<Word>, ids: &mut WordIds) {
+    words.clear();
+    WORDS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.generation == 0 {
+            cache.generation = next_generation();
+        }
+        let mut buffer = std::mem::take(&mut ids.ids);
+        buffer.clear();
+        cache.ids = Some(buffer);
+        let start = cache.generation;
+        tokenize_with(text, words, &mut cache);
+        ids.ids = cache.ids.take().unwrap_or_default();
+        // Generation 0 when the cache started afresh inside this text: ids
+        // given before the reset may be given again after it.
+        ids.generation = if cache.generation == start { start } else { 0 };
+    });
 }
 
 fn tokenize_with(text: &str, words: &mut Vec<Word>, cache: &mut WordCache) {
