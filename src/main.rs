@@ -15,11 +15,6 @@ use clap::Parser;
 use cli::{Args, Command};
 use commands::Failure;
 
-/// mimalloc: analysis and indexing allocate many small short-lived strings
-/// and vectors, which it serves faster than the system allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
