@@ -242,6 +242,10 @@ pub fn run(
         })?;
     let index = VocIndex::open_or_create(&config.index_dir)?;
     let mut writer = index.writer(config.threads)?;
+    // Another run may have committed between opening and taking the lock:
+    // read its commit, so keys it added are known (new keys are added
+    // without a delete term).
+    index.reload()?;
     let fingerprint = config.analyzer.fingerprint();
     let analyzer = &config.analyzer;
 

@@ -51,9 +51,13 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_on(index())
+    }
+
+    fn start_on(index: &Path) -> Server {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("vocscope"))
             .args(["serve", "--addr", "127.0.0.1:0", "--index"])
-            .arg(index())
+            .arg(index)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -425,6 +429,47 @@ fn bad_requests_get_4xx_and_the_server_stays_up() {
     }
     // Still serving.
     assert_eq!(get(a, "/api/search?q=refund").status, 200);
+}
+
+/// A run with a new user dictionary while serve is up re-tokenizes the
+/// index: serve, whose jieba was set up at start, says to restart it
+/// instead of splitting queries the old way and silently missing.
+#[test]
+fn a_changed_user_dictionary_asks_for_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = dir.path().join("index");
+    let export = dir.path().join("in.jsonl");
+    std::fs::write(&export, "{\"id\":\"1\",\"text\":\"悦享卡扣费了两次\"}\n").expect("write");
+    let dict = dir.path().join("products.txt");
+    std::fs::write(&dict, "悦享卡\n").expect("write");
+    let run = |extra: &[&Path]| {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("vocscope"));
+        cmd.args(["run", "--quiet", "--index"])
+            .arg(&index)
+            .arg("--out")
+            .arg(dir.path().join("report"))
+            .arg(&export);
+        for p in extra {
+            cmd.arg("--user-dict").arg(p);
+        }
+        assert!(cmd.status().expect("vocscope run").success());
+    };
+    // 扣费 (charged), URL-encoded.
+    let query = "/api/search?q=%E6%89%A3%E8%B4%B9";
+    run(&[]);
+    let server = Server::start_on(&index);
+    assert_eq!(get(server.addr, query).status, 200);
+    run(&[&dict]);
+    let refused = get(server.addr, query);
+    assert_eq!(refused.status, 503);
+    let message = refused.json()["error"].to_string();
+    assert!(message.contains("restart"), "{message}");
+    // Restarted, it splits queries with the new dictionary: 扣费 is a word now.
+    drop(server);
+    let server = Server::start_on(&index);
+    let hits = get(server.addr, query);
+    assert_eq!(hits.status, 200);
+    assert_eq!(hits.json()["total"], 1, "{}", hits.json());
 }
 
 #[test]

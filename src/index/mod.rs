@@ -294,6 +294,12 @@ impl VocIndex {
         self.reader.reload().map_err(|e| self.tantivy_err(e))
     }
 
+    /// Identifies the commit the reader sees: it changes when a reload finds
+    /// a new commit.
+    pub fn reader_generation(&self) -> u64 {
+        self.reader.searcher().generation().generation_id()
+    }
+
     /// Number of records in the last visible commit.
     pub fn num_records(&self) -> u64 {
         self.reader.searcher().num_docs()

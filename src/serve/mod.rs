@@ -81,6 +81,9 @@ struct AppState {
     facets: FacetCache,
     /// Summary JSON and the commit opstamp it was computed for.
     themes: Mutex<Option<(Option<u64>, Arc<Value>)>>,
+    /// The reader generation whose commit was checked to carry this
+    /// server's user dictionary (see [`reload`]).
+    dictionary_checked: std::sync::atomic::AtomicU64,
 }
 
 type Shared = Arc<AppState>;
@@ -97,6 +100,7 @@ pub fn serve(config: ServeConfig, on_bound: impl FnOnce(SocketAddr)) -> Result<(
         taxonomy: config.taxonomy,
         facets: FacetCache::new(),
         themes: Mutex::new(None),
+        dictionary_checked: std::sync::atomic::AtomicU64::new(u64::MAX),
     });
     // Fill the facet cache before the first request (a full pass over the
     // theme column, under a second for a million records).
@@ -190,10 +194,30 @@ async fn not_found() -> ApiError {
 }
 
 /// Makes the latest commit visible; a failure keeps the previous state.
-fn reload(state: &AppState) {
+/// Moves to the last commit. A commit tokenized with another user
+/// dictionary than the one this server installed at start (a `run
+/// --user-dict` since) is refused with 503: queries would be split
+/// differently from the records and silently miss.
+fn reload(state: &AppState) -> Result<(), ApiError> {
+    use std::sync::atomic::Ordering;
     if let Err(e) = state.index.reload() {
         eprintln!("warning: cannot reload the index: {e}");
     }
+    let generation = state.index.reader_generation();
+    if state.dictionary_checked.load(Ordering::Relaxed) == generation {
+        return Ok(());
+    }
+    let committed = state.index.committed_user_dictionary().unwrap_or_default();
+    if committed != crate::text::user_dictionary().to_text() {
+        return Err(ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the index was re-tokenized with another user dictionary (run --user-dict) since this server started: restart vocscope serve".into(),
+        });
+    }
+    state
+        .dictionary_checked
+        .store(generation, Ordering::Relaxed);
+    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -206,7 +230,7 @@ async fn blocking<T: Send + 'static>(
 
 /// Runs a search on the last commit (blocking: call inside [`blocking`]).
 fn run_search(state: &AppState, request: &SearchRequest) -> Result<SearchResults, ApiError> {
-    reload(state);
+    reload(state)?;
     state
         .index
         .search_cached(request, &state.facets)
@@ -416,7 +440,7 @@ async fn record(
     }
     let key = format!("{source}:{id}");
     let found = blocking(move || {
-        reload(&state);
+        reload(&state)?;
         let stored = state
             .index
             .get(&key)
@@ -440,7 +464,7 @@ async fn record(
 
 async fn themes(State(state): State<Shared>) -> Result<Json<Value>, ApiError> {
     let body = blocking(move || {
-        reload(&state);
+        reload(&state)?;
         themes_json(&state)
     })
     .await?;

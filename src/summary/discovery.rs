@@ -469,12 +469,16 @@ static LEXICON: LazyLock<Option<Lexicon>> = LazyLock::new(|| Lexicon::default_le
 /// (tokenizer and rules) of this vocscope version. Cached phrase tables
 /// taken under other rules are rebuilt.
 static PHRASE_RULES: LazyLock<u64> = LazyLock::new(|| {
-    let lists = format!(
-        "{}:{EN_STOPWORDS:?}{ZH_STOPWORDS:?}:{}:{}",
+    let mut lists = format!(
+        "{}:{EN_STOPWORDS:?}{ZH_STOPWORDS:?}:{}",
         env!("CARGO_PKG_VERSION"),
         LEXICON.as_ref().map_or(0, Lexicon::fingerprint),
-        crate::text::user_dictionary_fingerprint()
     );
+    // The user dictionary changes the words; none keeps existing caches.
+    let dictionary = crate::text::user_dictionary_fingerprint();
+    if dictionary != 0 {
+        lists.push_str(&format!(":dict {dictionary}"));
+    }
     crate::record::fnv1a(lists.as_bytes())
 });
 

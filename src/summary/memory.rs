@@ -22,12 +22,13 @@ pub struct RunMemory {
     pub themes: BTreeMap<String, u64>,
     /// Ids of the themes flagged emerging.
     pub emerging: Vec<String>,
-    /// Ids of the themes flagged souring (absent in memories of older versions).
+    /// Ids of the themes flagged souring; `None` in the memory of a version
+    /// without the flag, so nothing is reported as newly souring then.
     #[serde(default)]
-    pub souring: Vec<String>,
-    /// Ids of the themes flagged fading.
+    pub souring: Option<Vec<String>>,
+    /// Ids of the themes flagged fading (`None` as for `souring`).
     #[serde(default)]
-    pub fading: Vec<String>,
+    pub fading: Option<Vec<String>>,
     /// Labels of the unmapped-complaint candidates.
     pub unmapped: Vec<String>,
 }
@@ -53,8 +54,8 @@ impl RunMemory {
         RunMemory {
             themes,
             emerging: ids(&self.emerging),
-            souring: ids(&self.souring),
-            fading: ids(&self.fading),
+            souring: self.souring.as_deref().map(ids),
+            fading: self.fading.as_deref().map(ids),
             ..self.clone()
         }
     }
@@ -70,8 +71,8 @@ impl RunMemory {
                 .map(|t| (t.id.clone(), t.records))
                 .collect(),
             emerging: flagged(summary, |t| t.emerging),
-            souring: flagged(summary, |t| t.souring),
-            fading: flagged(summary, |t| t.fading),
+            souring: Some(flagged(summary, |t| t.souring)),
+            fading: Some(flagged(summary, |t| t.fading)),
             unmapped: summary.unmapped.iter().map(|c| c.label.clone()).collect(),
         }
     }
@@ -82,8 +83,11 @@ fn flagged(summary: &Summary, flag: fn(&Trend) -> bool) -> Vec<String> {
     summary.flagged_themes(flag).map(|t| t.id.clone()).collect()
 }
 
-/// Ids in `now` that are not in `before`.
-fn newly(now: Vec<String>, before: &[String]) -> Vec<String> {
+/// Ids in `now` that are not in `before`; none when `before` was not kept.
+fn newly(now: Vec<String>, before: Option<&[String]>) -> Vec<String> {
+    let Some(before) = before else {
+        return Vec::new();
+    };
     now.into_iter().filter(|id| !before.contains(id)).collect()
 }
 
@@ -178,8 +182,8 @@ impl SinceLastRun {
                 .filter(|c| !known.contains(c.label.as_str()))
                 .map(|c| c.label.clone())
                 .collect(),
-            newly_souring: newly(flagged(summary, |t| t.souring), &previous.souring),
-            newly_fading: newly(flagged(summary, |t| t.fading), &previous.fading),
+            newly_souring: newly(flagged(summary, |t| t.souring), previous.souring.as_deref()),
+            newly_fading: newly(flagged(summary, |t| t.fading), previous.fading.as_deref()),
         }
     }
 }
@@ -275,18 +279,19 @@ mod tests {
             ..Summary::default()
         };
         let memory = RunMemory::of(&flags(&["a"], &["b"]));
-        assert_eq!(
-            (memory.souring.clone(), memory.fading.clone()),
-            (vec!["a".to_string()], vec!["b".to_string()])
-        );
+        assert_eq!(memory.souring.as_deref(), Some(&["a".to_string()][..]));
+        assert_eq!(memory.fading.as_deref(), Some(&["b".to_string()][..]));
         let since = SinceLastRun::compare(&flags(&["a", "c"], &["b", "a"]), &memory);
         assert_eq!(since.newly_souring, ["c"]);
         assert_eq!(since.newly_fading, ["a"]);
-        // A memory written before these flags existed reads as none flagged.
+        // A memory written before these flags existed does not know them:
+        // nothing is reported as newly souring or fading against it.
         let old: RunMemory = serde_json::from_str(
             r#"{"generated_at":"x","records":1,"themes":{},"emerging":[],"unmapped":[]}"#,
         )
         .unwrap();
-        assert!(old.souring.is_empty() && old.fading.is_empty());
+        assert!(old.souring.is_none() && old.fading.is_none());
+        let since = SinceLastRun::compare(&flags(&["a", "c"], &["b", "a"]), &old);
+        assert!(since.newly_souring.is_empty() && since.newly_fading.is_empty());
     }
 }

@@ -879,6 +879,8 @@ pub fn trend_in(theme: TrendCounts, all: &TrendCounts, unit: TrendUnit) -> Trend
         fading: shift::is_fading(&theme, recent_weekly, baseline_weekly, fading_p),
         fading_p: round4(fading_p),
         unit,
+        // Set by the souring test where it runs ([`theme_trends`]).
+        souring_p: 1.0,
         ..Trend::default()
     }
 }

@@ -9,7 +9,10 @@
 //! The dictionary is process-wide, like the tokenizer it shapes: it must be
 //! installed with [`use_user_dictionary`] before the first text is
 //! tokenized, and an index must always be read with the dictionary it was
-//! built with (the index keeps a copy; see `pipeline::user_dictionary`).
+//! built with: the index keeps a copy in its commit
+//! (`CommitInfo::user_dictionary`), which the commands install before they
+//! tokenize anything. A library caller of `pipeline::run` must do the same,
+//! or the run re-tags the index without the dictionary.
 
 use std::path::Path;
 use std::sync::OnceLock;
