@@ -152,7 +152,7 @@ pub struct Trend {
     /// p-value of the test.
     pub p_value: f64,
     /// Share of the theme's mentions in the recent window that are negative
-    /// (null without mentions there).
+    /// (the mention's score labelled negative; null without mentions there).
     pub negative_share_recent: Option<f64>,
     /// The same share in the baseline window.
     pub negative_share_baseline: Option<f64>,
@@ -474,7 +474,8 @@ impl<'t> SummaryBuilder<'t> {
                 continue;
             };
             theme_ids.push(t);
-            if hit.sentiment < 0.0 {
+            // Negative as a record's label is: at or below -NEUTRAL_BAND.
+            if Label::of(hit.sentiment) == Label::Negative {
                 negative_ids.push(t);
             }
             let acc = &mut self.themes[t as usize];
