@@ -187,11 +187,7 @@ fn headline(h: &mut String, s: &Summary) {
         );
     }
     card(
-        s.themes
-            .iter()
-            .filter(|t| t.trend.emerging)
-            .count()
-            .to_string(),
+        s.flagged_themes(|t| t.emerging).count().to_string(),
         "emerging themes",
     );
     card(pct(s.unthemed as f64 / n), "matched no theme");
@@ -211,7 +207,7 @@ fn headline(h: &mut String, s: &Summary) {
 }
 
 fn emerging(h: &mut String, s: &Summary) {
-    let list: Vec<&ThemeSummary> = s.themes.iter().filter(|t| t.trend.emerging).collect();
+    let list: Vec<&ThemeSummary> = s.flagged_themes(|t| t.emerging).collect();
     if list.is_empty() {
         return;
     }
@@ -241,8 +237,8 @@ fn emerging(h: &mut String, s: &Summary) {
 /// Themes whose mentions turned negative, and themes mentioned less than
 /// before (lost praise, or a problem going away).
 fn shifts(h: &mut String, s: &Summary) {
-    let souring: Vec<&ThemeSummary> = s.themes.iter().filter(|t| t.trend.souring).collect();
-    let fading: Vec<&ThemeSummary> = s.themes.iter().filter(|t| t.trend.fading).collect();
+    let souring: Vec<&ThemeSummary> = s.flagged_themes(|t| t.souring).collect();
+    let fading: Vec<&ThemeSummary> = s.flagged_themes(|t| t.fading).collect();
     if souring.is_empty() && fading.is_empty() {
         return;
     }

@@ -140,12 +140,13 @@ pub fn render_summary(summary: &Summary) -> String {
         summary.unthemed,
         pct(summary.unthemed as f64 / n)
     );
-    let emerging: Vec<&str> = summary
-        .themes
-        .iter()
-        .filter(|t| t.trend.emerging)
-        .map(|t| t.name.as_str())
-        .collect();
+    let flagged = |flag: fn(&Trend) -> bool| -> Vec<&str> {
+        summary
+            .flagged_themes(flag)
+            .map(|t| t.name.as_str())
+            .collect()
+    };
+    let emerging = flagged(|t| t.emerging);
     if !emerging.is_empty() {
         let when = match summary.trend_unit {
             TrendUnit::Week => "this week",
@@ -153,12 +154,6 @@ pub fn render_summary(summary: &Summary) -> String {
         };
         let _ = writeln!(out, "emerging {when}: {}", emerging.join(", "));
     }
-    let flagged = |flag: fn(&Trend) -> bool| -> Vec<&str> {
-        summary
-            .flagged_themes(flag)
-            .map(|t| t.name.as_str())
-            .collect()
-    };
     let souring = flagged(|t| t.souring);
     if !souring.is_empty() {
         let _ = writeln!(

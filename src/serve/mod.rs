@@ -193,8 +193,7 @@ async fn not_found() -> ApiError {
     }
 }
 
-/// Makes the latest commit visible; a failure keeps the previous state.
-/// Moves to the last commit. A commit tokenized with another user
+/// Makes the latest commit visible (a failure keeps the previous state). A commit tokenized with another user
 /// dictionary than the one this server installed at start (a `run
 /// --user-dict` since) is refused with 503: queries would be split
 /// differently from the records and silently miss.

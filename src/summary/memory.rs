@@ -155,9 +155,7 @@ impl SinceLastRun {
         themes.sort_by(|a, b| b.added.cmp(&a.added).then(a.id.cmp(&b.id)));
         let was: BTreeSet<&str> = previous.emerging.iter().map(String::as_str).collect();
         let now: Vec<&str> = summary
-            .themes
-            .iter()
-            .filter(|t| t.trend.emerging)
+            .flagged_themes(|t| t.emerging)
             .map(|t| t.id.as_str())
             .collect();
         let known: BTreeSet<&str> = previous.unmapped.iter().map(String::as_str).collect();
