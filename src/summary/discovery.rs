@@ -32,14 +32,18 @@
 //! and combined (see `pipeline::write_reports`). The sentences kept for
 //! grouping and quotes are those of the latest [`MAX_KEPT`] negative records.
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::LazyLock;
+
+use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Label, Lexicon};
 use crate::index::{SegmentAggregate, StoredRecord};
-use crate::text::{split_sentences, tokenize, Script, Word};
+use crate::text::{split_sentences, tokenize_with_ids, Script, Word, WordIds};
 
 /// Fewest negative records a phrase needs to be a candidate.
 pub const MIN_RECORDS: u64 = 5;
@@ -489,6 +493,56 @@ static PHRASE_RULES: LazyLock<u64> = LazyLock::new(|| {
 static STOPWORDS: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| EN_STOPWORDS.iter().chain(ZH_STOPWORDS).copied().collect());
 
+/// Stop-word flags of the words of one thread's word cache, by word id
+/// ([`tokenize_with_ids`]): a word is looked up once per generation of the
+/// cache, not once per use.
+#[derive(Default)]
+struct StopFlags {
+    /// Generation of the ids the flags are for.
+    generation: u64,
+    /// 0: not known yet, 1: not a stop word, 2: a stop word.
+    flags: Vec<u8>,
+}
+
+impl StopFlags {
+    /// Whether each of `words` (with their `ids`) is a stop word, into `stop`.
+    fn stop_words(&mut self, words: &[Word], ids: &WordIds, stop: &mut Vec<bool>) {
+        stop.clear();
+        if ids.generation == 0 || ids.ids.len() != words.len() {
+            stop.extend(words.iter().map(is_stopword));
+            return;
+        }
+        if self.generation != ids.generation {
+            self.generation = ids.generation;
+            self.flags.clear();
+        }
+        for (word, &id) in words.iter().zip(&ids.ids) {
+            let id = id as usize;
+            if id >= self.flags.len() {
+                self.flags.resize(id + 1, 0);
+            }
+            if self.flags[id] == 0 {
+                self.flags[id] = 1 + u8::from(is_stopword(word));
+            }
+            stop.push(self.flags[id] == 2);
+        }
+    }
+}
+
+/// Buffers of [`RecordPhrases::of`] on one thread, reused from record to record.
+#[derive(Default)]
+struct Scratch {
+    words: Vec<Word>,
+    ids: WordIds,
+    stop: Vec<bool>,
+    flags: StopFlags,
+    phrase_ids: FxHashMap<u64, u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
 fn is_stopword(word: &Word) -> bool {
     if LEXICON.as_ref().is_some_and(|l| l.is_sentiment_word(word)) {
         return true;
@@ -766,12 +820,38 @@ impl RecordPhrases {
             .iter()
             .flat_map(|t| t.spans.iter().copied())
             .collect();
-        let words = tokenize(&text);
-        let stop: Vec<bool> = words.iter().map(is_stopword).collect();
-        let mut ids: HashMap<String, u32> = HashMap::new();
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let Scratch {
+                words,
+                ids,
+                stop,
+                flags,
+                phrase_ids,
+            } = &mut *scratch;
+            tokenize_with_ids(&text, words, ids);
+            flags.stop_words(words, ids, stop);
+            phrase_ids.clear();
+            out.add_sentences(&text, &claimed, words, stop, phrase_ids, only);
+        });
+        out
+    }
+
+    /// Adds the phrases of each sentence of `text` (its words and their
+    /// stop-word flags given); `phrase_ids` maps the hash of a phrase key to
+    /// its index in `self.phrases`.
+    fn add_sentences(
+        &mut self,
+        text: &str,
+        claimed: &[(u32, u32)],
+        words: &[Word],
+        stop: &[bool],
+        phrase_ids: &mut FxHashMap<u64, u32>,
+        only: Option<&HashSet<String>>,
+    ) {
         let mut key = String::new();
         let mut first = 0;
-        for span in split_sentences(&text) {
+        for span in split_sentences(text) {
             let is_claimed = claimed
                 .iter()
                 .any(|&(s, e)| s as usize == span.start && e as usize == span.end);
@@ -813,21 +893,8 @@ impl RecordPhrases {
                     if only.is_some_and(|keys| !keys.contains(key.as_str())) {
                         continue;
                     }
-                    let id = match ids.get(key.as_str()) {
-                        Some(&id) => id,
-                        None => {
-                            let id = out.phrases.len() as u32;
-                            ids.insert(key.clone(), id);
-                            out.phrases.push(RecordPhrase {
-                                key: key.clone(),
-                                zh: window[0].script == Script::Han,
-                                covered: false,
-                                unthemed: false,
-                            });
-                            id
-                        }
-                    };
-                    let p = &mut out.phrases[id as usize];
+                    let id = self.phrase_id(&key, window[0].script == Script::Han, phrase_ids);
+                    let p = &mut self.phrases[id as usize];
                     if is_claimed {
                         p.covered = true;
                     } else {
@@ -841,14 +908,38 @@ impl RecordPhrases {
                 }
             }
             first = last;
-            if out.negative && !is_claimed && !grams.is_empty() {
-                out.sentences.push(KeptSentence {
+            if self.negative && !is_claimed && !grams.is_empty() {
+                self.sentences.push(KeptSentence {
                     text: raw.trim().to_string(),
                     grams,
                 });
             }
         }
-        out
+    }
+
+    /// Index in `self.phrases` of the phrase `key`, added when new.
+    /// `phrase_ids` is keyed by the key's hash; the key is compared, so two
+    /// keys with one hash stay apart (the later one found by a scan).
+    fn phrase_id(&mut self, key: &str, zh: bool, phrase_ids: &mut FxHashMap<u64, u32>) -> u32 {
+        let hash = FxBuildHasher.hash_one(key);
+        match phrase_ids.get(&hash) {
+            Some(&id) if self.phrases[id as usize].key == key => return id,
+            Some(_) => {
+                if let Some(id) = self.phrases.iter().position(|p| p.key == key) {
+                    return id as u32;
+                }
+            }
+            None => {
+                phrase_ids.insert(hash, self.phrases.len() as u32);
+            }
+        }
+        self.phrases.push(RecordPhrase {
+            key: key.to_string(),
+            zh,
+            covered: false,
+            unthemed: false,
+        });
+        (self.phrases.len() - 1) as u32
     }
 
     /// Whether the record's sentences are kept for grouping and quotes.
@@ -1342,5 +1433,110 @@ pub(crate) mod tests {
                 .any(|c| c.phrases.iter().any(|p| p.contains("积分"))),
             "{found:?}"
         );
+    }
+
+    /// The phrases of a record without the per-thread buffers and stop-word
+    /// flags: a fresh tokenize, each word's flag looked up.
+    fn reference(stored: &StoredRecord, only: Option<&HashSet<String>>) -> RecordPhrases {
+        let mut out = RecordPhrases {
+            id: stored.record.id.clone(),
+            source: stored.record.source.clone(),
+            negative: stored.analysis.sentiment.label == Label::Negative,
+            phrases: Vec::new(),
+            sentences: Vec::new(),
+        };
+        let text = stored.record.full_text();
+        let claimed: Vec<(u32, u32)> = stored
+            .analysis
+            .themes
+            .iter()
+            .flat_map(|t| t.spans.iter().copied())
+            .collect();
+        let words = crate::text::tokenize(&text);
+        let stop: Vec<bool> = words.iter().map(is_stopword).collect();
+        let mut ids = FxHashMap::default();
+        out.add_sentences(&text, &claimed, &words, &stop, &mut ids, only);
+        out
+    }
+
+    #[test]
+    fn phrase_ids_keep_keys_with_one_hash_apart() {
+        let mut out = RecordPhrases {
+            id: "1".into(),
+            source: "t".into(),
+            negative: true,
+            phrases: Vec::new(),
+            sentences: Vec::new(),
+        };
+        let mut ids = FxHashMap::default();
+        assert_eq!(out.phrase_id("refund", false, &mut ids), 0);
+        // As if "late" had the hash of "refund".
+        ids.insert(FxBuildHasher.hash_one("late"), 0);
+        assert_eq!(out.phrase_id("late", false, &mut ids), 1);
+        assert_eq!(out.phrase_id("late", false, &mut ids), 1);
+        assert_eq!(out.phrase_id("refund", false, &mut ids), 0);
+        assert_eq!(out.phrases.len(), 2);
+        assert_eq!(out.phrases[1].key, "late");
+    }
+
+    fn analyzed(id: usize, text: &str) -> StoredRecord {
+        let analyzer = crate::analyze::Analyzer::new(
+            crate::analyze::Taxonomy::default_taxonomy().unwrap(),
+            Lexicon::default_lexicon().unwrap(),
+        );
+        let record = Record {
+            id: id.to_string(),
+            source: "t".into(),
+            text: text.into(),
+            lang: crate::text::detect_language(text),
+            ..Record::default()
+        };
+        let analysis = crate::pipeline::analyze_record(&analyzer, &record);
+        StoredRecord { record, analysis }
+    }
+
+    #[test]
+    fn phrases_match_the_reference_in_both_languages_and_across_cache_resets() {
+        let texts = [
+            "The app crashes every time I open it. Refund took three weeks! Support was rude.",
+            "Reward points expired without warning. The blender lid cracked, points expired too.",
+            "退款一直没有到账，客服态度很差。快递太慢了，包装破损。",
+            "我的iPhone订单还没发货. The courier lost my parcel again, 物流太慢!",
+            "Great blender, works well. Love it.",
+            "Can't log in since the update; the password reset email never arrives.",
+        ];
+        let records: Vec<StoredRecord> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| analyzed(i, t))
+            .collect();
+        let keys: HashSet<String> = ["point expir", "退款", "courier lost", "app crash"]
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        assert!(records.iter().any(|r| !r.analysis.themes.is_empty()));
+        assert!(records
+            .iter()
+            .any(|r| r.analysis.sentiment.label == Label::Negative));
+        // Enough distinct words to make this thread's word cache start
+        // afresh (between records and inside one) a few times.
+        for round in 0..14 {
+            let filler: String = (0..5_000).map(|i| format!("zq{round}x{i} ")).collect();
+            let mut long = stored(
+                99,
+                &format!("Refund zq{round}x0 never came. {filler}"),
+                -0.6,
+            );
+            long.record.lang = crate::text::Lang::En;
+            for r in records.iter().chain([&long]) {
+                let got = RecordPhrases::of(r);
+                assert_eq!(got, reference(r, None), "{}", r.record.text);
+                assert!(!got.phrases.is_empty());
+                assert_eq!(
+                    RecordPhrases::of_candidates(r, &keys),
+                    reference(r, Some(&keys))
+                );
+            }
+        }
     }
 }
