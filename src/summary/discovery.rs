@@ -529,6 +529,16 @@ impl StopFlags {
     }
 }
 
+/// The sentences themes claimed in a record, as byte ranges of its full text.
+fn claimed_spans(stored: &StoredRecord) -> Vec<(u32, u32)> {
+    stored
+        .analysis
+        .themes
+        .iter()
+        .flat_map(|t| t.spans.iter().copied())
+        .collect()
+}
+
 /// Buffers of [`RecordPhrases::of`] on one thread, reused from record to record.
 #[derive(Default)]
 struct Scratch {
@@ -802,24 +812,24 @@ impl RecordPhrases {
         RecordPhrases::of_only(stored, Some(keys))
     }
 
-    fn of_only(stored: &StoredRecord, only: Option<&HashSet<String>>) -> RecordPhrases {
-        let mut out = RecordPhrases {
+    /// The record's id, source and label, no phrases yet.
+    fn empty(stored: &StoredRecord) -> RecordPhrases {
+        RecordPhrases {
             id: stored.record.id.clone(),
             source: stored.record.source.clone(),
             negative: stored.analysis.sentiment.label == Label::Negative,
             phrases: Vec::new(),
             sentences: Vec::new(),
-        };
+        }
+    }
+
+    fn of_only(stored: &StoredRecord, only: Option<&HashSet<String>>) -> RecordPhrases {
+        let mut out = RecordPhrases::empty(stored);
         if stored.record.duplicate_of.is_some() {
             return out;
         }
         let text = stored.record.full_text();
-        let claimed: Vec<(u32, u32)> = stored
-            .analysis
-            .themes
-            .iter()
-            .flat_map(|t| t.spans.iter().copied())
-            .collect();
+        let claimed = claimed_spans(stored);
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             let Scratch {
@@ -1438,20 +1448,9 @@ pub(crate) mod tests {
     /// The phrases of a record without the per-thread buffers and stop-word
     /// flags: a fresh tokenize, each word's flag looked up.
     fn reference(stored: &StoredRecord, only: Option<&HashSet<String>>) -> RecordPhrases {
-        let mut out = RecordPhrases {
-            id: stored.record.id.clone(),
-            source: stored.record.source.clone(),
-            negative: stored.analysis.sentiment.label == Label::Negative,
-            phrases: Vec::new(),
-            sentences: Vec::new(),
-        };
+        let mut out = RecordPhrases::empty(stored);
         let text = stored.record.full_text();
-        let claimed: Vec<(u32, u32)> = stored
-            .analysis
-            .themes
-            .iter()
-            .flat_map(|t| t.spans.iter().copied())
-            .collect();
+        let claimed = claimed_spans(stored);
         let words = crate::text::tokenize(&text);
         let stop: Vec<bool> = words.iter().map(is_stopword).collect();
         let mut ids = FxHashMap::default();
