@@ -17,14 +17,24 @@ pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut gap = false;
     for c in text.chars() {
-        if c.is_alphanumeric() {
-            if gap && !out.is_empty() {
-                out.push(' ');
-            }
-            gap = false;
-            out.extend(c.to_lowercase());
+        // ASCII first: most text is, and its case is one table away.
+        let word = if c.is_ascii() {
+            c.is_ascii_alphanumeric()
         } else {
+            c.is_alphanumeric()
+        };
+        if !word {
             gap = true;
+            continue;
+        }
+        if gap && !out.is_empty() {
+            out.push(' ');
+        }
+        gap = false;
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
         }
     }
     out
@@ -62,5 +72,14 @@ mod tests {
         assert_eq!(text_hash("Thanks, all good!"), None);
         assert!(text_hash("快递等了两个星期还没到，客服一直不回复").is_none());
         assert!(text_hash("快递等了两个星期还没到，客服一直不回复，退款也一直没有处理").is_some());
+    }
+
+    #[test]
+    fn ascii_and_other_scripts_fold_alike() {
+        assert_eq!(
+            normalize("ÉCLAIR Über-COOL, ΣΟΦΙΑ!! 快递 No.5"),
+            "éclair über cool σοφια 快递 no 5"
+        );
+        assert_eq!(normalize("  ...Hi\tTHERE  "), "hi there");
     }
 }

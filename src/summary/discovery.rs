@@ -622,7 +622,7 @@ pub struct PhraseCounts {
 /// ([`PhraseTable::remove`]): per-segment tables can be cached and combined.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhraseTable {
-    phrases: HashMap<String, PhraseCounts>,
+    phrases: FxHashMap<String, PhraseCounts>,
     negative_records: u64,
     other_records: u64,
 }
