@@ -18,6 +18,9 @@
 //! it, as a bad rating does; a time before the ticket's creation (clock skew
 //! between systems) is treated as absent.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
 
 use super::date::parse_date_value;
@@ -98,6 +101,22 @@ pub fn service_metrics(
     created_at: Option<i64>,
     mapped: &ServicePaths<'_>,
 ) -> Result<ServiceMetrics, String> {
+    // Most items hold none of the fields: a look at their few keys says so
+    // without trying every candidate path.
+    let mapped_paths = || {
+        mapped
+            .first_response_minutes
+            .iter()
+            .chain(mapped.resolution_minutes)
+            .chain(mapped.ces)
+    };
+    let relevant = |key: &String| {
+        BUILTIN_KEYS.contains(key.as_str())
+            || mapped_paths().any(|p| p == key || top_segment(p) == key)
+    };
+    if !obj.keys().any(relevant) {
+        return Ok(ServiceMetrics::default());
+    }
     let ces_paths: Vec<&str> = mapped.ces.iter().chain(CES).copied().collect();
     Ok(ServiceMetrics {
         first_response_minutes: duration(
@@ -112,6 +131,24 @@ pub fn service_metrics(
         )?,
         ces: ces(obj, &ces_paths)?,
     })
+}
+
+/// The top-level keys a built-in candidate path can be found under: the
+/// whole path (a flat CSV header) and its first segment
+/// ([`lookup`] tries both).
+static BUILTIN_KEYS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    FIRST_RESPONSE
+        .iter()
+        .chain(RESOLUTION)
+        .map(|(p, _)| *p)
+        .chain(CES.iter().copied())
+        .flat_map(|p| [p, top_segment(p)])
+        .collect()
+});
+
+/// The first segment of a dotted path.
+fn top_segment(path: &str) -> &str {
+    path.split('.').next().unwrap_or(path)
 }
 
 /// Mapped paths (in minutes) first, then the built-in candidates, without
@@ -207,6 +244,42 @@ mod tests {
 
     fn metrics(v: Value, created: Option<i64>) -> Result<ServiceMetrics, String> {
         service_metrics(v.as_object().unwrap(), created, &ServicePaths::default())
+    }
+
+    #[test]
+    fn items_without_metric_fields_have_none_and_every_candidate_is_looked_at() {
+        let none = metrics(json!({"id": 1, "text": "late", "created_at": 5}), Some(5));
+        assert_eq!(none, Ok(ServiceMetrics::default()));
+        // Each built-in path, nested or as a flat header, is still found.
+        for (path, unit) in FIRST_RESPONSE {
+            let value = match unit {
+                Unit::At => json!("1970-01-01T01:00:00Z"),
+                _ => json!(120),
+            };
+            let mut nested = json!({});
+            let mut at = &mut nested;
+            for part in path.split('.') {
+                at = &mut at[part];
+            }
+            *at = value.clone();
+            for item in [nested, json!({ *path: value })] {
+                let m = metrics(item.clone(), Some(0)).unwrap();
+                assert!(m.first_response_minutes.is_some(), "{item}");
+            }
+        }
+        for path in CES {
+            assert_eq!(metrics(json!({ *path: 4 }), None).unwrap().ces, Some(4.0));
+        }
+        let paths = ServicePaths {
+            resolution_minutes: &["sla.resolved_after"],
+            ..ServicePaths::default()
+        };
+        let obj = json!({"sla": {"resolved_after": 42}});
+        let m = service_metrics(obj.as_object().unwrap(), None, &paths).unwrap();
+        assert_eq!(m.resolution_minutes, Some(42.0));
+        let obj = json!({"sla.resolved_after": 43});
+        let m = service_metrics(obj.as_object().unwrap(), None, &paths).unwrap();
+        assert_eq!(m.resolution_minutes, Some(43.0));
     }
 
     #[test]
