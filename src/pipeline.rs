@@ -1338,4 +1338,121 @@ mod tests {
         let again = indexed_discovery(&index, &order).expect("discovery");
         assert_eq!(again.finish(), scratch.unmapped);
     }
+
+    /// The summary as JSON, without what differs between a run and a
+    /// from-scratch build (the run's counts, the run memory).
+    fn summary_json(summary: &Summary) -> String {
+        let mut summary = summary.clone();
+        summary.counts = Counts::default();
+        summary.since_last_run = None;
+        summary.generated_at = String::new();
+        serde_json::to_string(&summary).expect("json")
+    }
+
+    /// An aggregate that cannot take records out: every segment with
+    /// deletions since it was cached is built again.
+    #[derive(Default, Serialize, Deserialize)]
+    struct Stubborn {
+        docs: Vec<u32>,
+    }
+
+    impl crate::index::SegmentAggregate for Stubborn {
+        const NAME: &'static str = "stubborn-test";
+        fn add(&mut self, doc: u32, _: &StoredRecord) {
+            self.docs.push(doc);
+        }
+        fn remove(&mut self, _: u32, _: &StoredRecord) -> bool {
+            false
+        }
+        fn merge(&mut self, other: Stubborn) {
+            self.docs.extend(other.docs);
+        }
+    }
+
+    #[test]
+    fn cached_summary_tallies_give_the_from_scratch_summary() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut generator = crate::synth::Generator::new(11);
+        let (first, edits) = (tmp.path().join("a.jsonl"), tmp.path().join("b.jsonl"));
+        generator.write_jsonl(&first, 0, 1200, 0).expect("write");
+        generator.write_jsonl(&edits, 1000, 1300, 1).expect("write");
+        let mut config = RunConfig::in_dir(
+            vec![InputFile::Path(first)],
+            tmp.path(),
+            default_analyzer(),
+            2,
+        );
+        config.options.commit_every = 400;
+        let outcome = run(&config, |_| {}).expect("first run");
+        let index = VocIndex::open(&config.index_dir).expect("index");
+        let scratch = from_scratch(&index, &config.analyzer);
+        assert!(scratch.themes.iter().any(|t| !t.quotes.is_empty()));
+        assert_eq!(summary_json(&outcome.summary), summary_json(&scratch));
+        let (_, stats) = index.segment_aggregates::<SummaryTally>().expect("cache");
+        assert!(
+            stats.reused > 1 && stats.built + stats.updated == 0,
+            "{stats:?}"
+        );
+        let (_, stats) = index.segment_aggregates::<Stubborn>().expect("cache");
+        assert!(stats.built > 1 && stats.reused == 0, "{stats:?}");
+
+        // Updates (deletions in the first run's segments) and new records.
+        config.inputs.push(InputFile::Path(edits));
+        let outcome = run(&config, |_| {}).expect("second run");
+        assert!(outcome.counts.updated > 0 && outcome.counts.new > 0);
+        let index = VocIndex::open(&config.index_dir).expect("index");
+        let scratch = from_scratch(&index, &config.analyzer);
+        assert_eq!(summary_json(&outcome.summary), summary_json(&scratch));
+        let (_, stats) = index.segment_aggregates::<SummaryTally>().expect("cache");
+        assert_eq!(stats.built + stats.updated + stats.dropped, 0, "{stats:?}");
+
+        // A segment that cannot take out its deleted records is built again.
+        let (stubborn, stats) = index.segment_aggregates::<Stubborn>().expect("cache");
+        assert!(
+            stats.dropped > 0 && stats.built >= stats.dropped,
+            "{stats:?}"
+        );
+        let docs: usize = stubborn.iter().map(|a| a.docs.len()).sum();
+        assert_eq!(docs as u64, index.num_records());
+
+        // A tally taken under other rules is built again, and the report
+        // is the same.
+        use std::io::{Read, Write};
+        let dir = config.index_dir.join(crate::index::CACHE_DIR);
+        let file = std::fs::read_dir(&dir)
+            .expect("cache dir")
+            .map(|e| e.expect("entry").path())
+            .find(|p| {
+                use crate::index::SegmentAggregate;
+                p.to_string_lossy().contains(SummaryTally::NAME)
+            })
+            .expect("a tally file");
+        let mut json = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&file).expect("open"))
+            .read_to_string(&mut json)
+            .expect("gunzip");
+        let mut cache: serde_json::Value = serde_json::from_str(&json).expect("json");
+        cache["rules"] = serde_json::json!(12345);
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&file).expect("create"),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(cache.to_string().as_bytes()).expect("gzip");
+        gz.finish().expect("gzip");
+        let out = tmp.path().join("again");
+        std::fs::create_dir_all(&out).expect("out dir");
+        let (again, _) = write_reports(
+            &index,
+            &config.analyzer,
+            SummaryOptions::default(),
+            &out,
+            false,
+            false,
+            &mut |_| {},
+        )
+        .expect("reports");
+        assert_eq!(summary_json(&again), summary_json(&scratch));
+        let (_, stats) = index.segment_aggregates::<SummaryTally>().expect("cache");
+        assert_eq!(stats.built + stats.updated, 0, "{stats:?}");
+    }
 }
