@@ -1265,14 +1265,14 @@ mod tests {
         )
     }
 
-    #[test]
-    fn cached_phrase_tables_give_the_from_scratch_discovery() {
+    /// A first run of 1,200 synthetic records committed every 400 (several
+    /// segments), and the edits for a second run: new versions of 200 of
+    /// them (deletions in the first run's segments) and 100 new records.
+    fn first_of_two_runs(seed: u64) -> (tempfile::TempDir, RunConfig, PathBuf, RunOutcome) {
         let tmp = tempfile::tempdir().expect("temp dir");
-        let mut generator = crate::synth::Generator::new(7);
+        let mut generator = crate::synth::Generator::new(seed);
         let (first, edits) = (tmp.path().join("a.jsonl"), tmp.path().join("b.jsonl"));
         generator.write_jsonl(&first, 0, 1200, 0).expect("write");
-        // New versions of some records (deletions in the first run's
-        // segments) and new records.
         generator.write_jsonl(&edits, 1000, 1300, 1).expect("write");
         let mut config = RunConfig::in_dir(
             vec![InputFile::Path(first)],
@@ -1282,6 +1282,42 @@ mod tests {
         );
         config.options.commit_every = 400;
         let outcome = run(&config, |_| {}).expect("first run");
+        (tmp, config, edits, outcome)
+    }
+
+    /// The cache files of aggregate `A` in an index.
+    fn cache_files<A: crate::index::SegmentAggregate>(index_dir: &Path) -> Vec<PathBuf> {
+        let dir = index_dir.join(crate::index::CACHE_DIR);
+        std::fs::read_dir(&dir)
+            .expect("cache dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                let name = p.file_name().expect("name").to_string_lossy();
+                name.starts_with(&format!("{}-", A::NAME))
+            })
+            .collect()
+    }
+
+    /// Makes a cache file look taken under other rules.
+    fn set_cache_rules(file: &Path, rules: u64) {
+        use std::io::{Read, Write};
+        let mut json = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(file).expect("open"))
+            .read_to_string(&mut json)
+            .expect("gunzip");
+        let mut cache: serde_json::Value = serde_json::from_str(&json).expect("json");
+        cache["rules"] = serde_json::json!(rules);
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(file).expect("create"),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(cache.to_string().as_bytes()).expect("gzip");
+        gz.finish().expect("gzip");
+    }
+
+    #[test]
+    fn cached_phrase_tables_give_the_from_scratch_discovery() {
+        let (_tmp, mut config, edits, outcome) = first_of_two_runs(7);
         let index = VocIndex::open(&config.index_dir).expect("index");
         let scratch = from_scratch(&index, &config.analyzer);
         assert!(!scratch.unmapped.is_empty(), "the test needs candidates");
@@ -1301,11 +1337,7 @@ mod tests {
         assert_eq!(outcome.summary.unmapped, scratch.unmapped);
 
         // Damaged or foreign cache files are rebuilt, with the same result.
-        let dir = config.index_dir.join(crate::index::CACHE_DIR);
-        let files: Vec<_> = std::fs::read_dir(&dir)
-            .expect("cache dir")
-            .map(|e| e.expect("entry").path())
-            .collect();
+        let files = cache_files::<SegmentPhrases>(&config.index_dir);
         assert!(!files.is_empty());
         std::fs::write(&files[0], b"not gzip").expect("damage");
         if let [_, one, two, ..] = &files[..] {
@@ -1319,20 +1351,7 @@ mod tests {
 
         // A table taken under other rules (another vocscope version, other
         // word lists) is rebuilt too.
-        use std::io::{Read, Write};
-        let file = &files[files.len() - 1];
-        let mut json = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(file).expect("open"))
-            .read_to_string(&mut json)
-            .expect("gunzip");
-        let mut cache: serde_json::Value = serde_json::from_str(&json).expect("json");
-        cache["rules"] = serde_json::json!(12345);
-        let mut gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(file).expect("create"),
-            flate2::Compression::fast(),
-        );
-        gz.write_all(cache.to_string().as_bytes()).expect("gzip");
-        gz.finish().expect("gzip");
+        set_cache_rules(&files[files.len() - 1], 12345);
         let (_, stats) = index.segment_aggregates::<SegmentPhrases>().expect("cache");
         assert_eq!(stats.built, 1, "{stats:?}");
         let again = indexed_discovery(&index, &order).expect("discovery");
@@ -1371,19 +1390,7 @@ mod tests {
 
     #[test]
     fn cached_summary_tallies_give_the_from_scratch_summary() {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let mut generator = crate::synth::Generator::new(11);
-        let (first, edits) = (tmp.path().join("a.jsonl"), tmp.path().join("b.jsonl"));
-        generator.write_jsonl(&first, 0, 1200, 0).expect("write");
-        generator.write_jsonl(&edits, 1000, 1300, 1).expect("write");
-        let mut config = RunConfig::in_dir(
-            vec![InputFile::Path(first)],
-            tmp.path(),
-            default_analyzer(),
-            2,
-        );
-        config.options.commit_every = 400;
-        let outcome = run(&config, |_| {}).expect("first run");
+        let (tmp, mut config, edits, outcome) = first_of_two_runs(11);
         let index = VocIndex::open(&config.index_dir).expect("index");
         let scratch = from_scratch(&index, &config.analyzer);
         assert!(scratch.themes.iter().any(|t| !t.quotes.is_empty()));
@@ -1417,28 +1424,7 @@ mod tests {
 
         // A tally taken under other rules is built again, and the report
         // is the same.
-        use std::io::{Read, Write};
-        let dir = config.index_dir.join(crate::index::CACHE_DIR);
-        let file = std::fs::read_dir(&dir)
-            .expect("cache dir")
-            .map(|e| e.expect("entry").path())
-            .find(|p| {
-                use crate::index::SegmentAggregate;
-                p.to_string_lossy().contains(SummaryTally::NAME)
-            })
-            .expect("a tally file");
-        let mut json = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(&file).expect("open"))
-            .read_to_string(&mut json)
-            .expect("gunzip");
-        let mut cache: serde_json::Value = serde_json::from_str(&json).expect("json");
-        cache["rules"] = serde_json::json!(12345);
-        let mut gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(&file).expect("create"),
-            flate2::Compression::fast(),
-        );
-        gz.write_all(cache.to_string().as_bytes()).expect("gzip");
-        gz.finish().expect("gzip");
+        set_cache_rules(&cache_files::<SummaryTally>(&config.index_dir)[0], 12345);
         let out = tmp.path().join("again");
         std::fs::create_dir_all(&out).expect("out dir");
         let (again, _) = write_reports(
