@@ -858,131 +858,68 @@ pub fn write_reports(
     });
     let order = index.record_order()?;
     // Cached phrase tables and summary tallies, when the summary covers
-    // every record; segments without one are tokenized (on the decoding
-    // threads) or fed to the summary builder in this pass.
-    let whole = options.since.is_none() && options.until.is_none();
-    let cached = match whole {
-        true => Some(index.cached_aggregates::<SegmentPhrases>()?.0),
-        false => None,
-    };
-    let tallies = match whole {
-        true => Some(index.cached_aggregates::<SummaryTally>()?.0),
-        false => None,
+    // every record; segments without one are tokenized in this pass (on
+    // the decoding threads) or fed to the summary builder.
+    let (cached, tallies) = match (options.since, options.until) {
+        (None, None) => (
+            Some(index.cached_aggregates::<SegmentPhrases>()?.0),
+            Some(index.cached_aggregates::<SummaryTally>()?.0),
+        ),
+        _ => (None, None),
     };
     let in_pass = cached.is_none();
     let to_build: Vec<bool> = cached.iter().flatten().map(Option::is_none).collect();
-    // Segments whose records the summary builder still needs.
+    // The segments whose records the summary builder still needs.
     let to_summarize: Vec<bool> = tallies.iter().flatten().map(Option::is_none).collect();
-    let needed = |address: tantivy::DocAddress| {
-        let segment = address.segment_ord as usize;
-        in_pass || to_build.get(segment) == Some(&true) || to_summarize.get(segment) == Some(&true)
+    let needed = |ord: u32| {
+        let is = |flags: &[bool]| flags.get(ord as usize) == Some(&true);
+        in_pass || is(&to_build) || is(&to_summarize)
     };
     type Phrased = (StoredRecord, tantivy::DocAddress, Option<RecordPhrases>);
     // The summary builder runs on its own thread, fed in blocks, while this
     // one writes the rows: the two costs overlap.
-    let (builder, mut built, mut built_tallies, latest) =
-        std::thread::scope(|scope| -> Result<_, RunError> {
-            let (tx, rx) = sync_channel::<Vec<Phrased>>(2);
-            let builder_options = options.clone();
-            let segments = to_build.len();
-            let to_summarize = &to_summarize;
-            let summarizer = scope.spawn(move || {
-                let taxonomy = analyzer.taxonomy();
-                let mut builder = if in_pass {
-                    SummaryBuilder::new(taxonomy, builder_options)
-                } else {
-                    SummaryBuilder::without_discovery(taxonomy, builder_options)
-                };
-                let mut built: Vec<SegmentPhrases> = Vec::new();
-                built.resize_with(segments, SegmentPhrases::default);
-                let mut tallies: Vec<SummaryTally> = Vec::new();
-                tallies.resize_with(to_summarize.len(), SummaryTally::default);
-                // The latest kept records of the segments built here.
-                let mut latest: VecDeque<(tantivy::DocAddress, RecordPhrases)> = VecDeque::new();
-                for block in rx {
-                    for (stored, address, phrases) in block {
-                        let ord = address.segment_ord as usize;
-                        if in_pass {
-                            builder.add(&stored);
-                        } else if to_summarize[ord] {
-                            tallies[ord].add_record(address.doc_id, &stored);
+    let (builder, mut built, latest) = std::thread::scope(|scope| -> Result<_, RunError> {
+        let (tx, rx) = sync_channel::<Vec<Phrased>>(2);
+        let builder_options = options.clone();
+        let segments = to_build.len();
+        let to_summarize = &to_summarize;
+        let summarizer = scope.spawn(move || {
+            let taxonomy = analyzer.taxonomy();
+            let mut builder = if in_pass {
+                SummaryBuilder::new(taxonomy, builder_options)
+            } else {
+                SummaryBuilder::without_discovery(taxonomy, builder_options)
+            };
+            let mut built: Vec<SegmentPhrases> = Vec::new();
+            built.resize_with(segments, SegmentPhrases::default);
+            let mut built_tallies: Vec<SummaryTally> = Vec::new();
+            built_tallies.resize_with(to_summarize.len(), SummaryTally::default);
+            // The latest kept records of the segments built here.
+            let mut latest: VecDeque<(tantivy::DocAddress, RecordPhrases)> = VecDeque::new();
+            for block in rx {
+                for (stored, address, phrases) in block {
+                    let ord = address.segment_ord as usize;
+                    if in_pass {
+                        builder.add(&stored);
+                    } else if to_summarize[ord] {
+                        built_tallies[ord].add_record(address.doc_id, &stored);
+                    }
+                    let Some(phrases) = phrases else {
+                        continue;
+                    };
+                    let segment = &mut built[ord];
+                    segment.table.add(&phrases);
+                    if phrases.kept() {
+                        segment.kept_docs.insert(address.doc_id);
+                        if latest.len() == MAX_KEPT {
+                            latest.pop_front();
                         }
-                        let Some(phrases) = phrases else {
-                            continue;
-                        };
-                        let segment = &mut built[ord];
-                        segment.table.add(&phrases);
-                        if phrases.kept() {
-                            segment.kept_docs.insert(address.doc_id);
-                            if latest.len() == MAX_KEPT {
-                                latest.pop_front();
-                            }
-                            latest.push_back((address, phrases));
-                        }
+                        latest.push_back((address, phrases));
                     }
                 }
-                (builder, built, tallies, latest)
-            });
-            let mut block: Vec<Phrased> = Vec::with_capacity(BATCH);
-            let mut write_row = |row: &mut dyn FnMut(&StoredRecord) -> Result<(), OutputError>,
-                                 stored: &StoredRecord|
-             -> Result<(), OutputError> {
-                if !options.includes(stored.record.created_at) {
-                    return Ok(());
-                }
-                if redact {
-                    let mut copy = stored.clone();
-                    output::redact_record(&mut copy);
-                    row(&copy).and_then(|()| workbook.add_record(&copy))
-                } else {
-                    row(stored).and_then(|()| workbook.add_record(stored))
-                }
-            };
-            output::write_records_csv(&records_path, excel_bom, |row| {
-                let phrases_of = |address: tantivy::DocAddress, stored: &StoredRecord| {
-                    let build = to_build.get(address.segment_ord as usize) == Some(&true);
-                    (build && stored.record.duplicate_of.is_none())
-                        .then(|| RecordPhrases::of(stored))
-                };
-                let result =
-                    index.for_each_record_mapped(&order, phrases_of, |address, stored, phrases| {
-                        if let Err(e) = write_row(row, &stored) {
-                            index_error.get_or_insert(RunError::Output(e));
-                        }
-                        if needed(address) {
-                            block.push((stored, address, phrases));
-                        }
-                        if block.len() >= BATCH {
-                            // The builder ends only when this sender is dropped.
-                            let _ = tx.send(std::mem::take(&mut block));
-                        }
-                        done += 1;
-                        if done.is_multiple_of(1000) {
-                            progress(Progress::Step(done));
-                        }
-                    });
-                if let Err(e) = result {
-                    index_error.get_or_insert(RunError::Index(e));
-                }
-                Ok(())
-            })?;
-            if !block.is_empty() {
-                let _ = tx.send(block);
             }
-            drop(tx);
-            // A panic in the builder is a bug: pass it on as if it ran here.
-            Ok(summarizer
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-        })?;
-    progress(Progress::StageDone);
-    if let Some(e) = index_error {
-        return Err(e);
-    }
-    let mut summary = match (cached, tallies) {
-        (Some(cached), Some(tallies)) => {
-            let mut builder = builder;
-            for (ord, tally) in tallies.into_iter().enumerate() {
+            // The cached tallies, and those of the segments built here (cached now).
+            for (ord, tally) in tallies.into_iter().flatten().enumerate() {
                 builder.add_tally(tally.unwrap_or_else(|| {
                     let mut tally = std::mem::take(&mut built_tallies[ord]);
                     tally.sort_by_doc();
@@ -990,6 +927,64 @@ pub fn write_reports(
                     tally
                 }));
             }
+            (builder, built, latest)
+        });
+        let mut block: Vec<Phrased> = Vec::with_capacity(BATCH);
+        let mut write_row = |row: &mut dyn FnMut(&StoredRecord) -> Result<(), OutputError>,
+                             stored: &StoredRecord|
+         -> Result<(), OutputError> {
+            if !options.includes(stored.record.created_at) {
+                return Ok(());
+            }
+            if redact {
+                let mut copy = stored.clone();
+                output::redact_record(&mut copy);
+                row(&copy).and_then(|()| workbook.add_record(&copy))
+            } else {
+                row(stored).and_then(|()| workbook.add_record(stored))
+            }
+        };
+        output::write_records_csv(&records_path, excel_bom, |row| {
+            let phrases_of = |address: tantivy::DocAddress, stored: &StoredRecord| {
+                let build = to_build.get(address.segment_ord as usize) == Some(&true);
+                (build && stored.record.duplicate_of.is_none()).then(|| RecordPhrases::of(stored))
+            };
+            let result = index.for_each_record_mapped(&order, phrases_of, |at, stored, phrases| {
+                if let Err(e) = write_row(row, &stored) {
+                    index_error.get_or_insert(RunError::Output(e));
+                }
+                if needed(at.segment_ord) {
+                    block.push((stored, at, phrases));
+                }
+                if block.len() >= BATCH {
+                    // The builder ends only when this sender is dropped.
+                    let _ = tx.send(std::mem::take(&mut block));
+                }
+                done += 1;
+                if done.is_multiple_of(1000) {
+                    progress(Progress::Step(done));
+                }
+            });
+            if let Err(e) = result {
+                index_error.get_or_insert(RunError::Index(e));
+            }
+            Ok(())
+        })?;
+        if !block.is_empty() {
+            let _ = tx.send(block);
+        }
+        drop(tx);
+        // A panic in the builder is a bug: pass it on as if it ran here.
+        Ok(summarizer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    })?;
+    progress(Progress::StageDone);
+    if let Some(e) = index_error {
+        return Err(e);
+    }
+    let mut summary = match cached {
+        Some(cached) => {
             let segments: Vec<SegmentPhrases> = cached
                 .into_iter()
                 .enumerate()
@@ -1003,7 +998,7 @@ pub fn write_reports(
                 .collect();
             builder.finish_with(discovery_of(index, &order, segments, latest)?)
         }
-        _ => builder.finish(),
+        None => builder.finish(),
     };
     if redact {
         output::redact_summary(&mut summary);
