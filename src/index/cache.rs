@@ -5,7 +5,9 @@
 //! segment's records (e.g. the phrase counts of discovery) is computed once,
 //! saved under the segment's id with the list of documents deleted at that
 //! moment, and on the next run only the records deleted since are taken out
-//! (they stay readable in the segment until a merge drops them). A nightly
+//! (they stay readable in the segment until a merge drops them; an
+//! aggregate that cannot take one out exactly, such as a bounded list of
+//! the best quotes that lost too many, is built again). A nightly
 //! run that adds 1% of the records thus aggregates its new segments and its
 //! few deletions, not the whole index.
 //!
