@@ -79,14 +79,17 @@ pub(crate) struct Candidate {
 }
 
 /// The order of a pool: length penalty, then sentiment (lowest first for
-/// the low pool, highest first for the high one), then record key. Strict
-/// and total, so the best of a set does not depend on the order of adding.
+/// the low pool, highest first for the high one), then record key and
+/// text. Strict and total, so the best of a set does not depend on the
+/// order of adding.
 pub(crate) fn better(high: bool, a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
     let score = |c: &Candidate| if high { -c.sentiment } else { c.sentiment };
     a.penalty
         .cmp(&b.penalty)
         .then(score(a).total_cmp(&score(b)))
         .then(a.key.cmp(&b.key))
+        // Two mentions of one record (the same theme twice) differ here.
+        .then(a.text.cmp(&b.text))
 }
 
 /// A bounded pool of quote candidates; see the module docs.
