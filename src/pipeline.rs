@@ -25,7 +25,7 @@ use crate::output::{self, OutputError, RejectsWriter, XlsxReport};
 use crate::record::Record;
 use crate::summary::{
     Counts, Discovery, PhraseTable, RecordPhrases, RunMemory, SegmentPhrases, Summary,
-    SummaryBuilder, SummaryOptions, MAX_KEPT,
+    SummaryBuilder, SummaryOptions, SummaryTally, MAX_KEPT,
 };
 use crate::text::{tokenize, UserDictionary};
 
@@ -857,21 +857,32 @@ pub fn write_reports(
         total: index.num_records(),
     });
     let order = index.record_order()?;
-    // Cached phrase tables, when the summary covers every record; segments
-    // without one are tokenized in this pass, on the decoding threads.
-    let cached = match (options.since, options.until) {
-        (None, None) => Some(index.cached_aggregates::<SegmentPhrases>()?.0),
-        _ => None,
+    // Cached phrase tables and summary tallies, when the summary covers
+    // every record; segments without one are tokenized in this pass (on
+    // the decoding threads) or fed to the summary builder.
+    let (cached, tallies) = match (options.since, options.until) {
+        (None, None) => (
+            Some(index.cached_aggregates::<SegmentPhrases>()?.0),
+            Some(index.cached_aggregates::<SummaryTally>()?.0),
+        ),
+        _ => (None, None),
     };
     let in_pass = cached.is_none();
     let to_build: Vec<bool> = cached.iter().flatten().map(Option::is_none).collect();
-    type Phrased = (StoredRecord, Option<(tantivy::DocAddress, RecordPhrases)>);
+    // The segments whose records the summary builder still needs.
+    let to_summarize: Vec<bool> = tallies.iter().flatten().map(Option::is_none).collect();
+    let needed = |ord: u32| {
+        let is = |flags: &[bool]| flags.get(ord as usize) == Some(&true);
+        in_pass || is(&to_build) || is(&to_summarize)
+    };
+    type Phrased = (StoredRecord, tantivy::DocAddress, Option<RecordPhrases>);
     // The summary builder runs on its own thread, fed in blocks, while this
     // one writes the rows: the two costs overlap.
     let (builder, mut built, latest) = std::thread::scope(|scope| -> Result<_, RunError> {
         let (tx, rx) = sync_channel::<Vec<Phrased>>(2);
         let builder_options = options.clone();
         let segments = to_build.len();
+        let to_summarize = &to_summarize;
         let summarizer = scope.spawn(move || {
             let taxonomy = analyzer.taxonomy();
             let mut builder = if in_pass {
@@ -881,15 +892,22 @@ pub fn write_reports(
             };
             let mut built: Vec<SegmentPhrases> = Vec::new();
             built.resize_with(segments, SegmentPhrases::default);
+            let mut built_tallies: Vec<SummaryTally> = Vec::new();
+            built_tallies.resize_with(to_summarize.len(), SummaryTally::default);
             // The latest kept records of the segments built here.
             let mut latest: VecDeque<(tantivy::DocAddress, RecordPhrases)> = VecDeque::new();
             for block in rx {
-                for (stored, phrases) in block {
-                    builder.add(&stored);
-                    let Some((address, phrases)) = phrases else {
+                for (stored, address, phrases) in block {
+                    let ord = address.segment_ord as usize;
+                    if in_pass {
+                        builder.add(&stored);
+                    } else if to_summarize[ord] {
+                        built_tallies[ord].add_record(address.doc_id, &stored);
+                    }
+                    let Some(phrases) = phrases else {
                         continue;
                     };
-                    let segment = &mut built[address.segment_ord as usize];
+                    let segment = &mut built[ord];
                     segment.table.add(&phrases);
                     if phrases.kept() {
                         segment.kept_docs.insert(address.doc_id);
@@ -899,6 +917,15 @@ pub fn write_reports(
                         latest.push_back((address, phrases));
                     }
                 }
+            }
+            // The cached tallies, and those of the segments built here (cached now).
+            for (ord, tally) in tallies.into_iter().flatten().enumerate() {
+                builder.add_tally(tally.unwrap_or_else(|| {
+                    let mut tally = std::mem::take(&mut built_tallies[ord]);
+                    tally.sort_by_doc();
+                    index.store_aggregate(ord as u32, &tally);
+                    tally
+                }));
             }
             (builder, built, latest)
         });
@@ -920,14 +947,15 @@ pub fn write_reports(
         output::write_records_csv(&records_path, excel_bom, |row| {
             let phrases_of = |address: tantivy::DocAddress, stored: &StoredRecord| {
                 let build = to_build.get(address.segment_ord as usize) == Some(&true);
-                (build && stored.record.duplicate_of.is_none())
-                    .then(|| (address, RecordPhrases::of(stored)))
+                (build && stored.record.duplicate_of.is_none()).then(|| RecordPhrases::of(stored))
             };
-            let result = index.for_each_record_mapped(&order, phrases_of, |_, stored, phrases| {
+            let result = index.for_each_record_mapped(&order, phrases_of, |at, stored, phrases| {
                 if let Err(e) = write_row(row, &stored) {
                     index_error.get_or_insert(RunError::Output(e));
                 }
-                block.push((stored, phrases));
+                if needed(at.segment_ord) {
+                    block.push((stored, at, phrases));
+                }
                 if block.len() >= BATCH {
                     // The builder ends only when this sender is dropped.
                     let _ = tx.send(std::mem::take(&mut block));
@@ -1232,14 +1260,14 @@ mod tests {
         )
     }
 
-    #[test]
-    fn cached_phrase_tables_give_the_from_scratch_discovery() {
+    /// A first run of 1,200 synthetic records committed every 400 (several
+    /// segments), and the edits for a second run: new versions of 200 of
+    /// them (deletions in the first run's segments) and 100 new records.
+    fn first_of_two_runs(seed: u64) -> (tempfile::TempDir, RunConfig, PathBuf, RunOutcome) {
         let tmp = tempfile::tempdir().expect("temp dir");
-        let mut generator = crate::synth::Generator::new(7);
+        let mut generator = crate::synth::Generator::new(seed);
         let (first, edits) = (tmp.path().join("a.jsonl"), tmp.path().join("b.jsonl"));
         generator.write_jsonl(&first, 0, 1200, 0).expect("write");
-        // New versions of some records (deletions in the first run's
-        // segments) and new records.
         generator.write_jsonl(&edits, 1000, 1300, 1).expect("write");
         let mut config = RunConfig::in_dir(
             vec![InputFile::Path(first)],
@@ -1249,6 +1277,42 @@ mod tests {
         );
         config.options.commit_every = 400;
         let outcome = run(&config, |_| {}).expect("first run");
+        (tmp, config, edits, outcome)
+    }
+
+    /// The cache files of aggregate `A` in an index.
+    fn cache_files<A: crate::index::SegmentAggregate>(index_dir: &Path) -> Vec<PathBuf> {
+        let dir = index_dir.join(crate::index::CACHE_DIR);
+        std::fs::read_dir(&dir)
+            .expect("cache dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                let name = p.file_name().expect("name").to_string_lossy();
+                name.starts_with(&format!("{}-", A::NAME))
+            })
+            .collect()
+    }
+
+    /// Makes a cache file look taken under other rules.
+    fn set_cache_rules(file: &Path, rules: u64) {
+        use std::io::{Read, Write};
+        let mut json = String::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(file).expect("open"))
+            .read_to_string(&mut json)
+            .expect("gunzip");
+        let mut cache: serde_json::Value = serde_json::from_str(&json).expect("json");
+        cache["rules"] = serde_json::json!(rules);
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(file).expect("create"),
+            flate2::Compression::fast(),
+        );
+        gz.write_all(cache.to_string().as_bytes()).expect("gzip");
+        gz.finish().expect("gzip");
+    }
+
+    #[test]
+    fn cached_phrase_tables_give_the_from_scratch_discovery() {
+        let (_tmp, mut config, edits, outcome) = first_of_two_runs(7);
         let index = VocIndex::open(&config.index_dir).expect("index");
         let scratch = from_scratch(&index, &config.analyzer);
         assert!(!scratch.unmapped.is_empty(), "the test needs candidates");
@@ -1268,11 +1332,7 @@ mod tests {
         assert_eq!(outcome.summary.unmapped, scratch.unmapped);
 
         // Damaged or foreign cache files are rebuilt, with the same result.
-        let dir = config.index_dir.join(crate::index::CACHE_DIR);
-        let files: Vec<_> = std::fs::read_dir(&dir)
-            .expect("cache dir")
-            .map(|e| e.expect("entry").path())
-            .collect();
+        let files = cache_files::<SegmentPhrases>(&config.index_dir);
         assert!(!files.is_empty());
         std::fs::write(&files[0], b"not gzip").expect("damage");
         if let [_, one, two, ..] = &files[..] {
@@ -1286,23 +1346,94 @@ mod tests {
 
         // A table taken under other rules (another vocscope version, other
         // word lists) is rebuilt too.
-        use std::io::{Read, Write};
-        let file = &files[files.len() - 1];
-        let mut json = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(file).expect("open"))
-            .read_to_string(&mut json)
-            .expect("gunzip");
-        let mut cache: serde_json::Value = serde_json::from_str(&json).expect("json");
-        cache["rules"] = serde_json::json!(12345);
-        let mut gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(file).expect("create"),
-            flate2::Compression::fast(),
-        );
-        gz.write_all(cache.to_string().as_bytes()).expect("gzip");
-        gz.finish().expect("gzip");
+        set_cache_rules(&files[files.len() - 1], 12345);
         let (_, stats) = index.segment_aggregates::<SegmentPhrases>().expect("cache");
         assert_eq!(stats.built, 1, "{stats:?}");
         let again = indexed_discovery(&index, &order).expect("discovery");
         assert_eq!(again.finish(), scratch.unmapped);
+    }
+
+    /// The summary as JSON, without what differs between a run and a
+    /// from-scratch build (the run's counts, the run memory).
+    fn summary_json(summary: &Summary) -> String {
+        let mut summary = summary.clone();
+        summary.counts = Counts::default();
+        summary.since_last_run = None;
+        summary.generated_at = String::new();
+        serde_json::to_string(&summary).expect("json")
+    }
+
+    /// An aggregate that cannot take records out: every segment with
+    /// deletions since it was cached is built again.
+    #[derive(Default, Serialize, Deserialize)]
+    struct Stubborn {
+        docs: Vec<u32>,
+    }
+
+    impl crate::index::SegmentAggregate for Stubborn {
+        const NAME: &'static str = "stubborn-test";
+        fn add(&mut self, doc: u32, _: &StoredRecord) {
+            self.docs.push(doc);
+        }
+        fn remove(&mut self, _: u32, _: &StoredRecord) -> bool {
+            false
+        }
+        fn merge(&mut self, other: Stubborn) {
+            self.docs.extend(other.docs);
+        }
+    }
+
+    #[test]
+    fn cached_summary_tallies_give_the_from_scratch_summary() {
+        let (tmp, mut config, edits, outcome) = first_of_two_runs(11);
+        let index = VocIndex::open(&config.index_dir).expect("index");
+        let scratch = from_scratch(&index, &config.analyzer);
+        assert!(scratch.themes.iter().any(|t| !t.quotes.is_empty()));
+        assert_eq!(summary_json(&outcome.summary), summary_json(&scratch));
+        let (_, stats) = index.segment_aggregates::<SummaryTally>().expect("cache");
+        assert!(
+            stats.reused > 1 && stats.built + stats.updated == 0,
+            "{stats:?}"
+        );
+        let (_, stats) = index.segment_aggregates::<Stubborn>().expect("cache");
+        assert!(stats.built > 1 && stats.reused == 0, "{stats:?}");
+
+        // Updates (deletions in the first run's segments) and new records.
+        config.inputs.push(InputFile::Path(edits));
+        let outcome = run(&config, |_| {}).expect("second run");
+        assert!(outcome.counts.updated > 0 && outcome.counts.new > 0);
+        let index = VocIndex::open(&config.index_dir).expect("index");
+        let scratch = from_scratch(&index, &config.analyzer);
+        assert_eq!(summary_json(&outcome.summary), summary_json(&scratch));
+        let (_, stats) = index.segment_aggregates::<SummaryTally>().expect("cache");
+        assert_eq!(stats.built + stats.updated + stats.dropped, 0, "{stats:?}");
+
+        // A segment that cannot take out its deleted records is built again.
+        let (stubborn, stats) = index.segment_aggregates::<Stubborn>().expect("cache");
+        assert!(
+            stats.dropped > 0 && stats.built >= stats.dropped,
+            "{stats:?}"
+        );
+        let docs: usize = stubborn.iter().map(|a| a.docs.len()).sum();
+        assert_eq!(docs as u64, index.num_records());
+
+        // A tally taken under other rules is built again, and the report
+        // is the same.
+        set_cache_rules(&cache_files::<SummaryTally>(&config.index_dir)[0], 12345);
+        let out = tmp.path().join("again");
+        std::fs::create_dir_all(&out).expect("out dir");
+        let (again, _) = write_reports(
+            &index,
+            &config.analyzer,
+            SummaryOptions::default(),
+            &out,
+            false,
+            false,
+            &mut |_| {},
+        )
+        .expect("reports");
+        assert_eq!(summary_json(&again), summary_json(&scratch));
+        let (_, stats) = index.segment_aggregates::<SummaryTally>().expect("cache");
+        assert_eq!(stats.built + stats.updated, 0, "{stats:?}");
     }
 }

@@ -5,7 +5,9 @@
 //! segment's records (e.g. the phrase counts of discovery) is computed once,
 //! saved under the segment's id with the list of documents deleted at that
 //! moment, and on the next run only the records deleted since are taken out
-//! (they stay readable in the segment until a merge drops them). A nightly
+//! (they stay readable in the segment until a merge drops them; an
+//! aggregate that cannot take one out exactly, such as a bounded list of
+//! the best quotes that lost too many, is built again). A nightly
 //! run that adds 1% of the records thus aggregates its new segments and its
 //! few deletions, not the whole index.
 //!
@@ -49,8 +51,10 @@ pub trait SegmentAggregate: Default + Send + Serialize + DeserializeOwned {
     }
     /// Adds a record, `doc` being its document number in the segment.
     fn add(&mut self, doc: u32, stored: &StoredRecord);
-    /// Takes out a record added before.
-    fn remove(&mut self, doc: u32, stored: &StoredRecord);
+    /// Takes out a record added before; false when the aggregate cannot be
+    /// updated exactly (e.g. a bounded list of the best records lost one):
+    /// the segment is then aggregated again from its stored records.
+    fn remove(&mut self, doc: u32, stored: &StoredRecord) -> bool;
     /// Adds the aggregate of other records of the same segment.
     fn merge(&mut self, other: Self);
 }
@@ -77,6 +81,9 @@ pub struct CacheStats {
     pub updated: usize,
     /// Segments aggregated from their stored records.
     pub built: usize,
+    /// Cached segments that could not take out their deleted records
+    /// exactly ([`SegmentAggregate::remove`]) and were left to be built.
+    pub dropped: usize,
     /// Records read from the store (built segments and deletions).
     pub records_read: u64,
 }
@@ -146,15 +153,27 @@ impl VocIndex {
                     }
                     Some((cache, gone)) => {
                         let mut aggregate = cache.aggregate;
+                        let mut exact = true;
                         for block in gone.chunks(BUILD_BLOCK) {
-                            for (doc, stored) in block.iter().zip(read(block)?) {
-                                aggregate.remove(*doc, &stored);
+                            let records = read(block)?;
+                            stats.records_read += records.len() as u64;
+                            exact = block
+                                .iter()
+                                .zip(records)
+                                .all(|(doc, stored)| aggregate.remove(*doc, &stored));
+                            if !exact {
+                                break;
                             }
                         }
-                        stats.updated += 1;
-                        stats.records_read += gone.len() as u64;
-                        write_cache(&dir, &path, &id, segment, &deleted, &aggregate);
-                        Some(aggregate)
+                        if exact {
+                            stats.updated += 1;
+                            write_cache(&dir, &path, &id, segment, &deleted, &aggregate);
+                            Some(aggregate)
+                        } else {
+                            // Built again by the caller, and cached then.
+                            stats.dropped += 1;
+                            None
+                        }
                     }
                     None => None,
                 };

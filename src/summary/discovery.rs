@@ -988,12 +988,13 @@ impl SegmentAggregate for SegmentPhrases {
         }
     }
 
-    fn remove(&mut self, doc: u32, stored: &StoredRecord) {
+    fn remove(&mut self, doc: u32, stored: &StoredRecord) -> bool {
         if stored.record.duplicate_of.is_some() {
-            return;
+            return true;
         }
         self.table.remove(&RecordPhrases::of(stored));
         self.kept_docs.remove(&doc);
+        true
     }
 
     fn merge(&mut self, other: SegmentPhrases) {

@@ -10,6 +10,7 @@ mod memory;
 mod service;
 mod shift;
 mod stats;
+mod tally;
 
 pub use discovery::{
     Discovery, KeptSentence, PhraseCounts, PhraseTable, RecordPhrase, RecordPhrases,
@@ -17,17 +18,18 @@ pub use discovery::{
 };
 pub use memory::{RunMemory, SinceLastRun, ThemeChange};
 pub use stats::{binomial_upper_tail, key_driver_impact};
+pub use tally::SummaryTally;
 
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{Label, Taxonomy};
+use crate::analyze::Taxonomy;
 use crate::index::StoredRecord;
 use crate::ingest::{format_date, format_rfc3339};
 use crate::text::tokenize;
-use service::ServiceAcc;
 pub use service::ServiceFigures;
+use tally::{Candidate, SCORE_UNITS};
 
 const DAY: i64 = 86_400;
 const WEEK: i64 = 7 * DAY;
@@ -47,6 +49,7 @@ pub const BASELINE_WEEKS: usize = 6;
 pub const EMERGING_MIN_RECORDS: u64 = 5;
 /// Quotes per theme.
 pub const QUOTES_PER_THEME: usize = 3;
+/// Quote candidates a theme's pools yield (the best by length, sentiment, key).
 const QUOTE_POOL: usize = 40;
 const QUOTE_MAX_CHARS: usize = 280;
 
@@ -336,79 +339,27 @@ impl SummaryOptions {
     }
 }
 
-struct Compact {
-    created: Option<i64>,
-    themes: Vec<u16>,
-    /// The themes whose mention in this record is negative.
-    negative: Vec<u16>,
-}
-
-#[derive(Clone)]
-struct Candidate {
-    key: String,
-    id: String,
-    source: String,
-    text: String,
-    sentiment: f64,
-    /// [`quote_length_penalty`] of `text`, computed once: pools are sorted
-    /// often and counting characters in every comparison was most of it.
-    penalty: u8,
-}
-
-#[derive(Default, Clone)]
-struct ThemeAcc {
-    records: u64,
-    negative: u64,
-    mention_sum: f64,
-    score_sum: f64,
-    cues: HashMap<String, u64>,
-    low: Vec<Candidate>,
-    high: Vec<Candidate>,
-}
-
-/// Accumulates records one at a time, then builds the [`Summary`].
+/// Accumulates records one at a time (or the tallies of sets of records),
+/// then builds the [`Summary`].
 pub struct SummaryBuilder<'t> {
     taxonomy: &'t Taxonomy,
     options: SummaryOptions,
-    theme_index: HashMap<String, u16>,
-    compact: Vec<Compact>,
-    themes: Vec<ThemeAcc>,
-    score_sum: f64,
-    sentiment: SentimentSplit,
-    ratings: (u64, f64, u64),
-    nps: (u64, u64, u64),
-    unthemed: u64,
-    near_duplicates: u64,
-    signals: HashMap<String, u64>,
+    tally: SummaryTally,
+    /// Records added one at a time (their number in `tally`).
+    added: u32,
     /// None when the caller does phrase discovery ([`SummaryBuilder::finish_with`]).
     discovery: Option<Discovery>,
-    service: ServiceAcc,
 }
 
 impl<'t> SummaryBuilder<'t> {
     /// A builder for records of this taxonomy.
     pub fn new(taxonomy: &'t Taxonomy, options: SummaryOptions) -> SummaryBuilder<'t> {
-        let theme_index = taxonomy
-            .themes
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.id.clone(), i as u16))
-            .collect();
         SummaryBuilder {
             taxonomy,
             options,
-            theme_index,
-            compact: Vec::new(),
-            themes: vec![ThemeAcc::default(); taxonomy.themes.len()],
-            score_sum: 0.0,
-            sentiment: SentimentSplit::default(),
-            ratings: (0, 0.0, 0),
-            nps: (0, 0, 0),
-            unthemed: 0,
-            near_duplicates: 0,
-            signals: HashMap::new(),
+            tally: SummaryTally::default(),
+            added: 0,
             discovery: Some(Discovery::default()),
-            service: ServiceAcc::new(taxonomy.themes.len()),
         }
     }
 
@@ -424,118 +375,42 @@ impl<'t> SummaryBuilder<'t> {
 
     /// Adds one record (ignored when outside the period).
     pub fn add(&mut self, stored: &StoredRecord) {
-        let record = &stored.record;
-        let analysis = &stored.analysis;
-        if !self.options.includes(record.created_at) {
+        if !self.options.includes(stored.record.created_at) {
             return;
         }
-        // A near-duplicate repeats a text already counted: flag, don't count twice.
-        if record.duplicate_of.is_some() {
-            self.near_duplicates += 1;
+        self.tally.add_record(self.added, stored);
+        self.added = self.added.wrapping_add(1);
+        if stored.record.duplicate_of.is_some() {
             return;
         }
-        let score = analysis.sentiment.score;
-        self.score_sum += score;
-        match analysis.sentiment.label {
-            Label::Negative => self.sentiment.negative += 1,
-            Label::Neutral => self.sentiment.neutral += 1,
-            Label::Positive => self.sentiment.positive += 1,
-        }
-        if let Some(r) = record.rating {
-            self.ratings.0 += 1;
-            self.ratings.1 += r;
-            if r >= 4.0 {
-                self.ratings.2 += 1;
-            }
-        }
-        if let Some(n) = record.nps {
-            self.nps.0 += 1;
-            if n >= 9 {
-                self.nps.1 += 1;
-            } else if n <= 6 {
-                self.nps.2 += 1;
-            }
-        }
-        for signal in &analysis.signals {
-            count(&mut self.signals, &signal.id);
-        }
-        let mut theme_ids = Vec::new();
-        let mut negative_ids = Vec::new();
-        // Only records with themes give quotes.
-        let full_text = if analysis.themes.is_empty() {
-            String::new()
-        } else {
-            record.full_text()
-        };
-        let mut key = None;
-        for hit in &analysis.themes {
-            // Themes no longer in the taxonomy are ignored until the next re-tag.
-            let Some(&t) = self.theme_index.get(&hit.id) else {
-                continue;
-            };
-            theme_ids.push(t);
-            // Negative as a record's label is: at or below -NEUTRAL_BAND.
-            if Label::of(hit.sentiment) == Label::Negative {
-                negative_ids.push(t);
-            }
-            let acc = &mut self.themes[t as usize];
-            acc.records += 1;
-            if analysis.sentiment.label == Label::Negative {
-                acc.negative += 1;
-            }
-            acc.mention_sum += hit.sentiment;
-            acc.score_sum += score;
-            for cue in &hit.cues {
-                count(&mut acc.cues, cue);
-            }
-            let text = quote_text(&full_text, &hit.spans);
-            if text.is_empty() {
-                continue;
-            }
-            let candidate = Candidate {
-                key: key.get_or_insert_with(|| record.key()).clone(),
-                id: record.id.clone(),
-                source: record.source.clone(),
-                penalty: quote_length_penalty(&text),
-                text,
-                sentiment: hit.sentiment,
-            };
-            push_bounded(&mut acc.low, candidate.clone(), |c| c.sentiment);
-            push_bounded(&mut acc.high, candidate, |c| -c.sentiment);
-        }
-        if theme_ids.is_empty() {
-            self.unthemed += 1;
-        }
-        self.service.add(
-            record.first_response_minutes,
-            record.resolution_minutes,
-            record.ces,
-            &theme_ids,
-        );
         if let Some(discovery) = &mut self.discovery {
             discovery.add(stored);
         }
-        self.compact.push(Compact {
-            created: record.created_at,
-            themes: theme_ids,
-            negative: negative_ids,
-        });
+    }
+
+    /// Adds the tally of other records (e.g. an index segment's, cached);
+    /// they must all be in the period, as when it has no bounds: the same
+    /// as adding each record.
+    pub fn add_tally(&mut self, tally: SummaryTally) {
+        self.tally.merge_tally(tally);
     }
 
     /// Records per period back from `as_of` (`n` periods of `unit` seconds),
-    /// in total, per theme, and per record.
-    fn series(&self, as_of: Option<i64>, unit: i64, n: usize) -> Series {
+    /// in total, per theme, and per record; `themes` maps the tally's theme
+    /// ids to the taxonomy's.
+    fn series(&self, themes: &[Option<u16>], as_of: Option<i64>, unit: i64, n: usize) -> Series {
+        let count = self.taxonomy.themes.len();
         let mut out = Series {
             all: vec![0; n],
-            themes: vec![vec![0; n]; self.themes.len()],
-            negative: vec![vec![0; n]; self.themes.len()],
+            themes: vec![vec![0; n]; count],
+            negative: vec![vec![0; n]; count],
             records: Vec::new(),
         };
         let Some(a) = as_of else {
             return out;
         };
-        for c in &self.compact {
-            let Some(t) = c.created.filter(|&t| t <= a) else {
+        for (created, tagged) in self.tally.per_record.iter() {
+            let Some(t) = created.filter(|&t| t <= a) else {
                 continue;
             };
             let back = ((a - t) / unit) as usize;
@@ -544,13 +419,18 @@ impl<'t> SummaryBuilder<'t> {
             }
             let b = n - 1 - back;
             out.all[b] += 1;
-            for &theme in &c.themes {
+            let mut ids = Vec::with_capacity(tagged.len());
+            for &local in tagged {
+                let Some(theme) = themes[tally::local_id(local)] else {
+                    continue;
+                };
                 out.themes[theme as usize][b] += 1;
+                if tally::is_negative(local) {
+                    out.negative[theme as usize][b] += 1;
+                }
+                ids.push(theme);
             }
-            for &theme in &c.negative {
-                out.negative[theme as usize][b] += 1;
-            }
-            out.records.push((b, c.themes.clone()));
+            out.records.push((b, ids));
         }
         out
     }
@@ -562,11 +442,39 @@ impl<'t> SummaryBuilder<'t> {
     }
 
     /// Builds the summary with the phrase discovery of the same records.
-    pub fn finish_with(mut self, discovery: Discovery) -> Summary {
-        let n = self.compact.len() as u64;
-        let created: Vec<i64> = self.compact.iter().filter_map(|c| c.created).collect();
-        let newest = created.iter().copied().max();
-        let oldest = created.iter().copied().min();
+    pub fn finish_with(self, discovery: Discovery) -> Summary {
+        let n = self.tally.records;
+        // The tally's themes in the taxonomy; themes no longer in it are
+        // ignored until the next re-tag.
+        let theme_index: HashMap<&str, u16> = self
+            .taxonomy
+            .themes
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i as u16))
+            .collect();
+        let mapped: Vec<Option<u16>> = self
+            .tally
+            .themes
+            .iter()
+            .map(|t| theme_index.get(t.id.as_str()).copied())
+            .collect();
+        let mut accs: Vec<Option<&tally::ThemeTally>> = vec![None; self.taxonomy.themes.len()];
+        for (acc, theme) in self.tally.themes.iter().zip(&mapped) {
+            if let Some(t) = theme {
+                accs[*t as usize] = Some(acc);
+            }
+        }
+        let (mut newest, mut oldest, mut unthemed) = (None::<i64>, None::<i64>, 0u64);
+        for (created, tagged) in self.tally.per_record.iter() {
+            if let Some(t) = created {
+                newest = Some(newest.map_or(t, |x| x.max(t)));
+                oldest = Some(oldest.map_or(t, |x| x.min(t)));
+            }
+            if !tagged.iter().any(|&t| mapped[tally::local_id(t)].is_some()) {
+                unthemed += 1;
+            }
+        }
         let as_of = self.options.as_of.or(newest);
 
         // Buckets back from the anchor: the last bucket is (as_of - unit, as_of].
@@ -582,8 +490,8 @@ impl<'t> SummaryBuilder<'t> {
             (Some(a), Some(o)) if a - o < SHORT_PERIOD_DAYS * DAY => TrendUnit::Day,
             _ => TrendUnit::Week,
         };
-        let weekly_series = self.series(as_of, WEEK, weeks);
-        let daily_series = self.series(as_of, DAY, days);
+        let weekly_series = self.series(&mapped, as_of, WEEK, weeks);
+        let daily_series = self.series(&mapped, as_of, DAY, days);
         let week_labels: Vec<String> = (0..weeks)
             .filter_map(|w| as_of.map(|a| format_date(a - WEEK * (weeks - w) as i64 + 1)))
             .collect();
@@ -609,12 +517,13 @@ impl<'t> SummaryBuilder<'t> {
         } = daily_series;
 
         let mut themes: Vec<ThemeSummary> = Vec::new();
-        for (i, acc) in self.themes.iter().enumerate() {
-            if acc.records == 0 {
+        let score_sum = self.tally.score_units as f64 / SCORE_UNITS;
+        for (i, acc) in accs.iter().enumerate() {
+            let Some(acc) = acc.filter(|acc| acc.records > 0) else {
                 continue;
-            }
+            };
             let def = &self.taxonomy.themes[i];
-            let mean_sentiment = acc.mention_sum / acc.records as f64;
+            let mean_sentiment = acc.mention_units as f64 / SCORE_UNITS / acc.records as f64;
             themes.push(ThemeSummary {
                 id: def.id.clone(),
                 name: def.name.clone(),
@@ -626,21 +535,24 @@ impl<'t> SummaryBuilder<'t> {
                 negative_share: round4(acc.negative as f64 / acc.records as f64),
                 mean_sentiment: round4(mean_sentiment),
                 impact: round4(key_driver_impact(
-                    acc.score_sum,
+                    acc.score_units as f64 / SCORE_UNITS,
                     acc.records,
-                    self.score_sum,
+                    score_sum,
                     n,
                 )),
                 trend: trends[i].clone(),
                 weekly: weekly[i].clone(),
                 daily: daily[i].clone(),
                 top_phrases: top_phrases(&acc.cues),
-                median_resolution_minutes: self.service.theme_median_resolution(i),
-                quotes: pick_quotes(if mean_sentiment <= 0.0 {
-                    &acc.low
-                } else {
-                    &acc.high
-                }),
+                median_resolution_minutes: acc.resolution.median(),
+                quotes: pick_quotes(
+                    &if mean_sentiment <= 0.0 {
+                        &acc.low
+                    } else {
+                        &acc.high
+                    }
+                    .best(),
+                ),
             });
         }
         themes.sort_by(|a, b| {
@@ -653,23 +565,24 @@ impl<'t> SummaryBuilder<'t> {
             t.rank = i + 1;
         }
 
-        let (rated, rating_sum, satisfied) = self.ratings;
-        let (nps_n, promoters, detractors) = self.nps;
+        let (rated, rating_units, satisfied) = self.tally.ratings;
+        let (nps_n, promoters, detractors) = self.tally.nps;
         let metrics = Metrics {
             rated,
-            mean_rating: (rated > 0).then(|| round4(rating_sum / rated as f64)),
+            mean_rating: (rated > 0)
+                .then(|| round4(rating_units as f64 / tally::ANSWER_UNITS / rated as f64)),
             csat: (rated > 0).then(|| round4(100.0 * satisfied as f64 / rated as f64)),
             nps_responses: nps_n,
             nps: (nps_n > 0)
                 .then(|| round4(100.0 * (promoters as f64 - detractors as f64) / nps_n as f64)),
-            service: self.service.figures(),
+            service: self.tally.service.figures(),
         };
         let mut signals: Vec<SignalSummary> = self
             .taxonomy
             .signals
             .iter()
             .filter_map(|s| {
-                let records = *self.signals.get(&s.id)?;
+                let records = *self.tally.signals.get(&s.id)?;
                 Some(SignalSummary {
                     id: s.id.clone(),
                     name: s.name.clone(),
@@ -688,15 +601,19 @@ impl<'t> SummaryBuilder<'t> {
             },
             counts: self.options.counts.clone(),
             records: n,
-            unthemed: self.unthemed,
-            near_duplicates: self.near_duplicates,
+            unthemed,
+            near_duplicates: self.tally.near_duplicates,
             weeks: week_labels,
             weekly_records: weekly_all,
             days: day_labels,
             daily_records: daily_all,
             trend_unit: unit,
             themes,
-            sentiment: self.sentiment,
+            sentiment: SentimentSplit {
+                negative: self.tally.sentiment[0],
+                neutral: self.tally.sentiment[1],
+                positive: self.tally.sentiment[2],
+            },
             metrics,
             signals,
             unmapped: discovery.finish(),
@@ -925,45 +842,11 @@ fn quote_length_penalty(text: &str) -> u8 {
     u8::from(!(12..=240).contains(&n))
 }
 
-/// Adds one to `counts[name]`, copying the name only the first time.
-fn count(counts: &mut HashMap<String, u64>, name: &str) {
-    match counts.get_mut(name) {
-        Some(n) => *n += 1,
-        None => {
-            counts.insert(name.to_string(), 1);
-        }
-    }
-}
-
-/// Adds a candidate to a pool; past twice [`QUOTE_POOL`] candidates the
-/// pool is cut to the best [`QUOTE_POOL`] (see [`sort_pool`]).
-fn push_bounded(pool: &mut Vec<Candidate>, c: Candidate, score: impl Fn(&Candidate) -> f64) {
-    pool.push(c);
-    if pool.len() >= QUOTE_POOL * 2 {
-        sort_pool(pool, &score);
-        pool.truncate(QUOTE_POOL);
-    }
-}
-
-/// Best first: length penalty, then `score` (lower first), then record key.
-fn sort_pool(pool: &mut [Candidate], score: &impl Fn(&Candidate) -> f64) {
-    pool.sort_by(|a, b| {
-        a.penalty
-            .cmp(&b.penalty)
-            .then(score(a).total_cmp(&score(b)))
-            .then(a.key.cmp(&b.key))
-    });
-}
-
 /// Picks diverse quotes: no two with more than half their words in common.
 fn pick_quotes(pool: &[Candidate]) -> Vec<Quote> {
     let mut sorted = pool.to_vec();
     let low_first = sorted.iter().map(|c| c.sentiment).sum::<f64>() <= 0.0;
-    if low_first {
-        sort_pool(&mut sorted, &|c: &Candidate| c.sentiment);
-    } else {
-        sort_pool(&mut sorted, &|c: &Candidate| -c.sentiment);
-    }
+    sorted.sort_by(|a, b| tally::better(!low_first, a, b));
     let mut chosen: Vec<(HashSet<String>, Quote)> = Vec::new();
     for c in sorted {
         let words: HashSet<String> = tokenize(&c.text)
@@ -1205,49 +1088,5 @@ mod tests {
         );
         let long = "x".repeat(400);
         assert!(quote_text(&long, &[(0, 400)]).ends_with('…'));
-    }
-
-    fn candidate(i: usize) -> Candidate {
-        // Every seventh quote is too short to be a good one.
-        let text = if i.is_multiple_of(7) {
-            "short".to_string()
-        } else {
-            format!("the parcel {i} arrived late again")
-        };
-        Candidate {
-            key: format!("s:{i:03}"),
-            id: i.to_string(),
-            source: "s".into(),
-            penalty: quote_length_penalty(&text),
-            text,
-            sentiment: ((i * 37) % 11) as f64 / 10.0 - 0.5,
-        }
-    }
-
-    #[test]
-    fn quote_pool_keeps_the_best_whatever_the_order() {
-        let n = QUOTE_POOL * 5 + 3;
-        let pool_of = |order: &mut dyn Iterator<Item = usize>| {
-            let mut pool = Vec::new();
-            for i in order {
-                push_bounded(&mut pool, candidate(i), |c| c.sentiment);
-            }
-            sort_pool(&mut pool, &|c: &Candidate| c.sentiment);
-            pool.truncate(QUOTE_POOL);
-            pool.into_iter().map(|c| c.key).collect::<Vec<_>>()
-        };
-        let forward = pool_of(&mut (0..n));
-        let backward = pool_of(&mut (0..n).rev());
-        assert_eq!(forward, backward);
-        // The best by (length penalty, sentiment, key), from all candidates.
-        let mut all: Vec<Candidate> = (0..n).map(candidate).collect();
-        all.sort_by(|a, b| {
-            (a.penalty, a.sentiment, &a.key)
-                .partial_cmp(&(b.penalty, b.sentiment, &b.key))
-                .unwrap()
-        });
-        let best: Vec<String> = all.into_iter().take(QUOTE_POOL).map(|c| c.key).collect();
-        assert_eq!(forward, best);
-        assert!(forward.iter().all(|k| k != "s:000"), "a short quote kept");
     }
 }
