@@ -17,11 +17,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Analysis, AnalysisInput, Analyzer};
-use crate::index::{key_hash, IndexError, StoredRecord, VocDocument, VocIndex, VocWriter};
+use crate::index::{
+    key_hash, IndexError, OrderKey, RowCacheWriter, RowMerge, StoredRecord, VocDocument, VocIndex,
+    VocWriter, CACHE_DIR,
+};
 use crate::ingest::manifest::{manifest_key, Check, FileState, Manifest};
 use crate::ingest::neardup::text_hash;
 use crate::ingest::{read_input, FileReport, InputFile, Item, MapHints, MapSpec, Reject};
-use crate::output::{self, OutputError, RejectsWriter, XlsxReport};
+use crate::output::{self, OutputError, RedactedText, RejectsWriter, RowFields, XlsxReport};
 use crate::record::Record;
 use crate::summary::{
     Counts, Discovery, PhraseTable, RecordPhrases, RunMemory, SegmentPhrases, Summary,
@@ -856,7 +859,38 @@ pub fn write_reports(
         name: "writing reports",
         total: index.num_records(),
     });
-    let order = index.record_order()?;
+    let keyed = index.record_order_keyed()?;
+    let order: Vec<tantivy::DocAddress> = keyed.iter().map(|k| k.address).collect();
+    // Rows come from each segment's row cache (one per variant, redacted or
+    // not: see output::rows), merged in report order; a segment without one
+    // is read from the store for its rows, which are cached on the way.
+    let (cache_name, cache_rules) = (
+        output::row_cache_name(redact),
+        output::row_cache_rules(redact),
+    );
+    let row_caches = index.row_caches(cache_name, cache_rules);
+    let rows_cached: Vec<bool> = row_caches.iter().map(Option::is_some).collect();
+    // The segments read from the doc store: those without cached rows, and
+    // those the summary builder needs (for now every one: its figures are
+    // not cached per segment).
+    let builder_reads = vec![true; rows_cached.len()];
+    let from_store: Vec<bool> = rows_cached
+        .iter()
+        .zip(&builder_reads)
+        .map(|(&cached, &builder)| builder || !cached)
+        .collect();
+    let mut row_writers: Vec<Option<RowCacheWriter>> = (0..rows_cached.len())
+        .map(|ord| match rows_cached[ord] {
+            true => None,
+            false => index.row_cache_writer(cache_name, cache_rules, ord as u32),
+        })
+        .collect();
+    let store_keys: Vec<OrderKey> = keyed
+        .into_iter()
+        .filter(|k| from_store[k.address.segment_ord as usize])
+        .collect();
+    let store_order: Vec<tantivy::DocAddress> = store_keys.iter().map(|k| k.address).collect();
+    let mut merge = RowMerge::new(row_caches.into_iter().flatten().collect())?;
     // Cached phrase tables, when the summary covers every record; segments
     // without one are tokenized in this pass, on the decoding threads.
     let cached = match (options.since, options.until) {
@@ -903,42 +937,66 @@ pub fn write_reports(
             (builder, built, latest)
         });
         let mut block: Vec<Phrased> = Vec::with_capacity(BATCH);
-        let mut write_row = |row: &mut dyn FnMut(&StoredRecord) -> Result<(), OutputError>,
-                             stored: &StoredRecord|
-         -> Result<(), OutputError> {
-            if !options.includes(stored.record.created_at) {
-                return Ok(());
-            }
-            if redact {
-                let mut copy = stored.clone();
-                output::redact_record(&mut copy);
-                row(&copy).and_then(|()| workbook.add_record(&copy))
-            } else {
-                row(stored).and_then(|()| workbook.add_record(stored))
-            }
-        };
         output::write_records_csv(&records_path, excel_bom, |row| {
-            let phrases_of = |address: tantivy::DocAddress, stored: &StoredRecord| {
-                let build = to_build.get(address.segment_ord as usize) == Some(&true);
-                (build && stored.record.duplicate_of.is_none())
-                    .then(|| (address, RecordPhrases::of(stored)))
-            };
-            let result = index.for_each_record_mapped(&order, phrases_of, |_, stored, phrases| {
-                if let Err(e) = write_row(row, &stored) {
-                    index_error.get_or_insert(RunError::Output(e));
-                }
-                block.push((stored, phrases));
-                if block.len() >= BATCH {
-                    // The builder ends only when this sender is dropped.
-                    let _ = tx.send(std::mem::take(&mut block));
-                }
+            // Every row, cached or not, goes through here, in report order.
+            let mut emit = |fields: &RowFields<'_>| -> Result<(), RunError> {
                 done += 1;
                 if done.is_multiple_of(1000) {
                     progress(Progress::Step(done));
                 }
-            });
+                if !options.includes(fields.created_at) {
+                    return Ok(());
+                }
+                row(fields)?;
+                workbook.add_row(fields)?;
+                Ok(())
+            };
+            let mapped = |address: tantivy::DocAddress, stored: &StoredRecord| {
+                let ord = address.segment_ord as usize;
+                let build = to_build.get(ord) == Some(&true);
+                let phrases = (build && stored.record.duplicate_of.is_none())
+                    .then(|| (address, RecordPhrases::of(stored)));
+                // Masked on the decoding threads: redaction is costly.
+                let masked = (redact && !rows_cached[ord]).then(|| RedactedText::of(stored));
+                (phrases, masked)
+            };
+            let mut next = 0usize;
+            let mut payload = Vec::new();
+            let result =
+                index.for_each_record_mapped(&store_order, mapped, |address, stored, mapped| {
+                    let (phrases, masked) = mapped;
+                    let key = store_keys[next];
+                    next += 1;
+                    let ord = address.segment_ord as usize;
+                    if !rows_cached[ord] {
+                        let fields = match &masked {
+                            Some(masked) => RowFields::of_redacted(&stored, masked),
+                            None => RowFields::of(&stored),
+                        };
+                        if let Some(writer) = &mut row_writers[ord] {
+                            payload.clear();
+                            fields.encode(&mut payload);
+                            writer.push(key, &payload);
+                        }
+                        let written = merge
+                            .drain_before(Some(key), |k, bytes| emit(&cached_row(index, k, bytes)?))
+                            .and_then(|()| emit(&fields));
+                        if let Err(e) = written {
+                            index_error.get_or_insert(e);
+                        }
+                    }
+                    block.push((stored, phrases));
+                    if block.len() >= BATCH {
+                        // The builder ends only when this sender is dropped.
+                        let _ = tx.send(std::mem::take(&mut block));
+                    }
+                });
             if let Err(e) = result {
                 index_error.get_or_insert(RunError::Index(e));
+            }
+            if let Err(e) = merge.drain_before(None, |k, bytes| emit(&cached_row(index, k, bytes)?))
+            {
+                index_error.get_or_insert(e);
             }
             Ok(())
         })?;
@@ -954,6 +1012,9 @@ pub fn write_reports(
     progress(Progress::StageDone);
     if let Some(e) = index_error {
         return Err(e);
+    }
+    for writer in row_writers.into_iter().flatten() {
+        writer.finish();
     }
     let mut summary = match cached {
         Some(cached) => {
@@ -991,6 +1052,21 @@ pub fn write_reports(
             html_path,
         ],
     ))
+}
+
+/// A row read from the row cache.
+fn cached_row<'a>(
+    index: &VocIndex,
+    key: OrderKey,
+    bytes: &'a [u8],
+) -> Result<RowFields<'a>, RunError> {
+    RowFields::decode(bytes).ok_or_else(|| {
+        RunError::Index(IndexError::Corrupt {
+            path: index.path().join(CACHE_DIR),
+            key: format!("{:?}", key.address),
+            message: "cached row does not decode".into(),
+        })
+    })
 }
 
 /// Phrase discovery over every record of the index, `order` being the

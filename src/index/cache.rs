@@ -160,7 +160,7 @@ impl VocIndex {
                 };
             out.push(aggregate);
         }
-        remove_stale::<A>(&dir, &live_files);
+        remove_stale(&dir, A::NAME, &live_files);
         Ok((out, stats))
     }
 
@@ -235,7 +235,7 @@ impl VocIndex {
 }
 
 /// The deleted documents of a segment, in order.
-fn deleted_docs(segment: &SegmentReader) -> Vec<u32> {
+pub(super) fn deleted_docs(segment: &SegmentReader) -> Vec<u32> {
     match segment.alive_bitset() {
         Some(alive) => (0..segment.max_doc())
             .filter(|&d| alive.is_deleted(d))
@@ -303,13 +303,13 @@ fn write_cache<A: SegmentAggregate>(
     }
 }
 
-/// Removes cache files of segments gone (merged or dropped) and temporary
-/// files left by killed runs.
-fn remove_stale<A: SegmentAggregate>(dir: &Path, live: &HashSet<PathBuf>) {
+/// Removes the cache files named `name` of segments gone (merged or
+/// dropped) and temporary files left by killed runs.
+pub(super) fn remove_stale(dir: &Path, name: &str, live: &HashSet<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let prefix = format!("{}-", A::NAME);
+    let prefix = format!("{name}-");
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().to_string();
