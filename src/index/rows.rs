@@ -400,3 +400,179 @@ impl RowMerge {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{AnalysisInput, Analyzer, Lexicon, Taxonomy};
+    use crate::index::CommitInfo;
+    use crate::record::Record;
+
+    const RULES: u64 = 7;
+    const NAME: &str = "rows-test";
+
+    /// Commits records `(id, created)`, upserting by id.
+    fn commit(index: &VocIndex, analyzer: &Analyzer, records: &[(&str, i64)]) {
+        let mut writer = index.writer(1).expect("writer");
+        for &(id, created) in records {
+            let record = Record {
+                id: id.into(),
+                source: "generic".into(),
+                created_at: Some(created),
+                text: format!("refund {id}"),
+                ..Record::default()
+            };
+            let analysis = analyzer.analyze(AnalysisInput {
+                text: &record.text,
+                ..AnalysisInput::default()
+            });
+            writer.upsert(&record, &analysis, 1).expect("upsert");
+        }
+        writer.commit(&CommitInfo::default()).expect("commit");
+        writer.finish().expect("finish");
+        index.reload().expect("reload");
+    }
+
+    /// Caches every segment without a valid cache, the payload being the key
+    /// hash's bytes.
+    fn cache_all(index: &VocIndex) {
+        let caches = index.row_caches(NAME, RULES);
+        let order = index.record_order_keyed().expect("order");
+        for (ord, cache) in caches.iter().enumerate() {
+            if cache.is_some() {
+                continue;
+            }
+            let mut writer = index
+                .row_cache_writer(NAME, RULES, ord as u32)
+                .expect("writer");
+            for key in order.iter().filter(|k| k.address.segment_ord == ord as u32) {
+                writer.push(*key, &key.key_hash.to_le_bytes());
+            }
+            writer.finish();
+        }
+    }
+
+    /// The merged rows of the cached segments.
+    fn merged(index: &VocIndex) -> Vec<(OrderKey, Vec<u8>)> {
+        let caches = index.row_caches(NAME, RULES);
+        let mut merge = RowMerge::new(caches.into_iter().flatten().collect()).expect("merge");
+        let mut rows = Vec::new();
+        merge
+            .drain_before(None, |key, payload| -> Result<(), IndexError> {
+                rows.push((key, payload.to_vec()));
+                Ok(())
+            })
+            .expect("drain");
+        rows
+    }
+
+    fn setup() -> (tempfile::TempDir, VocIndex, Analyzer) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let index = VocIndex::open_or_create(&dir.path().join("index")).expect("index");
+        let analyzer = Analyzer::new(
+            Taxonomy::default_taxonomy().expect("taxonomy"),
+            Lexicon::default_lexicon().expect("lexicon"),
+        );
+        (dir, index, analyzer)
+    }
+
+    fn cache_files(index: &VocIndex) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(index.path().join(CACHE_DIR))
+            .expect("cache dir")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rows"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn cached_rows_merge_in_record_order_and_skip_deleted_docs() {
+        let (_dir, index, analyzer) = setup();
+        commit(&index, &analyzer, &[("a", 30), ("b", 10), ("c", 20)]);
+        commit(&index, &analyzer, &[("d", 15), ("e", 30), ("f", 5)]);
+        cache_all(&index);
+        assert!(index.row_caches(NAME, RULES).iter().all(Option::is_some));
+        let rows = merged(&index);
+        let order = index.record_order_keyed().expect("order");
+        assert_eq!(rows.len(), 6);
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), order);
+        for (key, payload) in &rows {
+            assert_eq!(payload, &key.key_hash.to_le_bytes());
+        }
+        // An update deletes the old version: the cached segment stays valid
+        // and its row is skipped; the new segment has no cache yet.
+        commit(&index, &analyzer, &[("b", 40)]);
+        let caches = index.row_caches(NAME, RULES);
+        assert_eq!(caches.iter().filter(|c| c.is_some()).count(), 2);
+        assert_eq!(caches.iter().filter(|c| c.is_none()).count(), 1);
+        let rows = merged(&index);
+        assert_eq!(rows.len(), 5);
+        let b = crate::index::key_hash("generic:b");
+        assert!(rows.iter().all(|(key, _)| key.key_hash != b));
+        cache_all(&index);
+        let order = index.record_order_keyed().expect("order");
+        let rows = merged(&index);
+        assert_eq!(rows.iter().map(|r| r.0).collect::<Vec<_>>(), order);
+        assert_eq!(rows.last().map(|r| r.0.key_hash), Some(b));
+    }
+
+    #[test]
+    fn other_rules_corrupt_or_truncated_files_are_not_used() {
+        let (_dir, index, analyzer) = setup();
+        commit(&index, &analyzer, &[("a", 30), ("b", 10), ("c", 20)]);
+        cache_all(&index);
+        assert!(index.row_caches(NAME, RULES)[0].is_some());
+        assert!(index.row_caches(NAME, RULES + 1)[0].is_none());
+        let file = cache_files(&index).pop().expect("a cache file");
+        let good = std::fs::read(&file).expect("read");
+        let mut flipped = good.clone();
+        let middle = flipped.len() / 2;
+        flipped[middle] ^= 1;
+        for bad in [good[..good.len() - 3].to_vec(), flipped, Vec::new()] {
+            std::fs::write(&file, &bad).expect("write");
+            assert!(index.row_caches(NAME, RULES)[0].is_none());
+        }
+        // Rebuilt, it is used again.
+        cache_all(&index);
+        assert_eq!(std::fs::read(&file).expect("read"), good);
+        assert_eq!(merged(&index).len(), 3);
+    }
+
+    #[test]
+    fn incomplete_or_unordered_writes_leave_no_file_and_stale_files_go() {
+        let (_dir, index, analyzer) = setup();
+        commit(&index, &analyzer, &[("a", 30), ("b", 10)]);
+        let order = index.record_order_keyed().expect("order");
+        let mut writer = index.row_cache_writer(NAME, RULES, 0).expect("writer");
+        writer.push(order[0], b"x");
+        writer.finish();
+        let mut writer = index.row_cache_writer(NAME, RULES, 0).expect("writer");
+        writer.push(order[1], b"x");
+        writer.push(order[0], b"x");
+        writer.finish();
+        let writer = index.row_cache_writer(NAME, RULES, 0).expect("writer");
+        drop(writer);
+        assert!(cache_files(&index).is_empty());
+        let leftovers: Vec<_> = std::fs::read_dir(index.path().join(CACHE_DIR))
+            .expect("dir")
+            .flatten()
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+        // A file of a segment merged away is removed; other names stay.
+        let dir = index.path().join(CACHE_DIR);
+        std::fs::write(dir.join(format!("{NAME}-0123.rows")), b"old").expect("write");
+        std::fs::write(dir.join("rows-other-0123.rows"), b"old").expect("write");
+        cache_all(&index);
+        let names: Vec<String> = cache_files(&index)
+            .iter()
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.contains(&"rows-other-0123.rows".to_string()));
+        assert!(names
+            .iter()
+            .any(|n| n.starts_with(NAME) && !n.contains("0123")));
+    }
+}
