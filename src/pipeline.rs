@@ -32,6 +32,8 @@ use crate::summary::{
 };
 use crate::text::{tokenize, UserDictionary};
 
+/// Bytes of encoded rows handed to the Records sheet's thread at a time.
+const SHEET_BLOCK: usize = 1 << 20;
 /// Records per batch handed from ingest to analysis.
 const BATCH: usize = 1024;
 /// Records written between two commits.
@@ -861,6 +863,14 @@ pub fn write_reports(
     });
     let keyed = index.record_order_keyed()?;
     let order: Vec<tantivy::DocAddress> = keyed.iter().map(|k| k.address).collect();
+    // Cached phrase tables, when the summary covers every record; segments
+    // without one are tokenized in this pass, on the decoding threads.
+    let cached = match (options.since, options.until) {
+        (None, None) => Some(index.cached_aggregates::<SegmentPhrases>()?.0),
+        _ => None,
+    };
+    let in_pass = cached.is_none();
+    let to_build: Vec<bool> = cached.iter().flatten().map(Option::is_none).collect();
     // Rows come from each segment's row cache (one per variant, redacted or
     // not: see output::rows), merged in report order; a segment without one
     // is read from the store for its rows, which are cached on the way.
@@ -871,13 +881,15 @@ pub fn write_reports(
     let row_caches = index.row_caches(cache_name, cache_rules);
     let rows_cached: Vec<bool> = row_caches.iter().map(Option::is_some).collect();
     // The segments read from the doc store: those without cached rows, and
-    // those the summary builder needs (for now every one: its figures are
-    // not cached per segment).
-    let builder_reads = vec![true; rows_cached.len()];
-    let from_store: Vec<bool> = rows_cached
-        .iter()
-        .zip(&builder_reads)
-        .map(|(&cached, &builder)| builder || !cached)
+    // those the summary builder needs: every one whose figures are not
+    // cached (`summary_cached`: none yet), every one for a period (discovery
+    // tokenizes in the pass), those whose phrase tables are built here.
+    let summary_cached = vec![false; rows_cached.len()];
+    let from_store: Vec<bool> = (0..rows_cached.len())
+        .map(|ord| {
+            let builder_reads = !summary_cached[ord] || in_pass || to_build.get(ord) == Some(&true);
+            builder_reads || !rows_cached[ord]
+        })
         .collect();
     let mut row_writers: Vec<Option<RowCacheWriter>> = (0..rows_cached.len())
         .map(|ord| match rows_cached[ord] {
@@ -891,124 +903,163 @@ pub fn write_reports(
         .collect();
     let store_order: Vec<tantivy::DocAddress> = store_keys.iter().map(|k| k.address).collect();
     let mut merge = RowMerge::new(row_caches.into_iter().flatten().collect())?;
-    // Cached phrase tables, when the summary covers every record; segments
-    // without one are tokenized in this pass, on the decoding threads.
-    let cached = match (options.since, options.until) {
-        (None, None) => Some(index.cached_aggregates::<SegmentPhrases>()?.0),
-        _ => None,
-    };
-    let in_pass = cached.is_none();
-    let to_build: Vec<bool> = cached.iter().flatten().map(Option::is_none).collect();
     type Phrased = (StoredRecord, Option<(tantivy::DocAddress, RecordPhrases)>);
     // The summary builder runs on its own thread, fed in blocks, while this
     // one writes the rows: the two costs overlap.
-    let (builder, mut built, latest) = std::thread::scope(|scope| -> Result<_, RunError> {
-        let (tx, rx) = sync_channel::<Vec<Phrased>>(2);
-        let builder_options = options.clone();
-        let segments = to_build.len();
-        let summarizer = scope.spawn(move || {
-            let taxonomy = analyzer.taxonomy();
-            let mut builder = if in_pass {
-                SummaryBuilder::new(taxonomy, builder_options)
-            } else {
-                SummaryBuilder::without_discovery(taxonomy, builder_options)
-            };
-            let mut built: Vec<SegmentPhrases> = Vec::new();
-            built.resize_with(segments, SegmentPhrases::default);
-            // The latest kept records of the segments built here.
-            let mut latest: VecDeque<(tantivy::DocAddress, RecordPhrases)> = VecDeque::new();
-            for block in rx {
-                for (stored, phrases) in block {
-                    builder.add(&stored);
-                    let Some((address, phrases)) = phrases else {
-                        continue;
-                    };
-                    let segment = &mut built[address.segment_ord as usize];
-                    segment.table.add(&phrases);
-                    if phrases.kept() {
-                        segment.kept_docs.insert(address.doc_id);
-                        if latest.len() == MAX_KEPT {
-                            latest.pop_front();
+    let (builder, mut built, latest, workbook) =
+        std::thread::scope(|scope| -> Result<_, RunError> {
+            let (tx, rx) = sync_channel::<Vec<Phrased>>(2);
+            let builder_options = options.clone();
+            let segments = to_build.len();
+            let summarizer = scope.spawn(move || {
+                let taxonomy = analyzer.taxonomy();
+                let mut builder = if in_pass {
+                    SummaryBuilder::new(taxonomy, builder_options)
+                } else {
+                    SummaryBuilder::without_discovery(taxonomy, builder_options)
+                };
+                let mut built: Vec<SegmentPhrases> = Vec::new();
+                built.resize_with(segments, SegmentPhrases::default);
+                // The latest kept records of the segments built here.
+                let mut latest: VecDeque<(tantivy::DocAddress, RecordPhrases)> = VecDeque::new();
+                for block in rx {
+                    for (stored, phrases) in block {
+                        builder.add(&stored);
+                        let Some((address, phrases)) = phrases else {
+                            continue;
+                        };
+                        let segment = &mut built[address.segment_ord as usize];
+                        segment.table.add(&phrases);
+                        if phrases.kept() {
+                            segment.kept_docs.insert(address.doc_id);
+                            if latest.len() == MAX_KEPT {
+                                latest.pop_front();
+                            }
+                            latest.push_back((address, phrases));
                         }
-                        latest.push_back((address, phrases));
                     }
                 }
-            }
-            (builder, built, latest)
-        });
-        let mut block: Vec<Phrased> = Vec::with_capacity(BATCH);
-        output::write_records_csv(&records_path, excel_bom, |row| {
-            // Every row, cached or not, goes through here, in report order.
-            let mut emit = |fields: &RowFields<'_>| -> Result<(), RunError> {
-                done += 1;
-                if done.is_multiple_of(1000) {
-                    progress(Progress::Step(done));
+                (builder, built, latest)
+            });
+            // The Records sheet is written on its own thread (its XML is the
+            // larger cost), from the encoded rows, while this one writes the CSV.
+            let (sheet_tx, sheet_rx) = sync_channel::<Vec<u8>>(4);
+            let sheet = scope.spawn(move || -> Result<XlsxReport, RunError> {
+                for rows in sheet_rx {
+                    let mut rest = rows.as_slice();
+                    while let Some((bytes, tail)) = split_framed(rest) {
+                        rest = tail;
+                        let fields = RowFields::decode(bytes).ok_or_else(|| {
+                            RunError::Index(IndexError::Corrupt {
+                                path: index.path().join(CACHE_DIR),
+                                key: "a Records sheet row".into(),
+                                message: "row does not decode".into(),
+                            })
+                        })?;
+                        workbook.add_row(&fields)?;
+                    }
                 }
-                if !options.includes(fields.created_at) {
-                    return Ok(());
-                }
-                row(fields)?;
-                workbook.add_row(fields)?;
-                Ok(())
-            };
-            let mapped = |address: tantivy::DocAddress, stored: &StoredRecord| {
-                let ord = address.segment_ord as usize;
-                let build = to_build.get(ord) == Some(&true);
-                let phrases = (build && stored.record.duplicate_of.is_none())
-                    .then(|| (address, RecordPhrases::of(stored)));
-                // Masked on the decoding threads: redaction is costly.
-                let masked = (redact && !rows_cached[ord]).then(|| RedactedText::of(stored));
-                (phrases, masked)
-            };
-            let mut next = 0usize;
-            let mut payload = Vec::new();
-            let result =
-                index.for_each_record_mapped(&store_order, mapped, |address, stored, mapped| {
-                    let (phrases, masked) = mapped;
-                    let key = store_keys[next];
-                    next += 1;
+                Ok(workbook)
+            });
+            let mut sheet_rows: Vec<u8> = Vec::with_capacity(SHEET_BLOCK + 4096);
+            let mut block: Vec<Phrased> = Vec::with_capacity(BATCH);
+            output::write_records_csv(&records_path, excel_bom, |row| {
+                // Every row, cached or not, goes through here, in report order,
+                // with its encoding (for the sheet's thread).
+                let mut emit = |fields: &RowFields<'_>, bytes: &[u8]| -> Result<(), RunError> {
+                    done += 1;
+                    if done.is_multiple_of(1000) {
+                        progress(Progress::Step(done));
+                    }
+                    if !options.includes(fields.created_at) {
+                        return Ok(());
+                    }
+                    row(fields)?;
+                    sheet_rows.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    sheet_rows.extend_from_slice(bytes);
+                    if sheet_rows.len() >= SHEET_BLOCK {
+                        // A failed send means the sheet's thread stopped on an
+                        // error, which its join reports.
+                        let _ = sheet_tx.send(std::mem::replace(
+                            &mut sheet_rows,
+                            Vec::with_capacity(SHEET_BLOCK + 4096),
+                        ));
+                    }
+                    Ok(())
+                };
+                let mapped = |address: tantivy::DocAddress, stored: &StoredRecord| {
                     let ord = address.segment_ord as usize;
-                    if !rows_cached[ord] {
-                        let fields = match &masked {
-                            Some(masked) => RowFields::of_redacted(&stored, masked),
-                            None => RowFields::of(&stored),
-                        };
-                        if let Some(writer) = &mut row_writers[ord] {
+                    let build = to_build.get(ord) == Some(&true);
+                    let phrases = (build && stored.record.duplicate_of.is_none())
+                        .then(|| (address, RecordPhrases::of(stored)));
+                    // Masked on the decoding threads: redaction is costly.
+                    let masked = (redact && !rows_cached[ord]).then(|| RedactedText::of(stored));
+                    (phrases, masked)
+                };
+                let mut next = 0usize;
+                let mut payload = Vec::new();
+                let result = index.for_each_record_mapped(
+                    &store_order,
+                    mapped,
+                    |address, stored, mapped| {
+                        let (phrases, masked) = mapped;
+                        let key = store_keys[next];
+                        next += 1;
+                        let ord = address.segment_ord as usize;
+                        if !rows_cached[ord] {
+                            let fields = match &masked {
+                                Some(masked) => RowFields::of_redacted(&stored, masked),
+                                None => RowFields::of(&stored),
+                            };
                             payload.clear();
                             fields.encode(&mut payload);
-                            writer.push(key, &payload);
+                            if let Some(writer) = &mut row_writers[ord] {
+                                writer.push(key, &payload);
+                            }
+                            let written = merge
+                                .drain_before(Some(key), |k, bytes| {
+                                    emit(&cached_row(index, k, bytes)?, bytes)
+                                })
+                                .and_then(|()| emit(&fields, &payload));
+                            if let Err(e) = written {
+                                index_error.get_or_insert(e);
+                            }
                         }
-                        let written = merge
-                            .drain_before(Some(key), |k, bytes| emit(&cached_row(index, k, bytes)?))
-                            .and_then(|()| emit(&fields));
-                        if let Err(e) = written {
-                            index_error.get_or_insert(e);
+                        block.push((stored, phrases));
+                        if block.len() >= BATCH {
+                            // The builder ends only when this sender is dropped.
+                            let _ = tx.send(std::mem::take(&mut block));
                         }
-                    }
-                    block.push((stored, phrases));
-                    if block.len() >= BATCH {
-                        // The builder ends only when this sender is dropped.
-                        let _ = tx.send(std::mem::take(&mut block));
-                    }
-                });
-            if let Err(e) = result {
-                index_error.get_or_insert(RunError::Index(e));
+                    },
+                );
+                if let Err(e) = result {
+                    index_error.get_or_insert(RunError::Index(e));
+                }
+                let rest =
+                    merge.drain_before(None, |k, bytes| emit(&cached_row(index, k, bytes)?, bytes));
+                if let Err(e) = rest {
+                    index_error.get_or_insert(e);
+                }
+                Ok(())
+            })?;
+            if !sheet_rows.is_empty() {
+                let _ = sheet_tx.send(sheet_rows);
             }
-            if let Err(e) = merge.drain_before(None, |k, bytes| emit(&cached_row(index, k, bytes)?))
-            {
-                index_error.get_or_insert(e);
+            drop(sheet_tx);
+            if !block.is_empty() {
+                let _ = tx.send(block);
             }
-            Ok(())
+            drop(tx);
+            // A panic in a helper thread is a bug: pass it on as if it ran here.
+            let workbook = sheet
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let (builder, built, latest) = summarizer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok((builder, built, latest, workbook))
         })?;
-        if !block.is_empty() {
-            let _ = tx.send(block);
-        }
-        drop(tx);
-        // A panic in the builder is a bug: pass it on as if it ran here.
-        Ok(summarizer
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-    })?;
+    let workbook = workbook?;
     progress(Progress::StageDone);
     if let Some(e) = index_error {
         return Err(e);
@@ -1052,6 +1103,13 @@ pub fn write_reports(
             html_path,
         ],
     ))
+}
+
+/// Splits the first row off a block of rows, each a length (u32) and bytes.
+fn split_framed(rows: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = rows.split_first_chunk::<4>()?;
+    let len = u32::from_le_bytes(*len) as usize;
+    (rest.len() >= len).then(|| rest.split_at(len))
 }
 
 /// A row read from the row cache.
