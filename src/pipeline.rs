@@ -838,7 +838,11 @@ fn retag(
 ///
 /// The index is read once: each record goes to the summary builder, to
 /// records.csv and to the workbook's Records sheet in the same pass; the
-/// files that need the whole summary are written after it. When the summary
+/// files that need the whole summary are written after it. The rows of
+/// segments with a valid row cache ([`VocIndex::row_caches`]) come from it,
+/// merged in report order, and the rows of the others are cached on the
+/// way; a segment is read from the store only when its rows or the summary
+/// builder need it (the per-segment `from_store` flag). When the summary
 /// covers every record (no `--since`/`--until`), phrase discovery is not
 /// done in that pass but from per-segment phrase tables cached beside the
 /// index ([`indexed_discovery`]), so a rerun tokenizes only new segments.
