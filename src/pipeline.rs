@@ -17,11 +17,14 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Analysis, AnalysisInput, Analyzer};
-use crate::index::{key_hash, IndexError, StoredRecord, VocDocument, VocIndex, VocWriter};
+use crate::index::{
+    key_hash, IndexError, OrderKey, RowCacheWriter, RowMerge, StoredRecord, VocDocument, VocIndex,
+    VocWriter, CACHE_DIR,
+};
 use crate::ingest::manifest::{manifest_key, Check, FileState, Manifest};
 use crate::ingest::neardup::text_hash;
 use crate::ingest::{read_input, FileReport, InputFile, Item, MapHints, MapSpec, Reject};
-use crate::output::{self, OutputError, RejectsWriter, XlsxReport};
+use crate::output::{self, OutputError, RedactedText, RejectsWriter, RowFields, XlsxReport};
 use crate::record::Record;
 use crate::summary::{
     Counts, Discovery, PhraseTable, RecordPhrases, RunMemory, SegmentPhrases, Summary,
@@ -29,6 +32,8 @@ use crate::summary::{
 };
 use crate::text::{tokenize, UserDictionary};
 
+/// Bytes of encoded rows handed to the Records sheet's thread at a time.
+const SHEET_BLOCK: usize = 1 << 20;
 /// Records per batch handed from ingest to analysis.
 const BATCH: usize = 1024;
 /// Records written between two commits.
@@ -833,7 +838,11 @@ fn retag(
 ///
 /// The index is read once: each record goes to the summary builder, to
 /// records.csv and to the workbook's Records sheet in the same pass; the
-/// files that need the whole summary are written after it. When the summary
+/// files that need the whole summary are written after it. The rows of
+/// segments with a valid row cache ([`VocIndex::row_caches`]) come from it,
+/// merged in report order, and the rows of the others are cached on the
+/// way; a segment is read from the store only when its rows or the summary
+/// builder need it (the per-segment `from_store` flag). When the summary
 /// covers every record (no `--since`/`--until`), phrase discovery is not
 /// done in that pass but from per-segment phrase tables cached beside the
 /// index ([`indexed_discovery`]), so a rerun tokenizes only new segments.
@@ -856,7 +865,8 @@ pub fn write_reports(
         name: "writing reports",
         total: index.num_records(),
     });
-    let order = index.record_order()?;
+    let keyed = index.record_order_keyed()?;
+    let order: Vec<tantivy::DocAddress> = keyed.iter().map(|k| k.address).collect();
     // Cached phrase tables and summary tallies, when the summary covers
     // every record; segments without one are tokenized in this pass (on
     // the decoding threads) or fed to the summary builder.
@@ -869,119 +879,221 @@ pub fn write_reports(
     };
     let in_pass = cached.is_none();
     let to_build: Vec<bool> = cached.iter().flatten().map(Option::is_none).collect();
-    // The segments whose records the summary builder still needs.
+    // The segments whose records the summary builder still needs: all of
+    // them for a period, else those without a cached tally or phrase table.
     let to_summarize: Vec<bool> = tallies.iter().flatten().map(Option::is_none).collect();
-    let needed = |ord: u32| {
-        let is = |flags: &[bool]| flags.get(ord as usize) == Some(&true);
+    let needed = |ord: usize| {
+        let is = |flags: &[bool]| flags.get(ord) == Some(&true);
         in_pass || is(&to_build) || is(&to_summarize)
     };
+    // Rows come from each segment's row cache (one per variant, redacted or
+    // not: see output::rows), merged in report order; a segment without one
+    // is read from the store for its rows, which are cached on the way.
+    let (cache_name, cache_rules) = (
+        output::row_cache_name(redact),
+        output::row_cache_rules(redact),
+    );
+    let row_caches = index.row_caches(cache_name, cache_rules);
+    let rows_cached: Vec<bool> = row_caches.iter().map(Option::is_some).collect();
+    // The segments read from the doc store: those without cached rows, and
+    // those the summary builder needs.
+    let from_store: Vec<bool> = (0..rows_cached.len())
+        .map(|ord| needed(ord) || !rows_cached[ord])
+        .collect();
+    let mut row_writers: Vec<Option<RowCacheWriter>> = (0..rows_cached.len())
+        .map(|ord| match rows_cached[ord] {
+            true => None,
+            false => index.row_cache_writer(cache_name, cache_rules, ord as u32),
+        })
+        .collect();
+    let store_keys: Vec<OrderKey> = keyed
+        .into_iter()
+        .filter(|k| from_store[k.address.segment_ord as usize])
+        .collect();
+    let store_order: Vec<tantivy::DocAddress> = store_keys.iter().map(|k| k.address).collect();
+    let mut merge = RowMerge::new(row_caches.into_iter().flatten().collect())?;
     type Phrased = (StoredRecord, tantivy::DocAddress, Option<RecordPhrases>);
     // The summary builder runs on its own thread, fed in blocks, while this
     // one writes the rows: the two costs overlap.
-    let (builder, mut built, latest) = std::thread::scope(|scope| -> Result<_, RunError> {
-        let (tx, rx) = sync_channel::<Vec<Phrased>>(2);
-        let builder_options = options.clone();
-        let segments = to_build.len();
-        let to_summarize = &to_summarize;
-        let summarizer = scope.spawn(move || {
-            let taxonomy = analyzer.taxonomy();
-            let mut builder = if in_pass {
-                SummaryBuilder::new(taxonomy, builder_options)
-            } else {
-                SummaryBuilder::without_discovery(taxonomy, builder_options)
-            };
-            let mut built: Vec<SegmentPhrases> = Vec::new();
-            built.resize_with(segments, SegmentPhrases::default);
-            let mut built_tallies: Vec<SummaryTally> = Vec::new();
-            built_tallies.resize_with(to_summarize.len(), SummaryTally::default);
-            // The latest kept records of the segments built here.
-            let mut latest: VecDeque<(tantivy::DocAddress, RecordPhrases)> = VecDeque::new();
-            for block in rx {
-                for (stored, address, phrases) in block {
-                    let ord = address.segment_ord as usize;
-                    if in_pass {
-                        builder.add(&stored);
-                    } else if to_summarize[ord] {
-                        built_tallies[ord].add_record(address.doc_id, &stored);
-                    }
-                    let Some(phrases) = phrases else {
-                        continue;
-                    };
-                    let segment = &mut built[ord];
-                    segment.table.add(&phrases);
-                    if phrases.kept() {
-                        segment.kept_docs.insert(address.doc_id);
-                        if latest.len() == MAX_KEPT {
-                            latest.pop_front();
+    let (builder, mut built, latest, workbook) =
+        std::thread::scope(|scope| -> Result<_, RunError> {
+            let (tx, rx) = sync_channel::<Vec<Phrased>>(2);
+            let builder_options = options.clone();
+            let segments = to_build.len();
+            let to_summarize = &to_summarize;
+            let summarizer = scope.spawn(move || {
+                let taxonomy = analyzer.taxonomy();
+                let mut builder = if in_pass {
+                    SummaryBuilder::new(taxonomy, builder_options)
+                } else {
+                    SummaryBuilder::without_discovery(taxonomy, builder_options)
+                };
+                let mut built: Vec<SegmentPhrases> = Vec::new();
+                built.resize_with(segments, SegmentPhrases::default);
+                let mut built_tallies: Vec<SummaryTally> = Vec::new();
+                built_tallies.resize_with(to_summarize.len(), SummaryTally::default);
+                // The latest kept records of the segments built here.
+                let mut latest: VecDeque<(tantivy::DocAddress, RecordPhrases)> = VecDeque::new();
+                for block in rx {
+                    for (stored, address, phrases) in block {
+                        let ord = address.segment_ord as usize;
+                        if in_pass {
+                            builder.add(&stored);
+                        } else if to_summarize[ord] {
+                            built_tallies[ord].add_record(address.doc_id, &stored);
                         }
-                        latest.push_back((address, phrases));
+                        let Some(phrases) = phrases else {
+                            continue;
+                        };
+                        let segment = &mut built[ord];
+                        segment.table.add(&phrases);
+                        if phrases.kept() {
+                            segment.kept_docs.insert(address.doc_id);
+                            if latest.len() == MAX_KEPT {
+                                latest.pop_front();
+                            }
+                            latest.push_back((address, phrases));
+                        }
                     }
                 }
-            }
-            // The cached tallies, and those of the segments built here (cached now).
-            for (ord, tally) in tallies.into_iter().flatten().enumerate() {
-                builder.add_tally(tally.unwrap_or_else(|| {
-                    let mut tally = std::mem::take(&mut built_tallies[ord]);
-                    tally.sort_by_doc();
-                    index.store_aggregate(ord as u32, &tally);
-                    tally
-                }));
-            }
-            (builder, built, latest)
-        });
-        let mut block: Vec<Phrased> = Vec::with_capacity(BATCH);
-        let mut write_row = |row: &mut dyn FnMut(&StoredRecord) -> Result<(), OutputError>,
-                             stored: &StoredRecord|
-         -> Result<(), OutputError> {
-            if !options.includes(stored.record.created_at) {
-                return Ok(());
-            }
-            if redact {
-                let mut copy = stored.clone();
-                output::redact_record(&mut copy);
-                row(&copy).and_then(|()| workbook.add_record(&copy))
-            } else {
-                row(stored).and_then(|()| workbook.add_record(stored))
-            }
-        };
-        output::write_records_csv(&records_path, excel_bom, |row| {
-            let phrases_of = |address: tantivy::DocAddress, stored: &StoredRecord| {
-                let build = to_build.get(address.segment_ord as usize) == Some(&true);
-                (build && stored.record.duplicate_of.is_none()).then(|| RecordPhrases::of(stored))
-            };
-            let result = index.for_each_record_mapped(&order, phrases_of, |at, stored, phrases| {
-                if let Err(e) = write_row(row, &stored) {
-                    index_error.get_or_insert(RunError::Output(e));
+                // The cached tallies, and those of the segments built here (cached now).
+                for (ord, tally) in tallies.into_iter().flatten().enumerate() {
+                    builder.add_tally(tally.unwrap_or_else(|| {
+                        let mut tally = std::mem::take(&mut built_tallies[ord]);
+                        tally.sort_by_doc();
+                        index.store_aggregate(ord as u32, &tally);
+                        tally
+                    }));
                 }
-                if needed(at.segment_ord) {
-                    block.push((stored, at, phrases));
-                }
-                if block.len() >= BATCH {
-                    // The builder ends only when this sender is dropped.
-                    let _ = tx.send(std::mem::take(&mut block));
-                }
-                done += 1;
-                if done.is_multiple_of(1000) {
-                    progress(Progress::Step(done));
-                }
+                (builder, built, latest)
             });
-            if let Err(e) = result {
-                index_error.get_or_insert(RunError::Index(e));
+            // The Records sheet is written on its own thread (its XML is the
+            // larger cost), from the encoded rows, while this one writes the CSV.
+            let (sheet_tx, sheet_rx) = sync_channel::<Vec<u8>>(4);
+            let sheet = scope.spawn(move || -> Result<XlsxReport, RunError> {
+                for rows in sheet_rx {
+                    let mut rest = rows.as_slice();
+                    while let Some((bytes, tail)) = split_framed(rest) {
+                        rest = tail;
+                        let fields = RowFields::decode(bytes).ok_or_else(|| {
+                            RunError::Index(IndexError::Corrupt {
+                                path: index.path().join(CACHE_DIR),
+                                key: "a Records sheet row".into(),
+                                message: "row does not decode".into(),
+                            })
+                        })?;
+                        workbook.add_row(&fields)?;
+                    }
+                }
+                Ok(workbook)
+            });
+            let mut sheet_rows: Vec<u8> = Vec::with_capacity(SHEET_BLOCK + 4096);
+            let mut block: Vec<Phrased> = Vec::with_capacity(BATCH);
+            output::write_records_csv(&records_path, excel_bom, |row| {
+                // Every row, cached or not, goes through here, in report order,
+                // with its encoding (for the sheet's thread).
+                let mut emit = |fields: &RowFields<'_>, bytes: &[u8]| -> Result<(), RunError> {
+                    done += 1;
+                    if done.is_multiple_of(1000) {
+                        progress(Progress::Step(done));
+                    }
+                    if !options.includes(fields.created_at) {
+                        return Ok(());
+                    }
+                    row(fields)?;
+                    sheet_rows.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    sheet_rows.extend_from_slice(bytes);
+                    if sheet_rows.len() >= SHEET_BLOCK {
+                        // A failed send means the sheet's thread stopped on an
+                        // error, which its join reports.
+                        let _ = sheet_tx.send(std::mem::replace(
+                            &mut sheet_rows,
+                            Vec::with_capacity(SHEET_BLOCK + 4096),
+                        ));
+                    }
+                    Ok(())
+                };
+                let mapped = |address: tantivy::DocAddress, stored: &StoredRecord| {
+                    let ord = address.segment_ord as usize;
+                    let build = to_build.get(ord) == Some(&true);
+                    let phrases = (build && stored.record.duplicate_of.is_none())
+                        .then(|| RecordPhrases::of(stored));
+                    // Masked on the decoding threads: redaction is costly.
+                    let masked = (redact && !rows_cached[ord]).then(|| RedactedText::of(stored));
+                    (phrases, masked)
+                };
+                let mut next = 0usize;
+                let mut payload = Vec::new();
+                let result = index.for_each_record_mapped(
+                    &store_order,
+                    mapped,
+                    |address, stored, mapped| {
+                        let (phrases, masked) = mapped;
+                        let key = store_keys[next];
+                        next += 1;
+                        let ord = address.segment_ord as usize;
+                        if !rows_cached[ord] {
+                            let fields = match &masked {
+                                Some(masked) => RowFields::of_redacted(&stored, masked),
+                                None => RowFields::of(&stored),
+                            };
+                            payload.clear();
+                            fields.encode(&mut payload);
+                            if let Some(writer) = &mut row_writers[ord] {
+                                writer.push(key, &payload);
+                            }
+                            let written = merge
+                                .drain_before(Some(key), |k, bytes| {
+                                    emit(&cached_row(index, k, bytes)?, bytes)
+                                })
+                                .and_then(|()| emit(&fields, &payload));
+                            if let Err(e) = written {
+                                index_error.get_or_insert(e);
+                            }
+                        }
+                        if needed(ord) {
+                            block.push((stored, address, phrases));
+                        }
+                        if block.len() >= BATCH {
+                            // The builder ends only when this sender is dropped.
+                            let _ = tx.send(std::mem::take(&mut block));
+                        }
+                    },
+                );
+                if let Err(e) = result {
+                    index_error.get_or_insert(RunError::Index(e));
+                }
+                let rest =
+                    merge.drain_before(None, |k, bytes| emit(&cached_row(index, k, bytes)?, bytes));
+                if let Err(e) = rest {
+                    index_error.get_or_insert(e);
+                }
+                Ok(())
+            })?;
+            if !sheet_rows.is_empty() {
+                let _ = sheet_tx.send(sheet_rows);
             }
-            Ok(())
+            drop(sheet_tx);
+            if !block.is_empty() {
+                let _ = tx.send(block);
+            }
+            drop(tx);
+            // A panic in a helper thread is a bug: pass it on as if it ran here.
+            let workbook = sheet
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let (builder, built, latest) = summarizer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok((builder, built, latest, workbook))
         })?;
-        if !block.is_empty() {
-            let _ = tx.send(block);
-        }
-        drop(tx);
-        // A panic in the builder is a bug: pass it on as if it ran here.
-        Ok(summarizer
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-    })?;
+    let workbook = workbook?;
     progress(Progress::StageDone);
     if let Some(e) = index_error {
         return Err(e);
+    }
+    for writer in row_writers.into_iter().flatten() {
+        writer.finish();
     }
     let mut summary = match cached {
         Some(cached) => {
@@ -1019,6 +1131,28 @@ pub fn write_reports(
             html_path,
         ],
     ))
+}
+
+/// Splits the first row off a block of rows, each a length (u32) and bytes.
+fn split_framed(rows: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = rows.split_first_chunk::<4>()?;
+    let len = u32::from_le_bytes(*len) as usize;
+    (rest.len() >= len).then(|| rest.split_at(len))
+}
+
+/// A row read from the row cache.
+fn cached_row<'a>(
+    index: &VocIndex,
+    key: OrderKey,
+    bytes: &'a [u8],
+) -> Result<RowFields<'a>, RunError> {
+    RowFields::decode(bytes).ok_or_else(|| {
+        RunError::Index(IndexError::Corrupt {
+            path: index.path().join(CACHE_DIR),
+            key: format!("{:?}", key.address),
+            message: "cached row does not decode".into(),
+        })
+    })
 }
 
 /// Phrase discovery over every record of the index, `order` being the

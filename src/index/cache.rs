@@ -179,7 +179,7 @@ impl VocIndex {
                 };
             out.push(aggregate);
         }
-        remove_stale::<A>(&dir, &live_files);
+        remove_stale(&dir, A::NAME, &live_files);
         Ok((out, stats))
     }
 
@@ -254,7 +254,7 @@ impl VocIndex {
 }
 
 /// The deleted documents of a segment, in order.
-fn deleted_docs(segment: &SegmentReader) -> Vec<u32> {
+pub(super) fn deleted_docs(segment: &SegmentReader) -> Vec<u32> {
     match segment.alive_bitset() {
         Some(alive) => (0..segment.max_doc())
             .filter(|&d| alive.is_deleted(d))
@@ -302,11 +302,7 @@ fn write_cache<A: SegmentAggregate>(
         deleted: deleted.to_vec(),
         aggregate,
     };
-    let temp = dir.join(format!(
-        ".tmp-{}-{}-{id}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let temp = temp_path(dir, id);
     let written = (|| -> std::io::Result<()> {
         let out = BufWriter::new(std::fs::File::create(&temp)?);
         let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
@@ -322,13 +318,25 @@ fn write_cache<A: SegmentAggregate>(
     }
 }
 
-/// Removes cache files of segments gone (merged or dropped) and temporary
-/// files left by killed runs.
-fn remove_stale<A: SegmentAggregate>(dir: &Path, live: &HashSet<PathBuf>) {
+/// A temporary file name in the cache folder, unique in the process (one
+/// counter for every kind of cache file, as several are written at once)
+/// and between processes (the process id), for a file renamed into place
+/// once whole.
+pub(super) fn temp_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!(
+        ".tmp-{}-{}-{id}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Removes the cache files named `name` of segments gone (merged or
+/// dropped) and temporary files left by killed runs.
+pub(super) fn remove_stale(dir: &Path, name: &str, live: &HashSet<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    let prefix = format!("{}-", A::NAME);
+    let prefix = format!("{name}-");
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().to_string();

@@ -10,11 +10,13 @@
 
 mod cache;
 mod document;
+mod rows;
 mod search;
 mod tokens;
 
 pub use cache::{CacheStats, SegmentAggregate, CACHE_DIR};
 pub use document::{DocValue, DocValues, VocDocument};
+pub use rows::{CachedRows, OrderKey, RowCacheWriter, RowMerge};
 pub use search::{
     FacetCache, FacetCount, Facets, SearchError, SearchHit, SearchRequest, SearchResults, SortOrder,
 };
@@ -410,9 +412,17 @@ impl VocIndex {
     /// The documents of the last visible commit in the order of
     /// [`VocIndex::for_each_record`]: by creation time, then key hash.
     pub fn record_order(&self) -> Result<Vec<tantivy::DocAddress>, IndexError> {
+        Ok(self
+            .record_order_keyed()?
+            .into_iter()
+            .map(|key| key.address)
+            .collect())
+    }
+
+    /// [`VocIndex::record_order`] with each document's sort key.
+    pub fn record_order_keyed(&self) -> Result<Vec<OrderKey>, IndexError> {
         let searcher = self.reader.searcher();
-        let mut order: Vec<(i64, u64, tantivy::DocAddress)> =
-            Vec::with_capacity(searcher.num_docs() as usize);
+        let mut order: Vec<OrderKey> = Vec::with_capacity(searcher.num_docs() as usize);
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             let fast = segment.fast_fields();
             let created = fast.date("created").map_err(|e| self.tantivy_err(e))?;
@@ -422,15 +432,15 @@ impl VocIndex {
                     .first(doc)
                     .map(|d| d.into_timestamp_secs())
                     .unwrap_or(i64::MIN);
-                order.push((
-                    t,
-                    keys.first(doc).unwrap_or(0),
-                    tantivy::DocAddress::new(ord as u32, doc),
-                ));
+                order.push(OrderKey {
+                    created: t,
+                    key_hash: keys.first(doc).unwrap_or(0),
+                    address: tantivy::DocAddress::new(ord as u32, doc),
+                });
             }
         }
         order.sort_unstable();
-        Ok(order.into_iter().map(|(_, _, address)| address).collect())
+        Ok(order)
     }
 
     /// Calls `f` with the stored records at these addresses (of the last

@@ -2,23 +2,30 @@
 //! with a BOM for Excel), and safe: a text cell that a spreadsheet would run
 //! as a formula is neutralised with a leading apostrophe.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
 
 use super::columns::{Cell, RECORD_COLUMNS, THEME_COLUMNS};
+use super::rows::RowFields;
 use super::{AtomicFile, OutputError};
-use crate::index::{SearchHit, StoredRecord};
+use crate::index::SearchHit;
 use crate::ingest::format_rfc3339;
 use crate::summary::Summary;
 
 /// Neutralises text that a spreadsheet would read as a formula: cells
 /// starting with `=`, `+`, `-`, `@`, tab or carriage return get a leading `'`.
 pub fn safe_cell(text: &str) -> String {
+    safe(text).into_owned()
+}
+
+/// [`safe_cell`] without a copy when the text is safe as it is.
+fn safe(text: &str) -> Cow<'_, str> {
     match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_string(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{text}")),
+        _ => Cow::Borrowed(text),
     }
 }
 
@@ -68,25 +75,26 @@ pub fn write_themes_csv(summary: &Summary, path: &Path, bom: bool) -> Result<(),
     file.commit()
 }
 
-/// One row of records.csv (and of search results as CSV).
+/// One row of records.csv (and of search results as CSV), text cells made
+/// safe; borrowed from a [`RowFields`].
 #[derive(Debug, Serialize)]
-pub struct RecordRow {
+pub struct RecordRow<'a> {
     /// Record id.
-    pub id: String,
+    pub id: Cow<'a, str>,
     /// Source.
-    pub source: String,
+    pub source: Cow<'a, str>,
     /// Kind.
-    pub kind: String,
+    pub kind: &'a str,
     /// RFC 3339 creation time.
     pub created_at: String,
     /// Language.
-    pub lang: String,
+    pub lang: &'a str,
     /// Stars.
     pub rating: Option<f64>,
     /// Combined sentiment score.
     pub sentiment_score: f64,
     /// Combined sentiment label.
-    pub sentiment_label: String,
+    pub sentiment_label: &'a str,
     /// Text-only sentiment score.
     pub text_sentiment_score: f64,
     /// Theme ids joined with `;`.
@@ -94,9 +102,9 @@ pub struct RecordRow {
     /// Signal ids joined with `;`.
     pub signals: String,
     /// Title.
-    pub title: String,
+    pub title: Cow<'a, str>,
     /// Text.
-    pub text: String,
+    pub text: Cow<'a, str>,
     /// Minutes to the first agent reply, where exported.
     pub first_response_minutes: Option<f64>,
     /// Minutes to resolution, where exported.
@@ -105,50 +113,36 @@ pub struct RecordRow {
     pub ces: Option<f64>,
 }
 
-impl RecordRow {
-    /// The row of a stored record, with text cells made safe.
-    pub fn from_stored(stored: &StoredRecord) -> RecordRow {
-        let r = &stored.record;
-        let a = &stored.analysis;
+impl<'a> RecordRow<'a> {
+    /// The CSV row of a record's row values.
+    pub fn of(row: &RowFields<'a>) -> RecordRow<'a> {
         RecordRow {
-            id: safe_cell(&r.id),
-            source: safe_cell(&r.source),
-            kind: r.kind.as_str().to_string(),
-            created_at: r.created_at.map(format_rfc3339).unwrap_or_default(),
-            lang: a.lang.as_str().to_string(),
-            rating: r.rating,
-            sentiment_score: a.sentiment.score,
-            sentiment_label: a.sentiment.label.as_str().to_string(),
-            text_sentiment_score: a.text_sentiment.score,
-            themes: safe_cell(
-                &a.themes
-                    .iter()
-                    .map(|t| t.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(";"),
-            ),
-            signals: safe_cell(
-                &a.signals
-                    .iter()
-                    .map(|s| s.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(";"),
-            ),
-            title: safe_cell(r.title.as_deref().unwrap_or("")),
-            text: safe_cell(&r.text),
-            first_response_minutes: r.first_response_minutes,
-            resolution_minutes: r.resolution_minutes,
-            ces: r.ces,
+            id: safe(row.id),
+            source: safe(row.source),
+            kind: row.kind,
+            created_at: row.created_at.map(format_rfc3339).unwrap_or_default(),
+            lang: row.lang,
+            rating: row.rating,
+            sentiment_score: row.sentiment_score,
+            sentiment_label: row.sentiment_label,
+            text_sentiment_score: row.text_sentiment_score,
+            themes: safe_cell(&row.themes.join(";")),
+            signals: safe_cell(&row.signals.join(";")),
+            title: safe(row.title),
+            text: safe(row.text),
+            first_response_minutes: row.first_response_minutes,
+            resolution_minutes: row.resolution_minutes,
+            ces: row.ces,
         }
     }
 }
 
-/// Writes records.csv; `fill` hands each stored record to the row writer.
+/// Writes records.csv; `fill` hands each record's row to the row writer.
 pub fn write_records_csv(
     path: &Path,
     bom: bool,
     fill: impl FnOnce(
-        &mut dyn FnMut(&StoredRecord) -> Result<(), OutputError>,
+        &mut dyn FnMut(&RowFields<'_>) -> Result<(), OutputError>,
     ) -> Result<(), OutputError>,
 ) -> Result<(), OutputError> {
     let mut file = open(path, bom)?;
@@ -156,8 +150,8 @@ pub fn write_records_csv(
         let err = csv_err(path);
         let mut w = csv::Writer::from_writer(file.writer());
         let mut wrote_any = false;
-        fill(&mut |stored| {
-            w.serialize(RecordRow::from_stored(stored)).map_err(&err)?;
+        fill(&mut |row| {
+            w.serialize(RecordRow::of(row)).map_err(&err)?;
             wrote_any = true;
             Ok(())
         })?;
@@ -179,7 +173,7 @@ pub fn write_search_csv<W: Write>(hits: &[SearchHit], out: W) -> Result<(), csv:
         w.write_record(RECORD_COLUMNS)?;
     }
     for hit in hits {
-        w.serialize(RecordRow::from_stored(&hit.stored))?;
+        w.serialize(RecordRow::of(&RowFields::of(&hit.stored)))?;
     }
     w.flush()?;
     Ok(())

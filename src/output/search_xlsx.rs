@@ -10,6 +10,7 @@ use std::path::Path;
 use rust_xlsxwriter::{Workbook, XlsxError};
 
 use super::columns::RECORD_COLUMNS;
+use super::rows::RowFields;
 use super::xlsx::{record_row, records_header, xlsx_text, Formats};
 use super::OutputError;
 use crate::index::SearchResults;
@@ -56,7 +57,7 @@ fn build(results: &SearchResults, query: &[(&str, String)]) -> Result<Workbook, 
     let sheet = workbook.add_worksheet().set_name("Results")?;
     records_header(sheet, &f)?;
     for (i, hit) in results.hits.iter().enumerate() {
-        record_row(sheet, i as u32 + 1, &hit.stored)?;
+        record_row(sheet, i as u32 + 1, &RowFields::of(&hit.stored))?;
     }
     let last_row = (results.hits.len() as u32).max(1);
     sheet.autofilter(0, 0, last_row, RECORD_COLUMNS.len() as u16 - 1)?;

@@ -23,6 +23,7 @@ use rust_xlsxwriter::{
 };
 
 use super::columns::{Cell, NumberKind, RECORD_COLUMNS, THEME_COLUMNS};
+use super::rows::RowFields;
 use super::{safe_cell, OutputError};
 use crate::index::StoredRecord;
 use crate::ingest::parse_date_str;
@@ -156,9 +157,14 @@ impl XlsxReport {
         })
     }
 
-    /// Appends one record to the Records sheet (past [`MAX_RECORD_ROWS`] it
-    /// only counts it; a note at the end of the sheet says how many).
+    /// Appends one stored record to the Records sheet ([`XlsxReport::add_row`]).
     pub fn add_record(&mut self, stored: &StoredRecord) -> Result<(), OutputError> {
+        self.add_row(&RowFields::of(stored))
+    }
+
+    /// Appends one record's row to the Records sheet (past [`MAX_RECORD_ROWS`]
+    /// it only counts it; a note at the end of the sheet says how many).
+    pub fn add_row(&mut self, fields: &RowFields<'_>) -> Result<(), OutputError> {
         let err = xlsx_err(&self.path);
         let row = self.next_row;
         if row > self.max_rows {
@@ -166,7 +172,7 @@ impl XlsxReport {
             return Ok(());
         }
         let sheet = self.workbook.worksheet_from_index(RECORDS).map_err(&err)?;
-        record_row(sheet, row, stored).map_err(&err)?;
+        record_row(sheet, row, fields).map_err(&err)?;
         self.next_row += 1;
         Ok(())
     }
@@ -262,45 +268,41 @@ pub(super) fn records_header(sheet: &mut Worksheet, f: &Formats) -> Result<(), X
     Ok(())
 }
 
-/// Writes one record as row `row` of a records sheet (formats come from
-/// the columns, set by [`records_header`]).
+/// Writes one record's row values as row `row` of a records sheet
+/// (formats come from the columns, set by [`records_header`]).
 pub(super) fn record_row(
     sheet: &mut Worksheet,
     row: u32,
-    stored: &StoredRecord,
+    fields: &RowFields<'_>,
 ) -> Result<(), XlsxError> {
-    let r = &stored.record;
-    let a = &stored.analysis;
     let text = |sheet: &mut Worksheet, col: u16, value: &str| {
         sheet.write_string(row, col, xlsx_text(value)).map(|_| ())
     };
-    text(sheet, 0, &r.id)?;
-    text(sheet, 1, &r.source)?;
-    text(sheet, 2, r.kind.as_str())?;
-    if let Some(date) = r
+    text(sheet, 0, fields.id)?;
+    text(sheet, 1, fields.source)?;
+    text(sheet, 2, fields.kind)?;
+    if let Some(date) = fields
         .created_at
         .and_then(|t| ExcelDateTime::from_timestamp(t).ok())
     {
         // A date is a number in the date-formatted column.
         sheet.write_number(row, 3, date.to_excel())?;
     }
-    text(sheet, 4, a.lang.as_str())?;
-    if let Some(rating) = r.rating {
+    text(sheet, 4, fields.lang)?;
+    if let Some(rating) = fields.rating {
         sheet.write_number(row, 5, rating)?;
     }
-    sheet.write_number(row, 6, a.sentiment.score)?;
-    text(sheet, 7, a.sentiment.label.as_str())?;
-    sheet.write_number(row, 8, a.text_sentiment.score)?;
-    let themes: Vec<&str> = a.themes.iter().map(|t| t.id.as_str()).collect();
-    text(sheet, 9, &themes.join("; "))?;
-    let signals: Vec<&str> = a.signals.iter().map(|s| s.id.as_str()).collect();
-    text(sheet, 10, &signals.join("; "))?;
-    text(sheet, 11, r.title.as_deref().unwrap_or(""))?;
-    text(sheet, 12, &r.text)?;
+    sheet.write_number(row, 6, fields.sentiment_score)?;
+    text(sheet, 7, fields.sentiment_label)?;
+    sheet.write_number(row, 8, fields.text_sentiment_score)?;
+    text(sheet, 9, &fields.themes.join("; "))?;
+    text(sheet, 10, &fields.signals.join("; "))?;
+    text(sheet, 11, fields.title)?;
+    text(sheet, 12, fields.text)?;
     for (col, value) in [
-        (13, r.first_response_minutes),
-        (14, r.resolution_minutes),
-        (15, r.ces),
+        (13, fields.first_response_minutes),
+        (14, fields.resolution_minutes),
+        (15, fields.ces),
     ] {
         if let Some(v) = value {
             sheet.write_number(row, col, v)?;

@@ -1,0 +1,150 @@
+//! The row cache (issue 8): records.csv and the workbook's Records sheet
+//! written from the per-segment row cache after a nightly run with changed
+//! and new records are the files a fresh index of the same inputs gives,
+//! with and without `--redact`, and for `report --since`.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+
+use calamine::{open_workbook, Data, Reader, Xlsx};
+use vocscope::synth::Generator;
+
+use util::{assert_success, Workspace};
+
+/// Commit interval of the runs: several segments per run.
+const COMMIT_EVERY: &str = "150";
+
+/// Hand-written records the generator does not make: personal data in
+/// title and text, cells a spreadsheet would run as formulas, no date.
+fn special(night: bool) -> String {
+    let mut lines = vec![
+        serde_json::json!({"id": "p1", "title": "Parcel late, mail jane.doe@example.com",
+            "text": "My parcel is two weeks late. Terrible.", "created_at": "2026-10-02T10:00:00Z", "rating": 1}),
+        serde_json::json!({"id": "p2", "title": "=HYPERLINK(\"x\")",
+            "text": "-call me on +44 7700 900123, order LM-33018. Awful.", "created_at": "2026-10-03T10:00:00Z"}),
+        serde_json::json!({"id": "p3", "text": "快递太慢了，请打电话13812345678联系我。非常失望。"}),
+    ];
+    if night {
+        lines[1]["text"] = "-still no refund, card 4111 1111 1111 1111".into();
+        lines.push(serde_json::json!({"id": "p4", "title": "@SUM(A1)",
+            "text": "New complaint from bob@example.org about the app crashing", "created_at": "2026-10-04T10:00:00Z", "rating": 2}));
+    }
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// The inputs of the first run (`night` false) or of the nightly run: a
+/// few later versions of records and a few new ones.
+fn inputs(ws: &Workspace, night: bool) -> Vec<PathBuf> {
+    let mut g = Generator::new(7);
+    let a = ws.path().join("a.jsonl");
+    g.write_jsonl(&a, 0, 600, 0).expect("write a.jsonl");
+    let mut files = vec![a, ws.write("special.jsonl", special(night))];
+    if night {
+        let b = ws.path().join("b.jsonl");
+        g.write_jsonl(&b, 590, 620, 1).expect("write b.jsonl");
+        files.push(b);
+    }
+    files
+}
+
+fn run(ws: &Workspace, night: bool, extra: &[&str]) {
+    let files = inputs(ws, night);
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let mut args = vec!["--commit-every", COMMIT_EVERY];
+    args.extend_from_slice(extra);
+    ws.run_with(&paths, &args);
+}
+
+fn report(ws: &Workspace, extra: &[&str]) {
+    let output = ws
+        .cmd()
+        .arg("report")
+        .arg("--index")
+        .arg(ws.index())
+        .arg("--out")
+        .arg(ws.out())
+        .args(extra)
+        .output()
+        .expect("run vocscope report");
+    assert_success(&output, "vocscope report");
+}
+
+/// records.csv and the cells of the Records sheet.
+fn rows(ws: &Workspace) -> (String, Vec<Vec<Data>>) {
+    let csv = std::fs::read_to_string(ws.out_file("records.csv")).expect("records.csv");
+    let mut wb: Xlsx<_> = open_workbook(ws.out_file("vocscope.xlsx")).expect("open workbook");
+    let sheet = wb.worksheet_range("Records").expect("Records sheet");
+    (csv, sheet.rows().map(<[Data]>::to_vec).collect())
+}
+
+/// The row cache files of the index, by name, with their bytes.
+fn cache_files(ws: &Workspace, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(ws.index().join("report-cache"))
+        .expect("report-cache")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|name| name.starts_with(prefix))
+        .map(|name| {
+            let bytes = std::fs::read(ws.index().join("report-cache").join(&name)).expect("read");
+            (name, bytes)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn assert_same(got: &(String, Vec<Vec<Data>>), want: &(String, Vec<Vec<Data>>), what: &str) {
+    assert!(got.0 == want.0, "{what}: records.csv differs");
+    assert_eq!(got.1.len(), want.1.len(), "{what}: Records sheet rows");
+    for (i, (g, w)) in got.1.iter().zip(&want.1).enumerate() {
+        assert_eq!(g, w, "{what}: Records sheet row {i}");
+    }
+}
+
+#[test]
+fn nightly_rows_from_the_cache_equal_a_fresh_index_with_and_without_redaction() {
+    // Incremental: the first run caches the redacted rows; the nightly run
+    // merges them (old versions of updated records skipped) with the rows of
+    // its new segments.
+    let nightly = Workspace::new();
+    run(&nightly, false, &["--redact"]);
+    let first = cache_files(&nightly, "rows-redacted-");
+    assert!(first.len() > 1, "one cache file per segment: {first:?}");
+    run(&nightly, true, &["--redact"]);
+    let after = cache_files(&nightly, "rows-redacted-");
+    let kept = first.iter().filter(|f| after.contains(f)).count();
+    assert!(
+        kept > 0,
+        "cache files of unchanged segments are reused as they are"
+    );
+    let redacted = rows(&nightly);
+    assert!(redacted.0.contains("[email]") && !redacted.0.contains("bob@example.org"));
+
+    let fresh = Workspace::new();
+    run(&fresh, true, &["--redact"]);
+    assert_same(&redacted, &rows(&fresh), "--redact, nightly vs fresh");
+
+    // Plain rows: built on the first report, then read from the cache.
+    report(&nightly, &[]);
+    assert!(!cache_files(&nightly, "rows-plain-").is_empty());
+    report(&nightly, &[]);
+    report(&fresh, &[]);
+    let plain = rows(&nightly);
+    assert!(plain.0.contains("bob@example.org") && plain.0.contains("'=HYPERLINK"));
+    assert_same(&plain, &rows(&fresh), "report, nightly vs fresh");
+
+    // A period: the cached rows are filtered on their creation time.
+    let lines: Vec<&str> = plain.0.lines().collect();
+    let middle = lines[lines.len() / 2];
+    let since = middle
+        .split(',')
+        .find(|cell| cell.starts_with("20") && cell.contains('T'))
+        .expect("a created_at cell")
+        .to_string();
+    report(&nightly, &["--since", &since]);
+    report(&fresh, &["--since", &since]);
+    let period = rows(&nightly);
+    assert!(period.0.lines().count() < lines.len() && period.0.lines().count() > 10);
+    assert_same(&period, &rows(&fresh), "report --since, nightly vs fresh");
+}
