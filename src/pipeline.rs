@@ -906,16 +906,20 @@ pub fn write_reports(
             false => index.row_cache_writer(cache_name, cache_rules, ord as u32),
         })
         .collect();
+    // A new vector, not the full-size one filtered in place: a nightly
+    // reads few segments.
     let store_keys: Vec<OrderKey> = keyed
-        .into_iter()
+        .iter()
         .filter(|k| from_store[k.address.segment_ord as usize])
+        .copied()
         .collect();
+    drop(keyed);
     let store_order: Vec<tantivy::DocAddress> = store_keys.iter().map(|k| k.address).collect();
     let mut merge = RowMerge::new(row_caches.into_iter().flatten().collect())?;
     type Phrased = (StoredRecord, tantivy::DocAddress, Option<RecordPhrases>);
     // The summary builder runs on its own thread, fed in blocks, while this
     // one writes the rows: the two costs overlap.
-    let (builder, mut built, latest, workbook) =
+    let (mut builder, mut built, latest, mut built_tallies, workbook) =
         std::thread::scope(|scope| -> Result<_, RunError> {
             let (tx, rx) = sync_channel::<Vec<Phrased>>(2);
             let builder_options = options.clone();
@@ -956,16 +960,7 @@ pub fn write_reports(
                         }
                     }
                 }
-                // The cached tallies, and those of the segments built here (cached now).
-                for (ord, tally) in tallies.into_iter().flatten().enumerate() {
-                    builder.add_tally(tally.unwrap_or_else(|| {
-                        let mut tally = std::mem::take(&mut built_tallies[ord]);
-                        tally.sort_by_doc();
-                        index.store_aggregate(ord as u32, &tally);
-                        tally
-                    }));
-                }
-                (builder, built, latest)
+                (builder, built, latest, built_tallies)
             });
             // The Records sheet is written on its own thread (its XML is the
             // larger cost), from the encoded rows, while this one writes the CSV.
@@ -1082,10 +1077,10 @@ pub fn write_reports(
             let workbook = sheet
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            let (builder, built, latest) = summarizer
+            let (builder, built, latest, built_tallies) = summarizer
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            Ok((builder, built, latest, workbook))
+            Ok((builder, built, latest, built_tallies, workbook))
         })?;
     let workbook = workbook?;
     progress(Progress::StageDone);
@@ -1094,6 +1089,16 @@ pub fn write_reports(
     }
     for writer in row_writers.into_iter().flatten() {
         writer.finish();
+    }
+    // The cached tallies, and those of the segments built in this pass,
+    // cached only now that the pass read every record without an error.
+    for (ord, tally) in tallies.into_iter().flatten().enumerate() {
+        builder.add_tally(tally.unwrap_or_else(|| {
+            let mut tally = std::mem::take(&mut built_tallies[ord]);
+            tally.sort_by_doc();
+            index.store_aggregate(ord as u32, &tally);
+            tally
+        }));
     }
     let mut summary = match cached {
         Some(cached) => {
@@ -1515,6 +1520,33 @@ mod tests {
         fn merge(&mut self, other: Stubborn) {
             self.docs.extend(other.docs);
         }
+    }
+
+    #[test]
+    fn a_report_pass_that_fails_caches_no_tally() {
+        let (tmp, config, _, _) = first_of_two_runs(13);
+        let index = VocIndex::open(&config.index_dir).expect("index");
+        for file in cache_files::<SummaryTally>(&config.index_dir) {
+            std::fs::remove_file(file).expect("remove tally");
+        }
+        // records.csv cannot be put in place: the pass reads every record,
+        // then fails.
+        let out = tmp.path().join("blocked");
+        std::fs::create_dir_all(out.join("records.csv").join("x")).expect("dir");
+        let result = write_reports(
+            &index,
+            &config.analyzer,
+            SummaryOptions::default(),
+            &out,
+            false,
+            false,
+            &mut |_| {},
+        );
+        assert!(result.is_err());
+        assert!(
+            cache_files::<SummaryTally>(&config.index_dir).is_empty(),
+            "a failed pass must not cache its tallies"
+        );
     }
 
     #[test]

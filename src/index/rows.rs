@@ -77,6 +77,11 @@ impl VocIndex {
             .map(|(ord, segment)| open_valid(&dir, name, rules, ord as u32, segment))
             .collect();
         remove_stale(&dir, name, &live);
+        let ids: HashSet<String> = segments
+            .iter()
+            .map(|s| s.segment_id().uuid_string())
+            .collect();
+        remove_gone_segments(&dir, &ids);
         out
     }
 
@@ -97,6 +102,27 @@ impl VocIndex {
             segment.max_doc(),
             &deleted_docs(segment),
         )
+    }
+}
+
+/// Removes the row files of every variant (e.g. the redacted rows when this
+/// report is plain) whose segment is no longer in the index, so a variant
+/// used once does not keep a copy of merged-away segments forever.
+fn remove_gone_segments(dir: &Path, live: &HashSet<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let Some(stem) = file.strip_suffix(".rows") else {
+            continue;
+        };
+        let gone = stem
+            .rsplit_once('-')
+            .is_some_and(|(_, id)| !live.contains(id));
+        if gone && !file.starts_with('.') {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -478,6 +504,36 @@ mod tests {
             .collect();
         files.sort();
         files
+    }
+
+    #[test]
+    fn row_files_of_gone_segments_are_removed_whatever_the_variant() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let names = [
+            "rows-plain-aaa.rows",
+            "rows-redacted-aaa.rows",
+            "rows-plain-bbb.rows",
+            "rows-redacted-bbb.rows",
+            "phrases-v1-aaa.json.gz",
+        ];
+        for name in names {
+            std::fs::write(dir.path().join(name), b"x").expect("write");
+        }
+        let live: HashSet<String> = ["bbb".to_string()].into_iter().collect();
+        remove_gone_segments(dir.path(), &live);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().to_string())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "phrases-v1-aaa.json.gz",
+                "rows-plain-bbb.rows",
+                "rows-redacted-bbb.rows"
+            ]
+        );
     }
 
     #[test]

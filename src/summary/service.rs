@@ -123,6 +123,7 @@ pub(crate) fn median(values: &mut [f64]) -> Option<f64> {
     Some(round2(m))
 }
 
+/// `x` rounded to two decimals (minutes and scores as reported).
 pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
