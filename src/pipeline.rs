@@ -1419,6 +1419,23 @@ mod tests {
         (tmp, config, edits, outcome)
     }
 
+    /// The report files of every record, plain, written to `out`.
+    fn default_reports(
+        index: &VocIndex,
+        analyzer: &Analyzer,
+        out: &Path,
+    ) -> Result<(Summary, Vec<PathBuf>), RunError> {
+        write_reports(
+            index,
+            analyzer,
+            SummaryOptions::default(),
+            out,
+            false,
+            false,
+            &mut |_| {},
+        )
+    }
+
     /// The cache files of aggregate `A` in an index.
     fn cache_files<A: crate::index::SegmentAggregate>(index_dir: &Path) -> Vec<PathBuf> {
         let dir = index_dir.join(crate::index::CACHE_DIR);
@@ -1533,15 +1550,7 @@ mod tests {
         // then fails.
         let out = tmp.path().join("blocked");
         std::fs::create_dir_all(out.join("records.csv").join("x")).expect("dir");
-        let result = write_reports(
-            &index,
-            &config.analyzer,
-            SummaryOptions::default(),
-            &out,
-            false,
-            false,
-            &mut |_| {},
-        );
+        let result = default_reports(&index, &config.analyzer, &out);
         assert!(result.is_err());
         assert!(
             cache_files::<SummaryTally>(&config.index_dir).is_empty(),
@@ -1588,16 +1597,7 @@ mod tests {
         set_cache_rules(&cache_files::<SummaryTally>(&config.index_dir)[0], 12345);
         let out = tmp.path().join("again");
         std::fs::create_dir_all(&out).expect("out dir");
-        let (again, _) = write_reports(
-            &index,
-            &config.analyzer,
-            SummaryOptions::default(),
-            &out,
-            false,
-            false,
-            &mut |_| {},
-        )
-        .expect("reports");
+        let (again, _) = default_reports(&index, &config.analyzer, &out).expect("reports");
         assert_eq!(summary_json(&again), summary_json(&scratch));
         let (_, stats) = index.segment_aggregates::<SummaryTally>().expect("cache");
         assert_eq!(stats.built + stats.updated, 0, "{stats:?}");

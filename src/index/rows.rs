@@ -609,19 +609,19 @@ mod tests {
             .flatten()
             .collect();
         assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
-        // A file of a segment merged away is removed; other names stay.
+        // The row files of a segment merged away are removed, of this
+        // variant and of any other; files of other caches stay.
         let dir = index.path().join(CACHE_DIR);
         std::fs::write(dir.join(format!("{NAME}-0123.rows")), b"old").expect("write");
         std::fs::write(dir.join("rows-other-0123.rows"), b"old").expect("write");
+        std::fs::write(dir.join("phrases-v1-0123.json.gz"), b"old").expect("write");
         cache_all(&index);
         let names: Vec<String> = cache_files(&index)
             .iter()
             .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
             .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
-        assert!(names.contains(&"rows-other-0123.rows".to_string()));
-        assert!(names
-            .iter()
-            .any(|n| n.starts_with(NAME) && !n.contains("0123")));
+        assert_eq!(names.len(), 1, "{names:?}");
+        assert!(names[0].starts_with(NAME) && !names[0].contains("0123"));
+        assert!(dir.join("phrases-v1-0123.json.gz").exists());
     }
 }
