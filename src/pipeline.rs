@@ -30,7 +30,7 @@ use crate::summary::{
     Counts, Discovery, PhraseTable, RecordPhrases, RunMemory, SegmentPhrases, Summary,
     SummaryBuilder, SummaryOptions, SummaryTally, MAX_KEPT,
 };
-use crate::text::{tokenize, UserDictionary};
+use crate::text::{tokenize_with_ids, UserDictionary, WordIds};
 
 /// Bytes of encoded rows handed to the Records sheet's thread at a time.
 const SHEET_BLOCK: usize = 1 << 20;
@@ -246,7 +246,10 @@ pub fn run(
             message: e.to_string(),
         })?;
     let index = VocIndex::open_or_create(&config.index_dir)?;
-    let mut writer = index.writer(config.threads)?;
+    // One indexing thread: each commit's documents go to one segment, in
+    // the order added, which gets the discovery phrase table computed
+    // while analysing ([`CommitPhrases`]).
+    let mut writer = index.writer(1)?;
     // Another run may have committed between opening and taking the lock:
     // read its commit, so keys it added are known (new keys are added
     // without a delete term).
@@ -278,6 +281,7 @@ pub fn run(
     let mut counts = Counts::default();
     let mut ledger = Ledger::default();
     let mut since_commit = 0u64;
+    let mut commit_phrases = CommitPhrases::default();
     let mut failed_files = Vec::new();
 
     let mut manifest: Manifest = index.committed_inputs().unwrap_or_default();
@@ -452,42 +456,53 @@ pub fn run(
             to_index.push(Pending {
                 record,
                 key,
+                key_hash: kh,
                 hash,
                 text_hash,
                 replace,
             });
         }
         let documents = writer.documents();
-        let built: Vec<Result<VocDocument, IndexError>> = pool.install(|| {
+        type Built = (Result<VocDocument, IndexError>, RecordPhrases);
+        let built: Vec<Built> = pool.install(|| {
             to_index
                 .par_iter()
                 .map(|p| {
-                    // Tokenized once: analysis and the index share the words.
+                    // Tokenized once: analysis, the index and discovery's
+                    // phrases share the words.
                     let text = p.record.full_text();
-                    let words = tokenize(&text);
+                    let mut words = Vec::new();
+                    let mut ids = WordIds::default();
+                    tokenize_with_ids(&text, &mut words, &mut ids);
                     let analysis = analyzer.analyze_words(analysis_input(&p.record, &text), &words);
-                    documents.build_with_words(
+                    let phrases =
+                        RecordPhrases::of_words(&p.record, &analysis, &text, &words, &ids);
+                    let doc = documents.build_with_words(
                         &p.record,
                         &analysis,
                         p.hash,
                         p.text_hash,
                         Some((&text, &words)),
-                    )
+                    );
+                    (doc, phrases)
                 })
                 .collect()
         });
-        for (p, doc) in to_index.iter().zip(built) {
+        for (p, (doc, phrases)) in to_index.iter().zip(built) {
             if p.replace {
                 writer.add(&p.key, doc?)?;
             } else {
                 writer.insert(doc?)?;
             }
+            let phrases = p.record.duplicate_of.is_none().then_some(&phrases);
+            commit_phrases.add(p.key_hash, p.hash, phrases);
         }
         since_commit += to_index.len() as u64;
         pause_point("read", cancel);
         if since_commit >= config.options.commit_every {
             counts.indexed = counts.new + counts.updated + counts.unchanged;
             writer.commit(&payload(analyzer, &counts, &manifest))?;
+            commit_phrases.cache(&index);
             since_commit = 0;
             progress(Progress::Note(&format!(
                 "committed {} records",
@@ -516,6 +531,7 @@ pub fn run(
     failed_files.extend(failed);
     pause_point("final-commit", cancel);
     writer.commit(&payload(analyzer, &counts, &manifest))?;
+    commit_phrases.cache(&index);
     writer.finish()?;
     rejects.commit()?;
     index.reload()?;
@@ -604,12 +620,54 @@ fn batch_hashes(batch: &[Item]) -> Vec<Option<Hashes>> {
 struct Pending {
     record: Record,
     key: String,
+    /// Hash of `key`.
+    key_hash: u64,
     /// Content hash.
     hash: u64,
     /// Normalized-text hash to store (0: none, or a near-duplicate).
     text_hash: u64,
     /// An earlier version may be in the index or written in this run.
     replace: bool,
+}
+
+/// Discovery's phrase table of the documents added since the last commit,
+/// computed from the words analysis tokenized: after the commit it is
+/// cached as the table of the segment holding exactly those documents
+/// ([`VocIndex::cache_fresh_segment`]), so the report pass does not
+/// tokenize that segment's records again.
+#[derive(Default)]
+struct CommitPhrases {
+    /// The table, with document numbers counted from the commit's first.
+    segment: SegmentPhrases,
+    /// Key hash and content hash of each document, in the order added.
+    docs: Vec<(u64, u64)>,
+    /// Key hashes of `docs`.
+    keys: std::collections::HashSet<u64, rustc_hash::FxBuildHasher>,
+    /// A key was added twice: its first document is deleted by the commit
+    /// but counted in the table, which is then not cached.
+    replaced: bool,
+}
+
+impl CommitPhrases {
+    /// Adds the next document: its key and content hashes and its phrases
+    /// (None for a near-duplicate, which discovery leaves out).
+    fn add(&mut self, key_hash: u64, content_hash: u64, phrases: Option<&RecordPhrases>) {
+        let doc = self.docs.len() as u32;
+        self.replaced |= !self.keys.insert(key_hash);
+        self.docs.push((key_hash, content_hash));
+        if let Some(phrases) = phrases {
+            self.segment.add_phrases(doc, phrases);
+        }
+    }
+
+    /// After a commit: caches the table for the segment written, and starts
+    /// afresh for the next commit.
+    fn cache(&mut self, index: &VocIndex) {
+        let done = std::mem::take(self);
+        if !done.replaced {
+            index.cache_fresh_segment(&done.docs, &done.segment);
+        }
+    }
 }
 
 /// What to do with a record read in this run.
@@ -1507,6 +1565,125 @@ mod tests {
         assert_eq!(stats.built, 1, "{stats:?}");
         let again = indexed_discovery(&index, &order).expect("discovery");
         assert_eq!(again.finish(), scratch.unmapped);
+    }
+
+    /// Phrase tables of every segment of the last commit built from the
+    /// stored records (no cache).
+    fn rebuilt_phrase_tables(index: &VocIndex) -> Vec<SegmentPhrases> {
+        let (_, reader, _) = index.inner();
+        let searcher = reader.searcher();
+        (0..searcher.segment_readers().len() as u32)
+            .map(|ord| {
+                let segment = searcher.segment_reader(ord);
+                let addresses: Vec<tantivy::DocAddress> = segment
+                    .doc_ids_alive()
+                    .map(|doc| tantivy::DocAddress::new(ord, doc))
+                    .collect();
+                let records = index.records_at(&addresses).expect("records");
+                let mut table = SegmentPhrases::default();
+                for (address, stored) in addresses.iter().zip(&records) {
+                    crate::index::SegmentAggregate::add(&mut table, address.doc_id, stored);
+                }
+                table
+            })
+            .collect()
+    }
+
+    /// Indexes `records` as `run` does (one indexing thread, phrases from
+    /// the analysed words), upserting when `replace`, commits and caches
+    /// the commit's phrase table.
+    fn index_and_commit(index: &VocIndex, analyzer: &Analyzer, records: &[Record], replace: bool) {
+        let mut writer = index.writer(1).expect("writer");
+        let documents = writer.documents();
+        let mut phrases = CommitPhrases::default();
+        for record in records {
+            let text = record.full_text();
+            let (mut words, mut ids) = (Vec::new(), WordIds::default());
+            tokenize_with_ids(&text, &mut words, &mut ids);
+            let analysis = analyzer.analyze_words(analysis_input(record, &text), &words);
+            let found = RecordPhrases::of_words(record, &analysis, &text, &words, &ids);
+            let hash = record.content_hash();
+            let doc = documents
+                .build_with_words(record, &analysis, hash, 0, Some((&text, &words)))
+                .expect("document");
+            let key = record.key();
+            match replace {
+                true => writer.add(&key, doc).expect("add"),
+                false => writer.insert(doc).expect("insert"),
+            }
+            phrases.add(key_hash(&key), hash, Some(&found));
+        }
+        writer
+            .commit(&crate::index::CommitInfo::default())
+            .expect("commit");
+        phrases.cache(index);
+        writer.finish().expect("finish");
+        index.reload().expect("reload");
+    }
+
+    #[test]
+    fn phrase_tables_cached_at_a_commit_equal_a_rebuild_and_skip_replaced_keys() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let index = VocIndex::open_or_create(&tmp.path().join("index")).expect("index");
+        let analyzer = default_analyzer();
+        let texts = [
+            "The app crashes every time I open it. Refund took three weeks!",
+            "退款一直没有到账，客服态度很差。快递太慢了，包装破损。",
+            "The courier lost my parcel again, 物流太慢! Support was rude.",
+            "Great blender, works well. Love it.",
+            "Terrible blender. The lid cracked and the handle snapped off, awful.",
+            "Worst purchase ever, the zipper broke and the strap tore on day one.",
+        ];
+        let record = |id: usize, text: &str| Record {
+            id: id.to_string(),
+            source: "t".into(),
+            text: text.into(),
+            lang: crate::text::detect_language(text),
+            ..Record::default()
+        };
+        let first: Vec<Record> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| record(i, t))
+            .collect();
+        index_and_commit(&index, &analyzer, &first, false);
+        let (cached, _) = index.cached_aggregates::<SegmentPhrases>().expect("cache");
+        assert_eq!(cached.len(), 1);
+        let rebuilt = rebuilt_phrase_tables(&index);
+        assert!(
+            !rebuilt[0].kept_docs.is_empty() && rebuilt[0].table.len() > 10,
+            "{:?}",
+            rebuilt[0].kept_docs
+        );
+        assert_eq!(cached[0].as_ref(), Some(&rebuilt[0]));
+
+        // A key written twice in one commit (its first document deleted):
+        // no table is cached for that segment; the earlier segment's table
+        // stays valid, taking out the records replaced there.
+        let second = vec![
+            record(0, "Refund never came, the refund page crashes."),
+            record(7, "Delivery was late and the box was damaged."),
+            record(7, "Delivery was very late and the box arrived damaged."),
+        ];
+        index_and_commit(&index, &analyzer, &second, true);
+        let (cached, _) = index.cached_aggregates::<SegmentPhrases>().expect("cache");
+        let rebuilt = rebuilt_phrase_tables(&index);
+        assert_eq!(cached.len(), 2);
+        let fresh = cached.iter().position(Option::is_none).expect("uncached");
+        assert_eq!(cached[1 - fresh].as_ref(), Some(&rebuilt[1 - fresh]));
+        let (all, _) = index.segment_aggregates::<SegmentPhrases>().expect("cache");
+        assert_eq!(all, rebuilt);
+    }
+
+    #[test]
+    fn a_runs_commit_time_phrase_tables_equal_a_rebuild_after_updates() {
+        let (_tmp, mut config, edits, _) = first_of_two_runs(5);
+        config.inputs.push(InputFile::Path(edits));
+        run(&config, |_| {}).expect("second run");
+        let index = VocIndex::open(&config.index_dir).expect("index");
+        let (cached, _) = index.cached_aggregates::<SegmentPhrases>().expect("cache");
+        let cached: Vec<SegmentPhrases> = cached.into_iter().map(|c| c.expect("cached")).collect();
+        assert_eq!(cached, rebuilt_phrase_tables(&index));
     }
 
     /// The summary as JSON, without what differs between a run and a

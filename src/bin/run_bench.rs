@@ -7,8 +7,10 @@
 //! - `nightly 1%`: the same inputs plus one file with 1% of the records new
 //!   or changed (half each): unchanged files are skipped;
 //! - `tantivy floor`: the same documents (id, title and text, the stored JSON)
-//!   indexed by tantivy alone with the same analyzer, writer threads and
-//!   memory budget; JSON parsing included, no analysis, no reports.
+//!   indexed by tantivy alone with the same analyzer and memory budget, on
+//!   `--threads` indexing threads (the run's writer uses one, so that a
+//!   commit writes one segment); JSON parsing included, no analysis, no
+//!   reports.
 //!
 //! Each phase runs in its own child process (this binary with `--phase`) and
 //! prints records/s, MB/s (of input) and peak RSS (the child's `VmHWM`,

@@ -196,6 +196,56 @@ impl VocIndex {
         write_cache(&dir, &path, &id, segment, &deleted_docs(segment), aggregate);
     }
 
+    /// Caches `aggregate` as the aggregate of the segment of the last commit
+    /// on disk whose documents are, in order, exactly `docs` (key hash and
+    /// content hash of each) with none deleted: the segment a commit wrote
+    /// from the documents added since the previous one, when one indexing
+    /// thread wrote them all into one segment. The segment is found by its
+    /// fast fields, so the aggregate is cached only where it is the
+    /// segment's own. This index's reader is left as it is. Returns whether
+    /// such a segment was found; when not (documents split between
+    /// segments, a read error) nothing is cached and the report pass
+    /// aggregates the segment from its stored records, as for any segment
+    /// without a cache.
+    pub fn cache_fresh_segment<A: SegmentAggregate>(
+        &self,
+        docs: &[(u64, u64)],
+        aggregate: &A,
+    ) -> bool {
+        if docs.is_empty() {
+            return false;
+        }
+        let Ok(segments) = self.index.searchable_segments() else {
+            return false;
+        };
+        let dir = self.path.join(CACHE_DIR);
+        for segment in segments {
+            let meta = segment.meta();
+            if meta.max_doc() as usize != docs.len() || meta.has_deletes() {
+                continue;
+            }
+            let Ok(reader) = SegmentReader::open(&segment) else {
+                continue;
+            };
+            let fast = reader.fast_fields();
+            let (Ok(keys), Ok(hashes)) = (fast.u64("key_hash"), fast.u64("content_hash")) else {
+                continue;
+            };
+            let same = docs.iter().enumerate().all(|(doc, &(key, hash))| {
+                keys.first(doc as u32) == Some(key) && hashes.first(doc as u32) == Some(hash)
+            });
+            if !same {
+                continue;
+            }
+            let id = meta.id().uuid_string();
+            let _ = std::fs::create_dir_all(&dir);
+            let path = dir.join(format!("{}-{id}.json.gz", A::NAME));
+            write_cache(&dir, &path, &id, &reader, &[], aggregate);
+            return true;
+        }
+        false
+    }
+
     /// Aggregates a segment's live records, in parallel blocks.
     fn build_aggregate<A: SegmentAggregate>(
         &self,

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tantivy::directory::error::LockError;
+use tantivy::indexer::LogMergePolicy;
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
@@ -49,6 +50,13 @@ const DOCSTORE_BLOCK: usize = 4096;
 
 /// Memory budget of the index writer, shared by its threads.
 const WRITER_MEMORY: usize = 256 * 1024 * 1024;
+/// Segments of about one size that tantivy merges into one (its default is
+/// 8): a run commits every [`crate::pipeline::COMMIT_EVERY`] records, one
+/// segment each, so a first run of up to 1.5M records is not merged while
+/// it runs (merging costs CPU time, and a merged segment loses the report
+/// caches of its parts, so the report pass would read it all again), and a
+/// nightly run's small segments are merged among themselves.
+const MERGE_AT: usize = 16;
 
 /// Errors of the index layer.
 #[derive(Debug, thiserror::Error)]
@@ -549,6 +557,9 @@ impl VocIndex {
                 }
                 other => self.tantivy_err(other),
             })?;
+        let mut merges = LogMergePolicy::default();
+        merges.set_min_num_segments(MERGE_AT);
+        writer.set_merge_policy(Box::new(merges));
         Ok(VocWriter {
             path: self.path.clone(),
             writer,

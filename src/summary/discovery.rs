@@ -41,8 +41,9 @@ use rustc_hash::{FxBuildHasher, FxHashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::{Label, Lexicon};
+use crate::analyze::{Analysis, Label, Lexicon};
 use crate::index::{SegmentAggregate, StoredRecord};
+use crate::record::Record;
 use crate::text::{split_sentences, tokenize_with_ids, Script, Word, WordIds};
 
 /// Fewest negative records a phrase needs to be a candidate.
@@ -530,9 +531,8 @@ impl StopFlags {
 }
 
 /// The sentences themes claimed in a record, as byte ranges of its full text.
-fn claimed_spans(stored: &StoredRecord) -> Vec<(u32, u32)> {
-    stored
-        .analysis
+fn claimed_spans(analysis: &Analysis) -> Vec<(u32, u32)> {
+    analysis
         .themes
         .iter()
         .flat_map(|t| t.spans.iter().copied())
@@ -812,37 +812,86 @@ impl RecordPhrases {
         RecordPhrases::of_only(stored, Some(keys))
     }
 
+    /// [`RecordPhrases::of`] of a record being indexed, from the words of
+    /// its full text (`text`, [`Record::full_text`]) that analysis
+    /// tokenized ([`tokenize_with_ids`]): the same phrases, without
+    /// tokenizing again.
+    pub fn of_words(
+        record: &Record,
+        analysis: &Analysis,
+        text: &str,
+        words: &[Word],
+        ids: &WordIds,
+    ) -> RecordPhrases {
+        RecordPhrases::of_words_only(record, analysis, text, words, ids, None)
+    }
+
     /// The record's id, source and label, no phrases yet.
-    fn empty(stored: &StoredRecord) -> RecordPhrases {
+    fn empty(record: &Record, analysis: &Analysis) -> RecordPhrases {
         RecordPhrases {
-            id: stored.record.id.clone(),
-            source: stored.record.source.clone(),
-            negative: stored.analysis.sentiment.label == Label::Negative,
+            id: record.id.clone(),
+            source: record.source.clone(),
+            negative: analysis.sentiment.label == Label::Negative,
             phrases: Vec::new(),
             sentences: Vec::new(),
         }
     }
 
     fn of_only(stored: &StoredRecord, only: Option<&HashSet<String>>) -> RecordPhrases {
-        let mut out = RecordPhrases::empty(stored);
         if stored.record.duplicate_of.is_some() {
-            return out;
+            return RecordPhrases::empty(&stored.record, &stored.analysis);
         }
         let text = stored.record.full_text();
-        let claimed = claimed_spans(stored);
+        // This thread's buffers, lent out while the phrases are found.
+        let (mut words, mut ids) = SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            (
+                std::mem::take(&mut scratch.words),
+                std::mem::take(&mut scratch.ids),
+            )
+        });
+        tokenize_with_ids(&text, &mut words, &mut ids);
+        let out = RecordPhrases::of_words_only(
+            &stored.record,
+            &stored.analysis,
+            &text,
+            &words,
+            &ids,
+            only,
+        );
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.words = words;
+            scratch.ids = ids;
+        });
+        out
+    }
+
+    /// [`RecordPhrases::of_words`], with only the phrases in `only` if given.
+    fn of_words_only(
+        record: &Record,
+        analysis: &Analysis,
+        text: &str,
+        words: &[Word],
+        ids: &WordIds,
+        only: Option<&HashSet<String>>,
+    ) -> RecordPhrases {
+        let mut out = RecordPhrases::empty(record, analysis);
+        if record.duplicate_of.is_some() {
+            return out;
+        }
+        let claimed = claimed_spans(analysis);
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             let Scratch {
-                words,
-                ids,
                 stop,
                 flags,
                 phrase_ids,
+                ..
             } = &mut *scratch;
-            tokenize_with_ids(&text, words, ids);
             flags.stop_words(words, ids, stop);
             phrase_ids.clear();
-            out.add_sentences(&text, &claimed, words, stop, phrase_ids, only);
+            out.add_sentences(text, &claimed, words, stop, phrase_ids, only);
         });
         out
     }
@@ -970,6 +1019,17 @@ pub struct SegmentPhrases {
     pub kept_docs: BTreeSet<u32>,
 }
 
+impl SegmentPhrases {
+    /// Adds the phrases of document `doc`, a record that is not a
+    /// near-duplicate ([`RecordPhrases::of`] or [`RecordPhrases::of_words`]).
+    pub fn add_phrases(&mut self, doc: u32, phrases: &RecordPhrases) {
+        self.table.add(phrases);
+        if phrases.kept() {
+            self.kept_docs.insert(doc);
+        }
+    }
+}
+
 impl SegmentAggregate for SegmentPhrases {
     const NAME: &'static str = "phrases-v1";
 
@@ -981,11 +1041,7 @@ impl SegmentAggregate for SegmentPhrases {
         if stored.record.duplicate_of.is_some() {
             return;
         }
-        let phrases = RecordPhrases::of(stored);
-        self.table.add(&phrases);
-        if phrases.kept() {
-            self.kept_docs.insert(doc);
-        }
+        self.add_phrases(doc, &RecordPhrases::of(stored));
     }
 
     fn remove(&mut self, doc: u32, stored: &StoredRecord) -> bool {
@@ -1449,9 +1505,9 @@ pub(crate) mod tests {
     /// The phrases of a record without the per-thread buffers and stop-word
     /// flags: a fresh tokenize, each word's flag looked up.
     fn reference(stored: &StoredRecord, only: Option<&HashSet<String>>) -> RecordPhrases {
-        let mut out = RecordPhrases::empty(stored);
+        let mut out = RecordPhrases::empty(&stored.record, &stored.analysis);
         let text = stored.record.full_text();
-        let claimed = claimed_spans(stored);
+        let claimed = claimed_spans(&stored.analysis);
         let words = crate::text::tokenize(&text);
         let stop: Vec<bool> = words.iter().map(is_stopword).collect();
         let mut ids = FxHashMap::default();
@@ -1493,6 +1549,31 @@ pub(crate) mod tests {
         };
         let analysis = crate::pipeline::analyze_record(&analyzer, &record);
         StoredRecord { record, analysis }
+    }
+
+    #[test]
+    fn phrases_of_the_analysed_words_equal_those_of_the_stored_record() {
+        let texts = [
+            "The app crashes every time I open it. Refund took three weeks! Support was rude.",
+            "退款一直没有到账，客服态度很差。快递太慢了，包装破损。",
+            "我的iPhone订单还没发货. The courier lost my parcel again, 物流太慢!",
+            "Great blender, works well. Love it.",
+        ];
+        let mut duplicate = analyzed(9, texts[0]);
+        duplicate.record.duplicate_of = Some("t:0".into());
+        let records = texts.iter().enumerate().map(|(i, t)| analyzed(i, t));
+        for stored in records.chain([duplicate]) {
+            let text = stored.record.full_text();
+            let (mut words, mut ids) = (Vec::new(), WordIds::default());
+            tokenize_with_ids(&text, &mut words, &mut ids);
+            // With the words' ids, and without (generation 0).
+            for ids in [ids, WordIds::default()] {
+                let got =
+                    RecordPhrases::of_words(&stored.record, &stored.analysis, &text, &words, &ids);
+                assert_eq!(got, RecordPhrases::of(&stored), "{text}");
+                assert_eq!(got.phrases.is_empty(), stored.record.duplicate_of.is_some());
+            }
+        }
     }
 
     #[test]
