@@ -9,6 +9,7 @@
 //! commit, so a crash leaves the last committed state intact.
 
 mod cache;
+mod directory;
 mod document;
 mod order;
 mod rows;
@@ -205,6 +206,12 @@ pub fn normalize_term(value: &str) -> String {
     value.trim().to_lowercase()
 }
 
+/// Opens the tantivy index in `dir` through [`directory::IndexDirectory`]
+/// (doc store blocks read with `pread`, not mapped).
+fn open_tantivy(dir: &Path) -> tantivy::Result<Index> {
+    Index::open(directory::IndexDirectory::open(dir)?)
+}
+
 /// Hash of a record key, as stored in the `key_hash` fast field.
 pub fn key_hash(key: &str) -> u64 {
     fnv1a(key.as_bytes())
@@ -220,19 +227,22 @@ impl VocIndex {
         let (schema, _) = build_schema();
         let exists = dir.join("meta.json").exists();
         let index = if exists {
-            Index::open_in_dir(dir)
+            open_tantivy(dir)
         } else {
             // Another run may create it at the same moment: then open theirs.
             let settings = tantivy::IndexSettings {
                 docstore_blocksize: DOCSTORE_BLOCK,
                 ..tantivy::IndexSettings::default()
             };
-            match Index::builder()
-                .schema(schema)
-                .settings(settings)
-                .create_in_dir(dir)
-            {
-                Err(TantivyError::IndexAlreadyExists) => Index::open_in_dir(dir),
+            let create = || -> tantivy::Result<Index> {
+                let directory = directory::IndexDirectory::open(dir)?;
+                if Index::exists(&directory)? {
+                    return Err(TantivyError::IndexAlreadyExists);
+                }
+                Index::create(directory, schema, settings)
+            };
+            match create() {
+                Err(TantivyError::IndexAlreadyExists) => open_tantivy(dir),
                 other => other,
             }
         }
@@ -248,7 +258,7 @@ impl VocIndex {
         if !dir.join("meta.json").exists() {
             return Err(IndexError::Missing(dir.to_path_buf()));
         }
-        let index = Index::open_in_dir(dir).map_err(|source| IndexError::Tantivy {
+        let index = open_tantivy(dir).map_err(|source| IndexError::Tantivy {
             path: dir.to_path_buf(),
             source,
         })?;
