@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Analysis, AnalysisInput, Analyzer};
 use crate::index::{
-    key_hash, IndexError, OrderKey, RowCacheWriter, RowMerge, StoredRecord, VocDocument, VocIndex,
-    VocWriter, CACHE_DIR,
+    key_hash, IndexError, IndexedOwners, KnownKeys, OrderKey, RowCacheWriter, RowMerge,
+    StoredRecord, VocDocument, VocIndex, VocWriter, CACHE_DIR,
 };
 use crate::ingest::manifest::{manifest_key, Check, FileState, Manifest};
 use crate::ingest::neardup::text_hash;
@@ -36,6 +36,9 @@ use crate::text::{tokenize_with_ids, UserDictionary, WordIds};
 const SHEET_BLOCK: usize = 1 << 20;
 /// Records per batch handed from ingest to analysis.
 const BATCH: usize = 1024;
+/// Documents of the report order taken at a time from the store's order
+/// (a multiple of the decoding block, so its parallel blocks stay full).
+const ORDER_CHUNK: usize = 4 * 2048;
 /// Records written between two commits.
 pub const COMMIT_EVERY: u64 = 100_000;
 
@@ -268,11 +271,7 @@ pub fn run(
 
     let known = index.content_hashes()?;
     // First owner of each customer text: from the index, then this run.
-    let mut text_owners: HashMap<u64, (u64, TextOwner)> = index
-        .text_owners()?
-        .into_iter()
-        .map(|(t, (k, address))| (t, (k, TextOwner::Indexed(address))))
-        .collect();
+    let mut text_owners = TextOwners::new(index.text_owners()?);
     std::fs::create_dir_all(&config.out_dir).map_err(|source| OutputError::Io {
         path: config.out_dir.clone(),
         source,
@@ -423,17 +422,8 @@ pub fn run(
                 continue;
             };
             if let Some(th) = text {
-                match text_owners.get(&th) {
-                    Some((owner, at)) if *owner != kh => {
-                        record.duplicate_of = Some(match at {
-                            TextOwner::Run(k) => k.clone(),
-                            TextOwner::Indexed(address) => index.key_at(*address)?,
-                        });
-                    }
-                    Some(_) => {}
-                    None => {
-                        text_owners.insert(th, (kh, TextOwner::Run(key.clone())));
-                    }
+                if let Some(owner) = text_owners.owner_key(th, kh, &key, &index)? {
+                    record.duplicate_of = Some(owner);
                 }
             }
             // The hash covers duplicate_of, just set for near-duplicates.
@@ -529,6 +519,10 @@ pub fn run(
     }
     let (failed, files) = reader.join().unwrap_or_default();
     failed_files.extend(failed);
+    // The per-record tables of the ingest are not needed by the reports:
+    // freed before them, so the run's peak is the larger of the two stages,
+    // not their sum.
+    drop((known, text_owners, ledger));
     pause_point("final-commit", cancel);
     writer.commit(&payload(analyzer, &counts, &manifest))?;
     commit_phrases.cache(&index);
@@ -727,7 +721,7 @@ impl Ledger {
         key_hash: u64,
         hash: u64,
         flags: Flags,
-        known: &HashMap<u64, u64>,
+        known: &KnownKeys,
         counts: &mut Counts,
     ) -> Decision {
         let mut index_changed = false;
@@ -751,9 +745,9 @@ impl Ledger {
             counts.superseded += 1;
             index_changed = prev.written;
         }
-        let bucket = match known.get(&key_hash) {
+        let bucket = match known.get(key_hash) {
             None => Bucket::New,
-            Some(&h) if h == hash => Bucket::Unchanged,
+            Some(h) if h == hash => Bucket::Unchanged,
             Some(_) => Bucket::Updated,
         };
         match bucket {
@@ -779,7 +773,7 @@ impl Ledger {
         );
         if write {
             Decision::Write {
-                replace: known.contains_key(&key_hash) || previous.is_some_and(|p| p.written),
+                replace: known.contains(key_hash) || previous.is_some_and(|p| p.written),
             }
         } else {
             Decision::Keep
@@ -787,12 +781,65 @@ impl Ledger {
     }
 }
 
-/// Where the first record with a given text is.
-enum TextOwner {
-    /// In the index, at this document.
-    Indexed(tantivy::DocAddress),
-    /// Earlier in this run, with this key.
-    Run(String),
+/// The first owner of each customer text (normalized-text hash): among the
+/// committed records (a sorted array, see [`IndexedOwners`]), then among
+/// this run's records. This run's owners take a map entry of 24 bytes (text
+/// hash, key hash, where the key is) and the key's bytes in one buffer: no
+/// allocation per record.
+struct TextOwners {
+    indexed: IndexedOwners,
+    /// Text hash → (key hash, key's place in `keys`: start << 16 | length).
+    run: HashMap<u64, (u64, u64)>,
+    /// The keys of this run's owners, one after the other.
+    keys: Vec<u8>,
+}
+
+impl TextOwners {
+    fn new(indexed: IndexedOwners) -> TextOwners {
+        TextOwners {
+            indexed,
+            run: HashMap::new(),
+            keys: Vec::new(),
+        }
+    }
+
+    /// The key of the first owner of text `text` when it is another record
+    /// than `key` (hash `key_hash`): the record is then a near-duplicate.
+    /// When the text has no owner yet, this record becomes it.
+    fn owner_key(
+        &mut self,
+        text: u64,
+        key_hash: u64,
+        key: &str,
+        index: &VocIndex,
+    ) -> Result<Option<String>, IndexError> {
+        if let Some((owner, address)) = self.indexed.get(text) {
+            return match owner != key_hash {
+                true => index.key_at(address).map(Some),
+                false => Ok(None),
+            };
+        }
+        match self.run.get(&text) {
+            Some(&(owner, at)) if owner != key_hash => {
+                let (start, len) = ((at >> 16) as usize, (at & 0xffff) as usize);
+                let bytes = &self.keys[start..start + len];
+                Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+            }
+            Some(_) => Ok(None),
+            None => {
+                // A key longer than 64 KiB (no export has one) is cut: the
+                // slice stays on a character boundary.
+                let mut len = key.len().min(0xffff);
+                while !key.is_char_boundary(len) {
+                    len -= 1;
+                }
+                let at = ((self.keys.len() as u64) << 16) | len as u64;
+                self.keys.extend_from_slice(&key.as_bytes()[..len]);
+                self.run.insert(text, (key_hash, at));
+                Ok(None)
+            }
+        }
+    }
 }
 
 /// Analyses one record: title and text together, with its rating.
@@ -923,8 +970,6 @@ pub fn write_reports(
         name: "writing reports",
         total: index.num_records(),
     });
-    let keyed = index.record_order_keyed()?;
-    let order: Vec<tantivy::DocAddress> = keyed.iter().map(|k| k.address).collect();
     // Cached phrase tables and summary tallies, when the summary covers
     // every record; segments without one are tokenized in this pass (on
     // the decoding threads) or fed to the summary builder.
@@ -964,15 +1009,10 @@ pub fn write_reports(
             false => index.row_cache_writer(cache_name, cache_rules, ord as u32),
         })
         .collect();
-    // A new vector, not the full-size one filtered in place: a nightly
-    // reads few segments.
-    let store_keys: Vec<OrderKey> = keyed
-        .iter()
-        .filter(|k| from_store[k.address.segment_ord as usize])
-        .copied()
-        .collect();
-    drop(keyed);
-    let store_order: Vec<tantivy::DocAddress> = store_keys.iter().map(|k| k.address).collect();
+    // The documents read from the store, in report order, made as the pass
+    // takes them (4 bytes a document, see `index::OrderMerge`); the other
+    // segments' order comes with their cached rows.
+    let mut store_order = index.order_merge(|ord| from_store[ord as usize])?;
     let mut merge = RowMerge::new(row_caches.into_iter().flatten().collect())?;
     type Phrased = (StoredRecord, tantivy::DocAddress, Option<RecordPhrases>);
     // The summary builder runs on its own thread, fed in blocks, while this
@@ -1075,46 +1115,58 @@ pub fn write_reports(
                     let masked = (redact && !rows_cached[ord]).then(|| RedactedText::of(stored));
                     (phrases, masked)
                 };
-                let mut next = 0usize;
                 let mut payload = Vec::new();
-                let result = index.for_each_record_mapped(
-                    &store_order,
-                    mapped,
-                    |address, stored, mapped| {
-                        let (phrases, masked) = mapped;
-                        let key = store_keys[next];
-                        next += 1;
-                        let ord = address.segment_ord as usize;
-                        if !rows_cached[ord] {
-                            let fields = match &masked {
-                                Some(masked) => RowFields::of_redacted(&stored, masked),
-                                None => RowFields::of(&stored),
-                            };
-                            payload.clear();
-                            fields.encode(&mut payload);
-                            if let Some(writer) = &mut row_writers[ord] {
-                                writer.push(key, &payload);
+                let mut keys: Vec<OrderKey> = Vec::with_capacity(ORDER_CHUNK);
+                let mut addresses: Vec<tantivy::DocAddress> = Vec::with_capacity(ORDER_CHUNK);
+                loop {
+                    keys.clear();
+                    keys.extend(store_order.by_ref().take(ORDER_CHUNK));
+                    if keys.is_empty() {
+                        break;
+                    }
+                    addresses.clear();
+                    addresses.extend(keys.iter().map(|k| k.address));
+                    let mut next = 0usize;
+                    let result = index.for_each_record_mapped(
+                        &addresses,
+                        mapped,
+                        |address, stored, mapped| {
+                            let (phrases, masked) = mapped;
+                            let key = keys[next];
+                            next += 1;
+                            let ord = address.segment_ord as usize;
+                            if !rows_cached[ord] {
+                                let fields = match &masked {
+                                    Some(masked) => RowFields::of_redacted(&stored, masked),
+                                    None => RowFields::of(&stored),
+                                };
+                                payload.clear();
+                                fields.encode(&mut payload);
+                                if let Some(writer) = &mut row_writers[ord] {
+                                    writer.push(key, &payload);
+                                }
+                                let written = merge
+                                    .drain_before(Some(key), |k, bytes| {
+                                        emit(&cached_row(index, k, bytes)?, bytes)
+                                    })
+                                    .and_then(|()| emit(&fields, &payload));
+                                if let Err(e) = written {
+                                    index_error.get_or_insert(e);
+                                }
                             }
-                            let written = merge
-                                .drain_before(Some(key), |k, bytes| {
-                                    emit(&cached_row(index, k, bytes)?, bytes)
-                                })
-                                .and_then(|()| emit(&fields, &payload));
-                            if let Err(e) = written {
-                                index_error.get_or_insert(e);
+                            if needed(ord) {
+                                block.push((stored, address, phrases));
                             }
-                        }
-                        if needed(ord) {
-                            block.push((stored, address, phrases));
-                        }
-                        if block.len() >= BATCH {
-                            // The builder ends only when this sender is dropped.
-                            let _ = tx.send(std::mem::take(&mut block));
-                        }
-                    },
-                );
-                if let Err(e) = result {
-                    index_error.get_or_insert(RunError::Index(e));
+                            if block.len() >= BATCH {
+                                // The builder ends only when this sender is dropped.
+                                let _ = tx.send(std::mem::take(&mut block));
+                            }
+                        },
+                    );
+                    if let Err(e) = result {
+                        index_error.get_or_insert(RunError::Index(e));
+                        break;
+                    }
                 }
                 let rest =
                     merge.drain_before(None, |k, bytes| emit(&cached_row(index, k, bytes)?, bytes));
@@ -1171,7 +1223,7 @@ pub fn write_reports(
                     })
                 })
                 .collect();
-            builder.finish_with(discovery_of(index, &order, segments, latest)?)
+            builder.finish_with(discovery_of(index, segments, latest)?)
         }
         None => builder.finish(),
     };
@@ -1218,17 +1270,36 @@ fn cached_row<'a>(
     })
 }
 
-/// Phrase discovery over every record of the index, `order` being the
-/// records in summary order ([`VocIndex::record_order`]): the phrase tables
-/// of the segments (cached, see [`VocIndex::segment_aggregates`]) added up,
-/// and the sentences of the latest [`MAX_KEPT`] records with kept sentences,
-/// tokenized again. The same as feeding every record to the summary builder.
-pub fn indexed_discovery(
-    index: &VocIndex,
-    order: &[tantivy::DocAddress],
-) -> Result<Discovery, RunError> {
+/// Phrase discovery over every record of the index: the phrase tables of
+/// the segments (cached, see [`VocIndex::segment_aggregates`]) added up, and
+/// the sentences of the latest [`MAX_KEPT`] records with kept sentences (in
+/// report order), tokenized again. The same as feeding every record to the
+/// summary builder.
+pub fn indexed_discovery(index: &VocIndex) -> Result<Discovery, RunError> {
     let (segments, _) = index.segment_aggregates::<SegmentPhrases>()?;
-    discovery_of(index, order, segments, VecDeque::new())
+    discovery_of(index, segments, VecDeque::new())
+}
+
+/// The latest [`MAX_KEPT`] live records with kept sentences, in report
+/// order: the latest of each segment, then of them all (no order of every
+/// record is made).
+fn discovery_window(
+    index: &VocIndex,
+    segments: &[SegmentPhrases],
+) -> Result<Vec<tantivy::DocAddress>, RunError> {
+    let mut latest: Vec<OrderKey> = Vec::new();
+    for (ord, segment) in segments.iter().enumerate() {
+        let docs: Vec<tantivy::DocAddress> = segment
+            .kept_docs
+            .iter()
+            .map(|&doc| tantivy::DocAddress::new(ord as u32, doc))
+            .collect();
+        let keys = index.order_keys_of(&docs)?;
+        latest.extend_from_slice(&keys[keys.len().saturating_sub(MAX_KEPT)..]);
+    }
+    latest.sort_unstable();
+    let from = latest.len().saturating_sub(MAX_KEPT);
+    Ok(latest[from..].iter().map(|k| k.address).collect())
 }
 
 /// Discovery from the phrase tables of every segment and the phrases of the
@@ -1237,22 +1308,10 @@ pub fn indexed_discovery(
 /// candidates only ([`RecordPhrases::of_candidates`]).
 fn discovery_of(
     index: &VocIndex,
-    order: &[tantivy::DocAddress],
     segments: Vec<SegmentPhrases>,
     known: VecDeque<(tantivy::DocAddress, RecordPhrases)>,
 ) -> Result<Discovery, RunError> {
-    let mut window: Vec<tantivy::DocAddress> = order
-        .iter()
-        .rev()
-        .filter(|a| {
-            segments
-                .get(a.segment_ord as usize)
-                .is_some_and(|s| s.kept_docs.contains(&a.doc_id))
-        })
-        .take(MAX_KEPT)
-        .copied()
-        .collect();
-    window.reverse();
+    let window = discovery_window(index, &segments)?;
     let mut table = PhraseTable::default();
     for segment in segments {
         table.merge(segment.table);
@@ -1303,7 +1362,8 @@ pub fn report(
 mod tests {
     use super::*;
 
-    fn run_through(items: &[(u64, u64)], known: &HashMap<u64, u64>) -> (Counts, Vec<Decision>) {
+    fn run_through(items: &[(u64, u64)], known: &[(u64, u64)]) -> (Counts, Vec<Decision>) {
+        let known = KnownKeys::from_pairs(known.to_vec());
         let mut ledger = Ledger::default();
         let mut counts = Counts::default();
         let decisions = items
@@ -1317,7 +1377,7 @@ mod tests {
                         undated: false,
                         near_duplicate: false,
                     },
-                    known,
+                    &known,
                     &mut counts,
                 )
             })
@@ -1330,7 +1390,7 @@ mod tests {
     #[test]
     fn first_run_counts_new_duplicates_and_superseded() {
         // key 1 twice the same, key 2 in two versions.
-        let (c, d) = run_through(&[(1, 10), (1, 10), (2, 20), (2, 21)], &HashMap::new());
+        let (c, d) = run_through(&[(1, 10), (1, 10), (2, 20), (2, 21)], &[]);
         assert_eq!((c.new, c.duplicates, c.superseded, c.indexed), (2, 1, 1, 2));
         assert_eq!(
             d,
@@ -1345,8 +1405,7 @@ mod tests {
 
     #[test]
     fn rerun_with_two_versions_of_a_key_reports_nothing_changed() {
-        let known = HashMap::from([(1, 10), (2, 21)]);
-        let (c, d) = run_through(&[(1, 10), (1, 10), (2, 20), (2, 21)], &known);
+        let (c, d) = run_through(&[(1, 10), (1, 10), (2, 20), (2, 21)], &[(1, 10), (2, 21)]);
         assert_eq!((c.new, c.updated, c.unchanged), (0, 0, 2));
         assert_eq!((c.duplicates, c.superseded), (1, 1));
         // The older version was written over the index, so the latest is written back.
@@ -1355,10 +1414,28 @@ mod tests {
 
     #[test]
     fn changed_record_is_updated() {
-        let known = HashMap::from([(1, 10)]);
-        let (c, d) = run_through(&[(1, 11)], &known);
+        let (c, d) = run_through(&[(1, 11)], &[(1, 10)]);
         assert_eq!((c.updated, c.indexed), (1, 1));
         assert_eq!(d, [Decision::Write { replace: true }]);
+    }
+
+    #[test]
+    fn text_owners_name_the_first_owner_of_a_text() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let index = VocIndex::open_or_create(tmp.path()).expect("index");
+        let mut owners = TextOwners::new(index.text_owners().expect("owners"));
+        let mut owner = |text, key: &str| {
+            owners
+                .owner_key(text, key_hash(key), key, &index)
+                .expect("owner")
+        };
+        assert_eq!(owner(7, "s:1"), None);
+        assert_eq!(owner(8, "s:二"), None);
+        assert_eq!(owner(7, "s:1"), None, "the owner itself");
+        assert_eq!(owner(7, "s:3"), Some("s:1".to_string()));
+        assert_eq!(owner(8, "s:4"), Some("s:二".to_string()));
+        assert_eq!(owner(9, "s:4"), None);
+        assert_eq!(owner(9, "s:1"), Some("s:4".to_string()));
     }
 
     use crate::analyze::{Lexicon, Taxonomy};
@@ -1552,8 +1629,7 @@ mod tests {
         if let [_, one, two, ..] = &files[..] {
             std::fs::copy(two, one).expect("swap");
         }
-        let order = index.record_order().expect("order");
-        let again = indexed_discovery(&index, &order).expect("discovery");
+        let again = indexed_discovery(&index).expect("discovery");
         assert_eq!(again.finish(), scratch.unmapped);
         let (_, stats) = index.segment_aggregates::<SegmentPhrases>().expect("cache");
         assert_eq!(stats.built + stats.updated, 0, "{stats:?}");
@@ -1563,7 +1639,7 @@ mod tests {
         set_cache_rules(&files[files.len() - 1], 12345);
         let (_, stats) = index.segment_aggregates::<SegmentPhrases>().expect("cache");
         assert_eq!(stats.built, 1, "{stats:?}");
-        let again = indexed_discovery(&index, &order).expect("discovery");
+        let again = indexed_discovery(&index).expect("discovery");
         assert_eq!(again.finish(), scratch.unmapped);
     }
 

@@ -76,6 +76,51 @@ fn cpu_secs() -> f64 {
     ticks as f64 / 100.0
 }
 
+/// Samples the anonymous and file-backed RSS every 50 ms on its own thread:
+/// the peak of the whole phase and of the current stage.
+struct Sampler {
+    /// Peak anonymous RSS of the phase, KiB.
+    anon: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Peaks of the current stage (anonymous, file-backed), KiB.
+    stage: std::sync::Arc<[std::sync::atomic::AtomicU64; 2]>,
+}
+
+impl Sampler {
+    fn start() -> Sampler {
+        use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+        let anon = std::sync::Arc::new(AtomicU64::new(0));
+        let stage = std::sync::Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let (a, s) = (anon.clone(), stage.clone());
+        std::thread::spawn(move || loop {
+            let now = status_kib("RssAnon:");
+            a.fetch_max(now, Relaxed);
+            s[0].fetch_max(now, Relaxed);
+            s[1].fetch_max(status_kib("RssFile:"), Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        });
+        Sampler { anon, stage }
+    }
+
+    /// The peaks (anonymous, file-backed, KiB) of the stage that ends now;
+    /// the next stage starts from the current values.
+    fn take_stage(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let anon = status_kib("RssAnon:");
+        let file = status_kib("RssFile:");
+        (
+            self.stage[0].swap(anon, Relaxed).max(anon),
+            self.stage[1].swap(file, Relaxed).max(file),
+        )
+    }
+
+    /// Peak anonymous RSS of the phase, KiB.
+    fn anon_peak(&self) -> u64 {
+        self.anon
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(status_kib("RssAnon:"))
+    }
+}
+
 struct Phase {
     secs: f64,
     /// Peak RSS (VmHWM).
@@ -146,15 +191,19 @@ fn floor(files: &[PathBuf], dir: &Path, threads: usize) -> anyhow::Result<u64> {
 /// Runs the pipeline and prints where its time went: until the report
 /// stage (ingest, analysis, index commits), the pass over the index (summary
 /// builder, records.csv, workbook rows) and the rest (summary, files).
-fn timed_run(cfg: &RunConfig) -> anyhow::Result<pipeline::RunOutcome> {
+fn timed_run(cfg: &RunConfig, sampler: &Sampler) -> anyhow::Result<pipeline::RunOutcome> {
     let start = Instant::now();
     let cpu_start = cpu_secs();
     let mut marks: Vec<(Instant, f64)> = Vec::new();
+    // Anonymous and file-backed peaks of each stage.
+    let mut stage_peaks: Vec<(u64, u64)> = Vec::new();
     let outcome = pipeline::run(cfg, |p| {
         if matches!(p, Progress::Stage { .. } | Progress::StageDone) {
             marks.push((Instant::now(), cpu_secs()));
+            stage_peaks.push(sampler.take_stage());
         }
     })?;
+    stage_peaks.push(sampler.take_stage());
     let end = Instant::now();
     let cpu_end = cpu_secs();
     if let [.., (begin, cpu_begin), (done, cpu_done)] = marks[..] {
@@ -169,6 +218,12 @@ fn timed_run(cfg: &RunConfig) -> anyhow::Result<pipeline::RunOutcome> {
             cpu_begin - cpu_start,
             cpu_done - cpu_begin,
             cpu_end - cpu_done
+        );
+    }
+    if let [.., (anon_a, file_a), (anon_b, file_b), (anon_c, file_c)] = stage_peaks[..] {
+        eprintln!(
+            "  peak anon / file-backed RSS: ingest+analysis+index {} / {} MiB, report pass {} / {} MiB, summary and files {} / {} MiB",
+            anon_a / 1024, file_a / 1024, anon_b / 1024, file_b / 1024, anon_c / 1024, file_c / 1024
         );
     }
     Ok(outcome)
@@ -207,26 +262,19 @@ fn phase(name: &str, records: u64, dir: &Path, threads: usize) -> anyhow::Result
     let changed = (records / 200).max(1);
     // VmHWM counts the index files tantivy maps (page cache) as well as the
     // heap; a sampler keeps the peak of the anonymous part (heap, stacks).
-    let peak_anon = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    {
-        let peak = peak_anon.clone();
-        std::thread::spawn(move || loop {
-            peak.fetch_max(status_kib("RssAnon:"), std::sync::atomic::Ordering::Relaxed);
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        });
-    }
+    let sampler = Sampler::start();
     let start = Instant::now();
     let cpu_start = cpu_secs();
     match name {
         "full" => {
-            let outcome = timed_run(&config(&files, &dir.join("run"), threads)?)?;
+            let outcome = timed_run(&config(&files, &dir.join("run"), threads)?, &sampler)?;
             check("full run", &outcome.counts, [records, records, 0, 0])?;
         }
         "nightly" => {
             let mut all = files.clone();
             all.push(dir.join("nightly.jsonl"));
             all.push(dir.join("edits.jsonl"));
-            let outcome = timed_run(&config(&all, &dir.join("run"), threads)?)?;
+            let outcome = timed_run(&config(&all, &dir.join("run"), threads)?, &sampler)?;
             check(
                 "nightly run",
                 &outcome.counts,
@@ -246,9 +294,7 @@ fn phase(name: &str, records: u64, dir: &Path, threads: usize) -> anyhow::Result
         "RESULT {} {} {}",
         start.elapsed().as_secs_f64(),
         status_kib("VmHWM:"),
-        peak_anon
-            .load(std::sync::atomic::Ordering::Relaxed)
-            .max(status_kib("RssAnon:"))
+        sampler.anon_peak()
     );
     Ok(())
 }

@@ -9,19 +9,21 @@
 //! commit, so a crash leaves the last committed state intact.
 
 mod cache;
+mod directory;
 mod document;
+mod order;
 mod rows;
 mod search;
 mod tokens;
 
 pub use cache::{CacheStats, SegmentAggregate, CACHE_DIR};
 pub use document::{DocValue, DocValues, VocDocument};
+pub use order::{IndexedOwners, KnownKeys, OrderMerge};
 pub use rows::{CachedRows, OrderKey, RowCacheWriter, RowMerge};
 pub use search::{
     FacetCache, FacetCount, Facets, SearchError, SearchHit, SearchRequest, SearchResults, SortOrder,
 };
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -212,6 +214,12 @@ pub fn normalize_term(value: &str) -> String {
     value.trim().to_lowercase()
 }
 
+/// Opens the tantivy index in `dir` through [`directory::IndexDirectory`]
+/// (doc store blocks read with `pread`, not mapped).
+fn open_tantivy(dir: &Path) -> tantivy::Result<Index> {
+    Index::open(directory::IndexDirectory::open(dir)?)
+}
+
 /// Hash of a record key, as stored in the `key_hash` fast field.
 pub fn key_hash(key: &str) -> u64 {
     fnv1a(key.as_bytes())
@@ -227,19 +235,22 @@ impl VocIndex {
         let (schema, _) = build_schema();
         let exists = dir.join("meta.json").exists();
         let index = if exists {
-            Index::open_in_dir(dir)
+            open_tantivy(dir)
         } else {
             // Another run may create it at the same moment: then open theirs.
             let settings = tantivy::IndexSettings {
                 docstore_blocksize: DOCSTORE_BLOCK,
                 ..tantivy::IndexSettings::default()
             };
-            match Index::builder()
-                .schema(schema)
-                .settings(settings)
-                .create_in_dir(dir)
-            {
-                Err(TantivyError::IndexAlreadyExists) => Index::open_in_dir(dir),
+            let create = || -> tantivy::Result<Index> {
+                let directory = directory::IndexDirectory::open(dir)?;
+                if Index::exists(&directory)? {
+                    return Err(TantivyError::IndexAlreadyExists);
+                }
+                Index::create(directory, schema, settings)
+            };
+            match create() {
+                Err(TantivyError::IndexAlreadyExists) => open_tantivy(dir),
                 other => other,
             }
         }
@@ -255,7 +266,7 @@ impl VocIndex {
         if !dir.join("meta.json").exists() {
             return Err(IndexError::Missing(dir.to_path_buf()));
         }
-        let index = Index::open_in_dir(dir).map_err(|source| IndexError::Tantivy {
+        let index = open_tantivy(dir).map_err(|source| IndexError::Tantivy {
             path: dir.to_path_buf(),
             source,
         })?;
@@ -346,54 +357,6 @@ impl VocIndex {
     /// What the last commit remembered of its run.
     pub fn last_run<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
         serde_json::from_value(self.commit_info()?.last_run).ok()
-    }
-
-    /// Key hash → content hash of every committed record.
-    pub fn content_hashes(&self) -> Result<HashMap<u64, u64>, IndexError> {
-        let searcher = self.reader.searcher();
-        let mut map = HashMap::with_capacity(searcher.num_docs() as usize);
-        for segment in searcher.segment_readers() {
-            let fast = segment.fast_fields();
-            let keys = fast.u64("key_hash").map_err(|e| self.tantivy_err(e))?;
-            let hashes = fast.u64("content_hash").map_err(|e| self.tantivy_err(e))?;
-            for doc in segment.doc_ids_alive() {
-                if let (Some(k), Some(h)) = (keys.first(doc), hashes.first(doc)) {
-                    map.insert(k, h);
-                }
-            }
-        }
-        Ok(map)
-    }
-
-    /// Normalized-text hash → (key hash, document) of every committed record
-    /// that is not itself a near-duplicate: the first owners of their texts.
-    /// The documents stay valid until the next [`VocIndex::reload`].
-    pub fn text_owners(&self) -> Result<HashMap<u64, (u64, tantivy::DocAddress)>, IndexError> {
-        let searcher = self.reader.searcher();
-        let mut map: HashMap<u64, (u64, tantivy::DocAddress)> = HashMap::new();
-        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let fast = segment.fast_fields();
-            let keys = fast.u64("key_hash").map_err(|e| self.tantivy_err(e))?;
-            let texts = fast.u64("text_hash").map_err(|e| self.tantivy_err(e))?;
-            for doc in segment.doc_ids_alive() {
-                if let (Some(k), Some(t)) = (keys.first(doc), texts.first(doc)) {
-                    if t == 0 {
-                        continue;
-                    }
-                    let address = tantivy::DocAddress::new(ord as u32, doc);
-                    // Several owners of one text (written before this check
-                    // existed): keep the smallest key hash, deterministically.
-                    map.entry(t)
-                        .and_modify(|e| {
-                            if k < e.0 {
-                                *e = (k, address)
-                            }
-                        })
-                        .or_insert((k, address));
-                }
-            }
-        }
-        Ok(map)
     }
 
     /// The key (`source:id`) of a document found by [`VocIndex::text_owners`].

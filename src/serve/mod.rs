@@ -482,9 +482,7 @@ fn themes_json(state: &AppState) -> Result<Arc<Value>, ApiError> {
     let internal = |e: &dyn std::fmt::Display| ApiError::internal(e.to_string());
     // Phrase discovery from the per-segment tables `run` caches beside the
     // index, as `report` does: only segments without a table are tokenized.
-    let order = state.index.record_order().map_err(|e| internal(&e))?;
-    let discovery =
-        crate::pipeline::indexed_discovery(&state.index, &order).map_err(|e| internal(&e))?;
+    let discovery = crate::pipeline::indexed_discovery(&state.index).map_err(|e| internal(&e))?;
     let mut builder = SummaryBuilder::without_discovery(&state.taxonomy, SummaryOptions::default());
     state
         .index

@@ -1,0 +1,170 @@
+//! The directory the index lives in: tantivy's `MmapDirectory`, except that
+//! small reads of the doc store (`.store` files) are made with `pread`
+//! instead of through the map (issue 8).
+//!
+//! The report pass reads every stored record, in date order, so through a
+//! map every page of every doc store file ends up resident in the process:
+//! its RSS grew by the size of the store (about 500 MiB at 1M records)
+//! although that memory is only the kernel's page cache, shared and
+//! reclaimable. Read with `pread`, a block is copied into a buffer that is
+//! freed once decompressed, so the process's memory no longer grows with
+//! the store; the page cache still holds the file. Large reads (a merge
+//! stacking whole stores, the store's skip index) still go through the
+//! map: they would otherwise copy whole files into the heap.
+
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tantivy::directory::error::{
+    DeleteError, LockError, OpenDirectoryError, OpenReadError, OpenWriteError,
+};
+use tantivy::directory::{
+    DirectoryLock, FileHandle, Lock, MmapDirectory, OwnedBytes, WatchCallback, WatchHandle,
+    WritePtr,
+};
+use tantivy::{Directory, HasLen};
+
+/// Reads of a doc store file up to this size are made with `pread`.
+const PREAD_MAX: usize = 1 << 20;
+
+/// `MmapDirectory` with doc store blocks read by `pread`; see the module docs.
+#[derive(Clone, Debug)]
+pub(crate) struct IndexDirectory {
+    inner: MmapDirectory,
+    root: PathBuf,
+}
+
+impl IndexDirectory {
+    /// The directory at `root`, which must exist.
+    pub fn open(root: &Path) -> Result<IndexDirectory, OpenDirectoryError> {
+        Ok(IndexDirectory {
+            inner: MmapDirectory::open(root)?,
+            root: root.to_path_buf(),
+        })
+    }
+}
+
+/// A doc store file: small reads by `pread`, large ones from the map.
+struct StoreFile {
+    file: File,
+    mapped: Arc<dyn FileHandle>,
+}
+
+impl fmt::Debug for StoreFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreFile")
+            .field("len", &self.mapped.len())
+            .finish()
+    }
+}
+
+impl HasLen for StoreFile {
+    fn len(&self) -> usize {
+        self.mapped.len()
+    }
+}
+
+impl FileHandle for StoreFile {
+    fn read_bytes(&self, range: Range<usize>) -> io::Result<OwnedBytes> {
+        if range.len() > PREAD_MAX || range.end > self.len() {
+            return self.mapped.read_bytes(range);
+        }
+        read_at(&self.file, range)
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, range: Range<usize>) -> io::Result<OwnedBytes> {
+    use std::os::unix::fs::FileExt;
+    let mut buffer = vec![0u8; range.len()];
+    file.read_exact_at(&mut buffer, range.start as u64)?;
+    Ok(OwnedBytes::new(buffer))
+}
+
+#[cfg(not(unix))]
+fn read_at(file: &File, range: Range<usize>) -> io::Result<OwnedBytes> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut buffer = vec![0u8; range.len()];
+    let mut file = file.try_clone()?;
+    file.seek(SeekFrom::Start(range.start as u64))?;
+    file.read_exact(&mut buffer)?;
+    Ok(OwnedBytes::new(buffer))
+}
+
+impl Directory for IndexDirectory {
+    fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
+        let mapped = self.inner.get_file_handle(path)?;
+        if path.extension().is_none_or(|e| e != "store") {
+            return Ok(mapped);
+        }
+        let full = self.root.join(path);
+        let file = File::open(&full).map_err(|io_error| OpenReadError::IoError {
+            io_error: Arc::new(io_error),
+            filepath: full,
+        })?;
+        Ok(Arc::new(StoreFile { file, mapped }))
+    }
+
+    fn delete(&self, path: &Path) -> Result<(), DeleteError> {
+        self.inner.delete(path)
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool, OpenReadError> {
+        self.inner.exists(path)
+    }
+
+    fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
+        self.inner.open_write(path)
+    }
+
+    fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
+        self.inner.atomic_read(path)
+    }
+
+    fn atomic_write(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        self.inner.atomic_write(path, data)
+    }
+
+    fn sync_directory(&self) -> io::Result<()> {
+        self.inner.sync_directory()
+    }
+
+    fn acquire_lock(&self, lock: &Lock) -> Result<DirectoryLock, LockError> {
+        self.inner.acquire_lock(lock)
+    }
+
+    fn watch(&self, watch_callback: WatchCallback) -> tantivy::Result<WatchHandle> {
+        self.inner.watch(watch_callback)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn store_files_read_the_same_by_pread_and_by_map() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let bytes: Vec<u8> = (0..3 * PREAD_MAX as u32).map(|i| (i % 251) as u8).collect();
+        for name in ["a.store", "a.idx"] {
+            let mut file = File::create(tmp.path().join(name)).expect("create");
+            file.write_all(&bytes).expect("write");
+        }
+        let dir = IndexDirectory::open(tmp.path()).expect("dir");
+        for name in ["a.store", "a.idx"] {
+            let handle = dir.get_file_handle(Path::new(name)).expect("handle");
+            assert_eq!(handle.len(), bytes.len());
+            for range in [0..10, 4096..8192, 5..PREAD_MAX + 7, 0..bytes.len()] {
+                let read = handle.read_bytes(range.clone()).expect("read");
+                assert_eq!(read.as_slice(), &bytes[range]);
+            }
+        }
+        let missing = dir.get_file_handle(Path::new("b.store"));
+        assert!(matches!(missing, Err(OpenReadError::FileDoesNotExist(_))));
+    }
+}

@@ -1,0 +1,402 @@
+//! Per-record lookups of a run, kept small (issue 8: memory bounded
+//! whatever the input size).
+//!
+//! - [`KnownKeys`]: key hash → content hash of every committed record, a
+//!   sorted array of 16 bytes a record (a hash map took about twice that,
+//!   and twice again while it grew).
+//! - [`IndexedOwners`]: normalized-text hash → first owner (key hash,
+//!   document) of every committed text, a sorted array of 24 bytes a record
+//!   with a text hash.
+//! - [`OrderMerge`]: the documents of some segments in report order
+//!   ([`OrderKey`]), made lazily: each segment's live documents are sorted
+//!   by their keys read from the fast fields, and the segments are merged
+//!   with a heap. It keeps 4 bytes a document (its number), not the 24 of an
+//!   [`OrderKey`]; the keys are read again from the fast fields as the merge
+//!   goes.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use tantivy::columnar::Column;
+use tantivy::DocAddress;
+
+use super::{IndexError, OrderKey, VocIndex};
+
+/// Key hash → content hash of committed records, sorted by key hash.
+#[derive(Debug, Default, Clone)]
+pub struct KnownKeys {
+    pairs: Vec<(u64, u64)>,
+}
+
+impl KnownKeys {
+    /// From (key hash, content hash) pairs, in index order: when a key hash
+    /// comes twice, the later pair wins (as in a map filled in that order).
+    pub fn from_pairs(mut pairs: Vec<(u64, u64)>) -> KnownKeys {
+        // Stable: equal keys keep their order, and the last one is kept.
+        pairs.sort_by_key(|p| p.0);
+        pairs.reverse();
+        pairs.dedup_by_key(|p| p.0);
+        pairs.reverse();
+        pairs.shrink_to_fit();
+        KnownKeys { pairs }
+    }
+
+    /// The content hash of the record with this key hash.
+    pub fn get(&self, key_hash: u64) -> Option<u64> {
+        self.pairs
+            .binary_search_by_key(&key_hash, |p| p.0)
+            .ok()
+            .map(|i| self.pairs[i].1)
+    }
+
+    /// Whether a record with this key hash is committed.
+    pub fn contains(&self, key_hash: u64) -> bool {
+        self.get(key_hash).is_some()
+    }
+
+    /// Records known.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether no record is known.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+}
+
+/// Normalized-text hash → its first owner (key hash, document) among the
+/// committed records, sorted by text hash.
+#[derive(Debug, Default, Clone)]
+pub struct IndexedOwners {
+    entries: Vec<(u64, u64, DocAddress)>,
+}
+
+impl IndexedOwners {
+    /// From (text hash, key hash, document) entries: of several owners of
+    /// one text, the smallest key hash wins, then the first document.
+    pub fn from_entries(mut entries: Vec<(u64, u64, DocAddress)>) -> IndexedOwners {
+        entries.sort_unstable();
+        entries.dedup_by_key(|e| e.0);
+        entries.shrink_to_fit();
+        IndexedOwners { entries }
+    }
+
+    /// The owner of a text: its key hash and document.
+    pub fn get(&self, text_hash: u64) -> Option<(u64, DocAddress)> {
+        self.entries
+            .binary_search_by_key(&text_hash, |e| e.0)
+            .ok()
+            .map(|i| (self.entries[i].1, self.entries[i].2))
+    }
+}
+
+/// One segment's documents sorted in report order, with the columns their
+/// keys are read from.
+struct SegmentOrder {
+    ord: u32,
+    docs: Vec<u32>,
+    created: Column<tantivy::DateTime>,
+    keys: Column<u64>,
+}
+
+impl SegmentOrder {
+    fn key(&self, at: usize) -> OrderKey {
+        let doc = self.docs[at];
+        OrderKey {
+            created: created_secs(&self.created, doc),
+            key_hash: self.keys.first(doc).unwrap_or(0),
+            address: DocAddress::new(self.ord, doc),
+        }
+    }
+}
+
+/// The creation time of a document as report order sorts it.
+fn created_secs(created: &Column<tantivy::DateTime>, doc: u32) -> i64 {
+    created
+        .first(doc)
+        .map(|d| d.into_timestamp_secs())
+        .unwrap_or(i64::MIN)
+}
+
+/// The documents of some segments in report order, made as they are taken
+/// (see the module docs). Iterate for the [`OrderKey`]s.
+pub struct OrderMerge {
+    segments: Vec<SegmentOrder>,
+    /// Next position in each segment.
+    next: Vec<usize>,
+    heads: BinaryHeap<Reverse<(OrderKey, usize)>>,
+    len: u64,
+}
+
+impl OrderMerge {
+    /// Documents left.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether no document is left.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Iterator for OrderMerge {
+    type Item = OrderKey;
+
+    fn next(&mut self) -> Option<OrderKey> {
+        let Reverse((key, i)) = self.heads.pop()?;
+        self.len -= 1;
+        let at = self.next[i];
+        let segment = &self.segments[i];
+        if at < segment.docs.len() {
+            self.heads.push(Reverse((segment.key(at), i)));
+            self.next[i] = at + 1;
+        }
+        Some(key)
+    }
+}
+
+impl VocIndex {
+    /// Key hash → content hash of every committed record.
+    pub fn content_hashes(&self) -> Result<KnownKeys, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut pairs = Vec::with_capacity(searcher.num_docs() as usize);
+        for segment in searcher.segment_readers() {
+            let fast = segment.fast_fields();
+            let keys = fast.u64("key_hash").map_err(|e| self.tantivy_err(e))?;
+            let hashes = fast.u64("content_hash").map_err(|e| self.tantivy_err(e))?;
+            for doc in segment.doc_ids_alive() {
+                if let (Some(k), Some(h)) = (keys.first(doc), hashes.first(doc)) {
+                    pairs.push((k, h));
+                }
+            }
+        }
+        Ok(KnownKeys::from_pairs(pairs))
+    }
+
+    /// Normalized-text hash → (key hash, document) of every committed record
+    /// that is not itself a near-duplicate: the first owners of their texts.
+    /// The documents stay valid until the next [`VocIndex::reload`].
+    pub fn text_owners(&self) -> Result<IndexedOwners, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut entries = Vec::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let fast = segment.fast_fields();
+            let keys = fast.u64("key_hash").map_err(|e| self.tantivy_err(e))?;
+            let texts = fast.u64("text_hash").map_err(|e| self.tantivy_err(e))?;
+            for doc in segment.doc_ids_alive() {
+                if let (Some(k), Some(t)) = (keys.first(doc), texts.first(doc)) {
+                    if t != 0 {
+                        entries.push((t, k, DocAddress::new(ord as u32, doc)));
+                    }
+                }
+            }
+        }
+        Ok(IndexedOwners::from_entries(entries))
+    }
+
+    /// The live documents of the segments `wanted` says yes to (by segment
+    /// ordinal), in report order: by creation time, then key hash, then
+    /// address, as [`VocIndex::record_order_keyed`] gives them.
+    pub fn order_merge(&self, wanted: impl Fn(u32) -> bool) -> Result<OrderMerge, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut segments = Vec::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let ord = ord as u32;
+            if !wanted(ord) || segment.num_docs() == 0 {
+                continue;
+            }
+            let fast = segment.fast_fields();
+            let created = fast.date("created").map_err(|e| self.tantivy_err(e))?;
+            let keys = fast.u64("key_hash").map_err(|e| self.tantivy_err(e))?;
+            let mut docs: Vec<u32> = segment.doc_ids_alive().collect();
+            // Sorted in runs of the creation time alone (read once per
+            // document), then by key hash inside runs of equal times.
+            let mut times: Vec<(i64, u32)> = docs
+                .iter()
+                .map(|&d| (created_secs(&created, d), d))
+                .collect();
+            times.sort_unstable();
+            docs.clear();
+            let mut start = 0;
+            while start < times.len() {
+                let t = times[start].0;
+                let end = start + times[start..].partition_point(|x| x.0 == t);
+                let run = start..end;
+                let before = docs.len();
+                docs.extend(times[run].iter().map(|x| x.1));
+                if end - start > 1 {
+                    docs[before..].sort_unstable_by_key(|&d| (keys.first(d).unwrap_or(0), d));
+                }
+                start = end;
+            }
+            drop(times);
+            segments.push(SegmentOrder {
+                ord,
+                docs,
+                created,
+                keys,
+            });
+        }
+        let mut heads = BinaryHeap::with_capacity(segments.len());
+        let mut next = Vec::with_capacity(segments.len());
+        let mut len = 0u64;
+        for (i, segment) in segments.iter().enumerate() {
+            len += segment.docs.len() as u64;
+            heads.push(Reverse((segment.key(0), i)));
+            next.push(1);
+        }
+        Ok(OrderMerge {
+            segments,
+            next,
+            heads,
+            len,
+        })
+    }
+
+    /// The keys of these documents (of the last visible commit), in report
+    /// order; deleted documents are left out.
+    pub fn order_keys_of(&self, docs: &[DocAddress]) -> Result<Vec<OrderKey>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut columns: Vec<Option<(Column<tantivy::DateTime>, Column<u64>)>> =
+            vec![None; searcher.segment_readers().len()];
+        let mut out = Vec::with_capacity(docs.len());
+        for &address in docs {
+            let ord = address.segment_ord as usize;
+            let Some(slot) = columns.get_mut(ord) else {
+                continue;
+            };
+            if searcher
+                .segment_reader(address.segment_ord)
+                .is_deleted(address.doc_id)
+            {
+                continue;
+            }
+            if slot.is_none() {
+                let fast = searcher.segment_reader(address.segment_ord).fast_fields();
+                *slot = Some((
+                    fast.date("created").map_err(|e| self.tantivy_err(e))?,
+                    fast.u64("key_hash").map_err(|e| self.tantivy_err(e))?,
+                ));
+            }
+            if let Some((created, keys)) = slot {
+                out.push(OrderKey {
+                    created: created_secs(created, address.doc_id),
+                    key_hash: keys.first(address.doc_id).unwrap_or(0),
+                    address,
+                });
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{AnalysisInput, Analyzer, Lexicon, Taxonomy};
+    use crate::index::CommitInfo;
+    use crate::record::Record;
+
+    #[test]
+    fn known_keys_keep_the_last_pair_of_a_key() {
+        let known = KnownKeys::from_pairs(vec![(5, 1), (2, 7), (5, 3), (9, 4)]);
+        assert_eq!(known.get(5), Some(3));
+        assert_eq!(known.get(2), Some(7));
+        assert_eq!(known.get(9), Some(4));
+        assert_eq!(known.get(3), None);
+        assert!(known.contains(9) && !known.contains(1));
+        assert_eq!(known.len(), 3);
+        assert!(KnownKeys::default().is_empty());
+    }
+
+    #[test]
+    fn indexed_owners_keep_the_smallest_key_then_the_first_document() {
+        let at = |s, d| DocAddress::new(s, d);
+        let owners = IndexedOwners::from_entries(vec![
+            (10, 8, at(0, 1)),
+            (10, 3, at(1, 5)),
+            (10, 3, at(2, 0)),
+            (20, 1, at(0, 2)),
+        ]);
+        assert_eq!(owners.get(10), Some((3, at(1, 5))));
+        assert_eq!(owners.get(20), Some((1, at(0, 2))));
+        assert_eq!(owners.get(15), None);
+    }
+
+    /// Commits records `(id, created)` (several dates shared), one commit
+    /// per slice, so the index has several segments.
+    fn index_of(commits: &[&[(&str, Option<i64>)]]) -> (tempfile::TempDir, VocIndex) {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let index = VocIndex::open_or_create(tmp.path()).expect("index");
+        let analyzer = Analyzer::new(
+            Taxonomy::default_taxonomy().expect("taxonomy"),
+            Lexicon::default_lexicon().expect("lexicon"),
+        );
+        let mut writer = index.writer(1).expect("writer");
+        for records in commits {
+            for &(id, created_at) in records.iter() {
+                let record = Record {
+                    id: id.into(),
+                    source: "generic".into(),
+                    created_at,
+                    text: format!("refund {id}"),
+                    ..Record::default()
+                };
+                let analysis = analyzer.analyze(AnalysisInput {
+                    text: &record.text,
+                    ..AnalysisInput::default()
+                });
+                writer.upsert(&record, &analysis, 1).expect("upsert");
+            }
+            writer.commit(&CommitInfo::default()).expect("commit");
+        }
+        writer.finish().expect("finish");
+        index.reload().expect("reload");
+        (tmp, index)
+    }
+
+    #[test]
+    fn order_merge_gives_the_record_order() {
+        let day = 86_400;
+        let first: Vec<(String, Option<i64>)> = (0..40)
+            .map(|i| (format!("a{i}"), (i % 7 != 0).then_some(day * (i % 5))))
+            .collect();
+        let second: Vec<(String, Option<i64>)> = (0..30)
+            .map(|i| (format!("b{i}"), Some(day * (i % 4))))
+            .collect();
+        // Updates: deletions in the first segment.
+        let third: Vec<(String, Option<i64>)> = (0..10)
+            .map(|i| (format!("a{}", i * 3), Some(day * 2)))
+            .collect();
+        fn as_refs(v: &[(String, Option<i64>)]) -> Vec<(&str, Option<i64>)> {
+            v.iter().map(|(s, t)| (s.as_str(), *t)).collect()
+        }
+        let (a, b, c) = (as_refs(&first), as_refs(&second), as_refs(&third));
+        let (_tmp, index) = index_of(&[&a, &b, &c]);
+        let all = index.record_order_keyed().expect("order");
+        assert_eq!(all.len(), 70);
+        let merged: Vec<OrderKey> = index.order_merge(|_| true).expect("merge").collect();
+        assert_eq!(merged, all);
+        // Some segments only.
+        let merge = index.order_merge(|ord| ord != 1).expect("merge");
+        assert_eq!(
+            merge.len(),
+            all.iter().filter(|k| k.address.segment_ord != 1).count() as u64
+        );
+        let some: Vec<OrderKey> = merge.collect();
+        let expected: Vec<OrderKey> = all
+            .iter()
+            .filter(|k| k.address.segment_ord != 1)
+            .copied()
+            .collect();
+        assert_eq!(some, expected);
+        // The keys of some documents, in order.
+        let picked: Vec<DocAddress> = all.iter().rev().step_by(3).map(|k| k.address).collect();
+        let keys = index.order_keys_of(&picked).expect("keys");
+        let expected: Vec<OrderKey> = all.iter().rev().step_by(3).rev().copied().collect();
+        assert_eq!(keys, expected);
+    }
+}
