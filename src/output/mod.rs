@@ -84,7 +84,8 @@ impl AtomicFile {
         Ok(AtomicFile {
             path: path.to_path_buf(),
             tmp,
-            writer: BufWriter::new(file),
+            // Big: records.csv is written a line at a time.
+            writer: BufWriter::with_capacity(256 * 1024, file),
         })
     }
 

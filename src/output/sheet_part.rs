@@ -204,24 +204,31 @@ fn escape_into(out: &mut Vec<u8>, text: &str) {
     }
 }
 
-/// Deflates `data` as a raw deflate stream: with `last`, a final stream;
-/// otherwise one that ends on a byte boundary without a final block, so
-/// another stream can follow it (a sync flush).
-fn deflate(data: &[u8], last: bool) -> io::Result<Vec<u8>> {
-    let mut compress = Compress::new(Compression::new(LEVEL), false);
+/// Deflates `data` into `out` (cleared first) as a raw deflate stream with
+/// `compress` (reset first): with `last`, a final stream; otherwise one
+/// that ends on a byte boundary without a final block, so another stream
+/// can follow it (a sync flush).
+fn deflate_into(
+    compress: &mut Compress,
+    data: &[u8],
+    last: bool,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    compress.reset();
+    out.clear();
     let flush = if last {
         FlushCompress::Finish
     } else {
         FlushCompress::Sync
     };
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    out.reserve(data.len() / 2 + 64);
     loop {
         if out.len() == out.capacity() {
             out.reserve(data.len() / 4 + 64);
         }
         let consumed = compress.total_in() as usize;
         let status = compress
-            .compress_vec(&data[consumed..], &mut out, flush)
+            .compress_vec(&data[consumed..], out, flush)
             .map_err(io::Error::other)?;
         let all_in = compress.total_in() as usize == data.len();
         // A flush is complete when it left room in the output.
@@ -230,9 +237,20 @@ fn deflate(data: &[u8], last: bool) -> io::Result<Vec<u8>> {
             false => all_in && out.len() < out.capacity(),
         };
         if done {
-            return Ok(out);
+            return Ok(());
         }
     }
+}
+
+/// [`deflate_into`] with a new compressor and output.
+fn deflate(data: &[u8], last: bool) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    deflate_into(&mut compressor(), data, last, &mut out)?;
+    Ok(out)
+}
+
+fn compressor() -> Compress {
+    Compress::new(Compression::new(LEVEL), false)
 }
 
 /// A deflated chunk: its compressed bytes, and the CRC-32 and length of
@@ -253,6 +271,34 @@ fn pack(data: Vec<u8>, last: bool) -> io::Result<Chunk> {
     })
 }
 
+/// What a worker deflating a chunk needs, handed back when it is done so
+/// the next chunk reuses it: fresh buffers and compressors for each chunk
+/// cost more in page faults than the copying does.
+struct Work {
+    data: Vec<u8>,
+    packed: Vec<u8>,
+    compress: Compress,
+    crc: crc32fast::Hasher,
+}
+
+impl Work {
+    fn new() -> Work {
+        Work {
+            data: Vec::with_capacity(CHUNK + 64 * 1024),
+            packed: Vec::new(),
+            compress: compressor(),
+            crc: crc32fast::Hasher::new(),
+        }
+    }
+
+    fn run(mut self) -> io::Result<Work> {
+        self.crc = crc32fast::Hasher::new();
+        self.crc.update(&self.data);
+        deflate_into(&mut self.compress, &self.data, false, &mut self.packed)?;
+        Ok(self)
+    }
+}
+
 /// The Records sheet's rows, filled from templates and deflated in chunks
 /// on worker threads into a temporary file beside the workbook.
 pub(super) struct RowsPart {
@@ -260,8 +306,10 @@ pub(super) struct RowsPart {
     file: Option<BufWriter<File>>,
     /// ` s="N"` for each column whose cells take style N, empty for none.
     styles: Vec<Vec<u8>>,
-    chunk: Vec<u8>,
-    pending: VecDeque<JoinHandle<io::Result<Chunk>>>,
+    /// The chunk being filled (its `data`).
+    chunk: Work,
+    pending: VecDeque<JoinHandle<io::Result<Work>>>,
+    spare: Vec<Work>,
     workers: usize,
     crc: crc32fast::Hasher,
     len: u64,
@@ -284,8 +332,9 @@ impl RowsPart {
                     s => format!(" s=\"{s}\"").into_bytes(),
                 })
                 .collect(),
-            chunk: Vec::with_capacity(CHUNK + 64 * 1024),
+            chunk: Work::new(),
             pending: VecDeque::new(),
+            spare: Vec::new(),
             workers,
             crc: crc32fast::Hasher::new(),
             len: 0,
@@ -309,9 +358,9 @@ impl RowsPart {
         let digits = &digits[start..];
         let mut rest = template;
         while let Some(i) = memchr::memchr2(ROW_HOLE, STYLE_HOLE, rest) {
-            self.chunk.extend_from_slice(&rest[..i]);
+            self.chunk.data.extend_from_slice(&rest[..i]);
             if rest[i] == ROW_HOLE {
-                self.chunk.extend_from_slice(digits);
+                self.chunk.data.extend_from_slice(digits);
                 rest = &rest[i + 1..];
             } else {
                 let style = rest
@@ -320,12 +369,12 @@ impl RowsPart {
                     .ok_or_else(|| {
                         io::Error::new(io::ErrorKind::InvalidData, "row template names no column")
                     })?;
-                self.chunk.extend_from_slice(style);
+                self.chunk.data.extend_from_slice(style);
                 rest = &rest[i + 2..];
             }
         }
-        self.chunk.extend_from_slice(rest);
-        if self.chunk.len() >= CHUNK {
+        self.chunk.data.extend_from_slice(rest);
+        if self.chunk.data.len() >= CHUNK {
             self.send()?;
         }
         Ok(())
@@ -337,9 +386,11 @@ impl RowsPart {
         while self.pending.len() >= self.workers {
             self.write_oldest()?;
         }
-        let data = std::mem::replace(&mut self.chunk, Vec::with_capacity(CHUNK + 64 * 1024));
+        let mut next = self.spare.pop().unwrap_or_else(Work::new);
+        next.data.clear();
+        let work = std::mem::replace(&mut self.chunk, next);
         self.pending
-            .push_back(std::thread::spawn(move || pack(data, false)));
+            .push_back(std::thread::spawn(move || work.run()));
         Ok(())
     }
 
@@ -347,23 +398,24 @@ impl RowsPart {
         let Some(handle) = self.pending.pop_front() else {
             return Ok(());
         };
-        let chunk = handle
+        let work = handle
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         let file = self
             .file
             .as_mut()
             .ok_or_else(|| io::Error::other("rows already finished"))?;
-        file.write_all(&chunk.packed)?;
-        self.crc.combine(&chunk.crc);
-        self.len += chunk.len;
-        self.packed += chunk.packed.len() as u64;
+        file.write_all(&work.packed)?;
+        self.crc.combine(&work.crc);
+        self.len += work.data.len() as u64;
+        self.packed += work.packed.len() as u64;
+        self.spare.push(work);
         Ok(())
     }
 
     /// Deflates what is left and closes the temporary file.
     fn finish(&mut self) -> io::Result<()> {
-        if !self.chunk.is_empty() {
+        if !self.chunk.data.is_empty() {
             self.send()?;
         }
         while !self.pending.is_empty() {
@@ -748,7 +800,7 @@ mod tests {
         note_template("a<b", &mut template).expect("template");
         part.push_row(&template, 1_048_576).expect("push");
         assert_eq!(
-            String::from_utf8(part.chunk.clone()).expect("utf8"),
+            String::from_utf8(part.chunk.data.clone()).expect("utf8"),
             "<row r=\"1048576\"><c r=\"A1048576\" s=\"3\" t=\"inlineStr\"><is><t>a&lt;b</t></is></c></row>"
         );
         let bad = [b'<', STYLE_HOLE, 16];
