@@ -24,7 +24,9 @@ use crate::index::{
 use crate::ingest::manifest::{manifest_key, Check, FileState, Manifest};
 use crate::ingest::neardup::text_hash;
 use crate::ingest::{read_input, FileReport, InputFile, Item, MapHints, MapSpec, Reject};
-use crate::output::{self, OutputError, RedactedText, RejectsWriter, RowFields, XlsxReport};
+use crate::output::{
+    self, OutputError, ReadyRow, RedactedText, RejectsWriter, RowFields, XlsxReport,
+};
 use crate::record::Record;
 use crate::summary::{
     Counts, Discovery, PhraseTable, RecordPhrases, RunMemory, SegmentPhrases, Summary,
@@ -1060,42 +1062,38 @@ pub fn write_reports(
                 }
                 (builder, built, latest, built_tallies)
             });
-            // The Records sheet is written on its own thread (its XML is the
-            // larger cost), from the encoded rows, while this one writes the CSV.
+            // The Records sheet is written on its own thread (filling the
+            // rows' templates and handing them to the deflating threads)
+            // while this one writes the CSV lines.
             let (sheet_tx, sheet_rx) = sync_channel::<Vec<u8>>(4);
             let sheet = scope.spawn(move || -> Result<XlsxReport, RunError> {
                 for rows in sheet_rx {
                     let mut rest = rows.as_slice();
-                    while let Some((bytes, tail)) = split_framed(rest) {
+                    while let Some((template, tail)) = split_framed(rest) {
                         rest = tail;
-                        let fields = RowFields::decode(bytes).ok_or_else(|| {
-                            RunError::Index(IndexError::Corrupt {
-                                path: index.path().join(CACHE_DIR),
-                                key: "a Records sheet row".into(),
-                                message: "row does not decode".into(),
-                            })
-                        })?;
-                        workbook.add_row(&fields)?;
+                        workbook.add_template(template)?;
                     }
                 }
                 Ok(workbook)
             });
             let mut sheet_rows: Vec<u8> = Vec::with_capacity(SHEET_BLOCK + 4096);
             let mut block: Vec<Phrased> = Vec::with_capacity(BATCH);
-            output::write_records_csv(&records_path, excel_bom, |row| {
+            output::write_records_csv(&records_path, excel_bom, |line| {
                 // Every row, cached or not, goes through here, in report order,
-                // with its encoding (for the sheet's thread).
-                let mut emit = |fields: &RowFields<'_>, bytes: &[u8]| -> Result<(), RunError> {
+                // ready to write: its CSV line is written here, its sheet
+                // template goes to the sheet's thread.
+                let mut emit = |key: OrderKey, bytes: &[u8]| -> Result<(), RunError> {
+                    let ready = ready_row(index, key, bytes)?;
                     done += 1;
                     if done.is_multiple_of(1000) {
                         progress(Progress::Step(done));
                     }
-                    if !options.includes(fields.created_at) {
+                    if !options.includes(ready.created_at) {
                         return Ok(());
                     }
-                    row(fields)?;
-                    sheet_rows.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-                    sheet_rows.extend_from_slice(bytes);
+                    line(ready.csv)?;
+                    sheet_rows.extend_from_slice(&(ready.sheet.len() as u32).to_le_bytes());
+                    sheet_rows.extend_from_slice(ready.sheet);
                     if sheet_rows.len() >= SHEET_BLOCK {
                         // A failed send means the sheet's thread stopped on an
                         // error, which its join reports.
@@ -1106,16 +1104,26 @@ pub fn write_reports(
                     }
                     Ok(())
                 };
+                // Rows not cached are made ready on the decoding threads
+                // (formatting and redaction are most of their cost).
                 let mapped = |address: tantivy::DocAddress, stored: &StoredRecord| {
                     let ord = address.segment_ord as usize;
                     let build = to_build.get(ord) == Some(&true);
                     let phrases = (build && stored.record.duplicate_of.is_none())
                         .then(|| RecordPhrases::of(stored));
-                    // Masked on the decoding threads: redaction is costly.
-                    let masked = (redact && !rows_cached[ord]).then(|| RedactedText::of(stored));
-                    (phrases, masked)
+                    let ready = (!rows_cached[ord]).then(|| {
+                        let masked = redact.then(|| RedactedText::of(stored));
+                        let fields = match &masked {
+                            Some(masked) => RowFields::of_redacted(stored, masked),
+                            None => RowFields::of(stored),
+                        };
+                        let mut payload = Vec::new();
+                        fields
+                            .encode(&records_path, &xlsx_path, &mut payload)
+                            .map(|()| payload)
+                    });
+                    (phrases, ready)
                 };
-                let mut payload = Vec::new();
                 let mut keys: Vec<OrderKey> = Vec::with_capacity(ORDER_CHUNK);
                 let mut addresses: Vec<tantivy::DocAddress> = Vec::with_capacity(ORDER_CHUNK);
                 loop {
@@ -1131,28 +1139,24 @@ pub fn write_reports(
                         &addresses,
                         mapped,
                         |address, stored, mapped| {
-                            let (phrases, masked) = mapped;
+                            let (phrases, ready) = mapped;
                             let key = keys[next];
                             next += 1;
                             let ord = address.segment_ord as usize;
-                            if !rows_cached[ord] {
-                                let fields = match &masked {
-                                    Some(masked) => RowFields::of_redacted(&stored, masked),
-                                    None => RowFields::of(&stored),
-                                };
-                                payload.clear();
-                                fields.encode(&mut payload);
-                                if let Some(writer) = &mut row_writers[ord] {
-                                    writer.push(key, &payload);
+                            let written = match ready {
+                                Some(Ok(payload)) => {
+                                    if let Some(writer) = &mut row_writers[ord] {
+                                        writer.push(key, &payload);
+                                    }
+                                    merge
+                                        .drain_before(Some(key), &mut emit)
+                                        .and_then(|()| emit(key, &payload))
                                 }
-                                let written = merge
-                                    .drain_before(Some(key), |k, bytes| {
-                                        emit(&cached_row(index, k, bytes)?, bytes)
-                                    })
-                                    .and_then(|()| emit(&fields, &payload));
-                                if let Err(e) = written {
-                                    index_error.get_or_insert(e);
-                                }
+                                Some(Err(e)) => Err(RunError::Output(e)),
+                                None => Ok(()),
+                            };
+                            if let Err(e) = written {
+                                index_error.get_or_insert(e);
                             }
                             if needed(ord) {
                                 block.push((stored, address, phrases));
@@ -1168,9 +1172,7 @@ pub fn write_reports(
                         break;
                     }
                 }
-                let rest =
-                    merge.drain_before(None, |k, bytes| emit(&cached_row(index, k, bytes)?, bytes));
-                if let Err(e) = rest {
+                if let Err(e) = merge.drain_before(None, &mut emit) {
                     index_error.get_or_insert(e);
                 }
                 Ok(())
@@ -1255,13 +1257,13 @@ fn split_framed(rows: &[u8]) -> Option<(&[u8], &[u8])> {
     (rest.len() >= len).then(|| rest.split_at(len))
 }
 
-/// A row read from the row cache.
-fn cached_row<'a>(
+/// A row read from the row cache, or just made ready.
+fn ready_row<'a>(
     index: &VocIndex,
     key: OrderKey,
     bytes: &'a [u8],
-) -> Result<RowFields<'a>, RunError> {
-    RowFields::decode(bytes).ok_or_else(|| {
+) -> Result<ReadyRow<'a>, RunError> {
+    ReadyRow::decode(bytes).ok_or_else(|| {
         RunError::Index(IndexError::Corrupt {
             path: index.path().join(CACHE_DIR),
             key: format!("{:?}", key.address),

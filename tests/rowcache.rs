@@ -148,3 +148,44 @@ fn nightly_rows_from_the_cache_equal_a_fresh_index_with_and_without_redaction() 
     assert!(period.0.lines().count() < lines.len() && period.0.lines().count() > 10);
     assert_same(&period, &rows(&fresh), "report --since, nightly vs fresh");
 }
+
+#[test]
+fn a_records_sheet_of_several_deflate_chunks_reads_back_as_records_csv() {
+    // About 3,000 rows: the sheet's XML is several of the 1 MiB chunks
+    // deflated apart and spliced into the workbook; the second report
+    // writes them from the row cache.
+    let ws = Workspace::new();
+    let input = ws.path().join("many.jsonl");
+    Generator::new(11)
+        .write_jsonl(&input, 0, 3_000, 0)
+        .expect("write many.jsonl");
+    ws.run_with(&[input.as_path()], &["--commit-every", "1000"]);
+    report(&ws, &[]);
+    let xml_bytes = {
+        let file = std::fs::File::open(ws.out_file("vocscope.xlsx")).expect("workbook");
+        let mut zip = zip::ZipArchive::new(file).expect("zip");
+        let records = zip
+            .by_name("xl/worksheets/sheet4.xml")
+            .expect("Records part");
+        records.size()
+    };
+    assert!(xml_bytes > 2 << 20, "only {xml_bytes} bytes of sheet XML");
+    let (_, sheet) = rows(&ws);
+    let csv = ws.records_csv();
+    assert_eq!(sheet.len(), csv.len() + 1, "header and one row per record");
+    assert!(csv.len() >= 3_000);
+    let header: Vec<String> = sheet[0].iter().map(|c| c.to_string()).collect();
+    for (i, (cells, line)) in sheet[1..].iter().zip(&csv).enumerate() {
+        for column in ["id", "source", "kind", "lang", "title", "text"] {
+            let col = header.iter().position(|h| h == column).expect("column");
+            let cell = match &cells[col] {
+                Data::String(s) => s.clone(),
+                Data::Empty => String::new(),
+                other => panic!("row {i} {column}: {other:?}"),
+            };
+            assert_eq!(&cell, &line[column], "row {i} {column}");
+        }
+        let score: f64 = line["sentiment_score"].parse().expect("score");
+        assert_eq!(cells[6], Data::Float(score), "row {i} sentiment_score");
+    }
+}

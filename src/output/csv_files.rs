@@ -137,31 +137,38 @@ impl<'a> RecordRow<'a> {
     }
 }
 
-/// Writes records.csv; `fill` hands each record's row to the row writer.
+/// Appends a record's records.csv line to `out`, as the CSV writer of
+/// records.csv writes it (with its line end).
+pub(super) fn record_line(row: &RowFields<'_>, out: &mut Vec<u8>) -> Result<(), csv::Error> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(out);
+    w.serialize(RecordRow::of(row))?;
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes records.csv: its header, then the lines `fill` hands to the line
+/// writer, each made by [`RowFields::encode`] (a line as it is).
 pub fn write_records_csv(
     path: &Path,
     bom: bool,
-    fill: impl FnOnce(
-        &mut dyn FnMut(&RowFields<'_>) -> Result<(), OutputError>,
-    ) -> Result<(), OutputError>,
+    fill: impl FnOnce(&mut dyn FnMut(&[u8]) -> Result<(), OutputError>) -> Result<(), OutputError>,
 ) -> Result<(), OutputError> {
     let mut file = open(path, bom)?;
+    let io = |source| OutputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut header = csv::Writer::from_writer(Vec::new());
+    header.write_record(RECORD_COLUMNS).map_err(csv_err(path))?;
+    let header = header
+        .into_inner()
+        .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+    file.writer().write_all(&header).map_err(io)?;
     {
-        let err = csv_err(path);
-        let mut w = csv::Writer::from_writer(file.writer());
-        let mut wrote_any = false;
-        fill(&mut |row| {
-            w.serialize(RecordRow::of(row)).map_err(&err)?;
-            wrote_any = true;
-            Ok(())
-        })?;
-        if !wrote_any {
-            w.write_record(RECORD_COLUMNS).map_err(&err)?;
-        }
-        w.flush().map_err(|source| OutputError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let writer = file.writer();
+        fill(&mut |line| writer.write_all(line).map_err(io))?;
     }
     file.commit()
 }
@@ -192,5 +199,55 @@ mod tests {
         assert_eq!(safe_cell("\tx"), "'\tx");
         assert_eq!(safe_cell("refund"), "refund");
         assert_eq!(safe_cell(""), "");
+    }
+
+    #[test]
+    fn records_csv_is_its_header_and_the_lines_as_serde_writes_them() {
+        use crate::analyze::{AnalysisInput, Analyzer, Lexicon, Taxonomy};
+        let analyzer = Analyzer::new(
+            Taxonomy::default_taxonomy().expect("taxonomy"),
+            Lexicon::default_lexicon().expect("lexicon"),
+        );
+        let stored = crate::index::StoredRecord {
+            record: crate::record::Record {
+                id: "-1".into(),
+                source: "generic".into(),
+                title: Some("a, \"b\"".into()),
+                text: "line\nbreak".into(),
+                created_at: Some(1_762_000_000),
+                rating: Some(4.5),
+                ..crate::record::Record::default()
+            },
+            analysis: analyzer.analyze(AnalysisInput {
+                text: "the refund is late, \"again\"",
+                ..AnalysisInput::default()
+            }),
+        };
+        let rows = [RowFields::of(&stored), RowFields::of(&stored)];
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("records.csv");
+        write_records_csv(&path, true, |line| {
+            let mut bytes = Vec::new();
+            for row in &rows {
+                bytes.clear();
+                record_line(row, &mut bytes).expect("line");
+                line(&bytes)?;
+            }
+            Ok(())
+        })
+        .expect("write");
+        // What the csv crate writes serialising the rows in one writer.
+        let mut expected = b"\xEF\xBB\xBF".to_vec();
+        {
+            let mut w = csv::Writer::from_writer(&mut expected);
+            for row in &rows {
+                w.serialize(RecordRow::of(row)).expect("serialize");
+            }
+            w.flush().expect("flush");
+        }
+        assert_eq!(std::fs::read(&path).expect("read"), expected);
+        write_records_csv(&path, false, |_| Ok(())).expect("empty");
+        let empty = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(empty.trim_end(), RECORD_COLUMNS.join(","));
     }
 }

@@ -11,6 +11,7 @@ pub mod html;
 mod redact;
 mod rows;
 mod search_xlsx;
+mod sheet_part;
 pub mod svg;
 mod terminal;
 mod xlsx;
@@ -18,7 +19,7 @@ mod xlsx;
 pub use csv_files::{safe_cell, write_records_csv, write_search_csv, write_themes_csv, RecordRow};
 pub use html::write_html_report;
 pub use redact::{redact_record, redact_summary};
-pub use rows::{row_cache_name, row_cache_rules, RedactedText, RowFields};
+pub use rows::{row_cache_name, row_cache_rules, ReadyRow, RedactedText, RowFields};
 pub use search_xlsx::{search_xlsx, write_search_xlsx};
 pub use terminal::{render_search, render_summary};
 pub use xlsx::{xlsx_text, XlsxReport};
@@ -83,7 +84,8 @@ impl AtomicFile {
         Ok(AtomicFile {
             path: path.to_path_buf(),
             tmp,
-            writer: BufWriter::new(file),
+            // Big: records.csv is written a line at a time.
+            writer: BufWriter::with_capacity(256 * 1024, file),
         })
     }
 

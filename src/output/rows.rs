@@ -1,20 +1,27 @@
 //! The values of one record's row in records.csv and the workbook's
-//! Records sheet ([`RowFields`]), taken from a stored record or from the
-//! row cache, whose compact encoding is defined here ([`RowFields::encode`]).
+//! Records sheet ([`RowFields`]), taken from a stored record, and the row
+//! cache's encoding of them ready to write ([`RowFields::encode`],
+//! [`ReadyRow`]).
 //!
-//! Both writers take a [`RowFields`], so a row written from the cache is
-//! the row written from the doc store. The cache holds the values as the
-//! writers get them, after redaction for `--redact`: redaction runs regular
-//! expressions over every text, too slow to repeat each night, so each
-//! variant has its own cache files ([`row_cache_name`]).
+//! A report writes every row from its ready encoding, cached or just made,
+//! so a row written from the cache is the row written from the doc store.
+//! The cache holds the rows as the writers get them, after redaction for
+//! `--redact`: redaction runs regular expressions over every text, too slow
+//! to repeat each night, so each variant has its own cache files
+//! ([`row_cache_name`]).
 
+use std::path::Path;
+
+use super::csv_files::record_line;
+use super::sheet_part::row_template;
+use super::OutputError;
 use crate::index::StoredRecord;
 use crate::record::fnv1a;
 use crate::text::redact;
 
 /// Layout of [`RowFields::encode`]; bump when it changes, so caches written
 /// by another layout are rebuilt.
-const ROW_FORMAT: u32 = 1;
+const ROW_FORMAT: u32 = 2;
 
 /// The values of a record's row, borrowed from a stored record or a cached row.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,133 +117,87 @@ impl<'a> RowFields<'a> {
         }
     }
 
-    /// Appends the row's compact encoding to `out`: strings as a length
-    /// (u32) and bytes, optional numbers as a flag byte and 8 bytes, lists
-    /// as a count (u32) and their strings.
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        let text = |out: &mut Vec<u8>, s: &str| {
-            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-            out.extend_from_slice(s.as_bytes());
-        };
-        let list = |out: &mut Vec<u8>, items: &[&str]| {
-            out.extend_from_slice(&(items.len() as u32).to_le_bytes());
-            for item in items {
-                text(out, item);
-            }
-        };
-        let number = |out: &mut Vec<u8>, x: Option<u64>| match x {
-            Some(bits) => {
+    /// Appends the row *ready to write* to `out` (the row cache's payload):
+    /// its creation time (for a report's period), its records.csv line as
+    /// the CSV writer writes it, and its Records sheet XML as a template
+    /// ([`super::sheet_part`]), each part a length (u32) and bytes. So a
+    /// cached row costs a copy each night, not its formatting.
+    /// `csv_path` and `xlsx_path` name the files in errors.
+    pub fn encode(
+        &self,
+        csv_path: &Path,
+        xlsx_path: &Path,
+        out: &mut Vec<u8>,
+    ) -> Result<(), OutputError> {
+        match self.created_at {
+            Some(t) => {
                 out.push(1);
-                out.extend_from_slice(&bits.to_le_bytes());
+                out.extend_from_slice(&t.to_le_bytes());
             }
             None => out.push(0),
-        };
-        text(out, self.id);
-        text(out, self.source);
-        text(out, self.kind);
-        number(out, self.created_at.map(|t| t as u64));
-        text(out, self.lang);
-        number(out, self.rating.map(f64::to_bits));
-        number(out, Some(self.sentiment_score.to_bits()));
-        text(out, self.sentiment_label);
-        number(out, Some(self.text_sentiment_score.to_bits()));
-        list(out, &self.themes);
-        list(out, &self.signals);
-        text(out, self.title);
-        text(out, self.text);
-        number(out, self.first_response_minutes.map(f64::to_bits));
-        number(out, self.resolution_minutes.map(f64::to_bits));
-        number(out, self.ces.map(f64::to_bits));
-    }
-
-    /// Reads a row written by [`RowFields::encode`]; None when the bytes are
-    /// not one.
-    pub fn decode(bytes: &'a [u8]) -> Option<RowFields<'a>> {
-        let mut d = Decoder { bytes };
-        let id = d.text()?;
-        let source = d.text()?;
-        let kind = d.text()?;
-        let created_at = d.number()?.map(|bits| bits as i64);
-        let lang = d.text()?;
-        let rating = d.float()?;
-        let sentiment_score = d.float()??;
-        let sentiment_label = d.text()?;
-        let text_sentiment_score = d.float()??;
-        let themes = d.list()?;
-        let signals = d.list()?;
-        let title = d.text()?;
-        let text = d.text()?;
-        let row = RowFields {
-            id,
+        }
+        framed(out, |out| record_line(self, out)).map_err(|source| OutputError::Csv {
+            path: csv_path.to_path_buf(),
             source,
-            kind,
-            created_at,
-            lang,
-            rating,
-            sentiment_score,
-            sentiment_label,
-            text_sentiment_score,
-            themes,
-            signals,
-            title,
-            text,
-            first_response_minutes: d.float()?,
-            resolution_minutes: d.float()?,
-            ces: d.float()?,
+        })?;
+        framed(out, |out| row_template(self, out)).map_err(|source| OutputError::Xlsx {
+            path: xlsx_path.to_path_buf(),
+            source,
+        })?;
+        Ok(())
+    }
+}
+
+/// Appends what `write` appends, after its length (u32).
+fn framed<E>(
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    let start = out.len();
+    out.extend_from_slice(&[0; 4]);
+    write(out)?;
+    let len = (out.len() - start - 4) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    Ok(())
+}
+
+/// A row read from the row cache ([`RowFields::encode`]), borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadyRow<'a> {
+    /// Creation time, Unix seconds.
+    pub created_at: Option<i64>,
+    /// The records.csv line, with its line end.
+    pub csv: &'a [u8],
+    /// The Records sheet row's template.
+    pub sheet: &'a [u8],
+}
+
+impl<'a> ReadyRow<'a> {
+    /// Reads a row written by [`RowFields::encode`]; None when the bytes are
+    /// not one. The parts are not checked further: the row cache's CRC says
+    /// they are the bytes written, and the sheet's writer checks templates.
+    pub fn decode(bytes: &'a [u8]) -> Option<ReadyRow<'a>> {
+        let (flag, rest) = bytes.split_first()?;
+        let (created_at, rest) = match flag {
+            0 => (None, rest),
+            1 => {
+                let (t, rest) = rest.split_first_chunk::<8>()?;
+                (Some(i64::from_le_bytes(*t)), rest)
+            }
+            _ => return None,
         };
-        d.bytes.is_empty().then_some(row)
-    }
-}
-
-/// Reads the fields of [`RowFields::encode`] in order.
-struct Decoder<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Decoder<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.bytes.len() < n {
-            return None;
-        }
-        let (head, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
-        Some(head)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)?.try_into().ok().map(u32::from_le_bytes)
-    }
-
-    fn text(&mut self) -> Option<&'a str> {
-        let n = self.u32()? as usize;
-        std::str::from_utf8(self.take(n)?).ok()
-    }
-
-    fn list(&mut self) -> Option<Vec<&'a str>> {
-        let n = self.u32()? as usize;
-        // Each item takes at least its 4-byte length.
-        if n > self.bytes.len() / 4 {
-            return None;
-        }
-        (0..n).map(|_| self.text()).collect()
-    }
-
-    /// An optional 8-byte value: Some(None) when absent, None when malformed.
-    fn number(&mut self) -> Option<Option<u64>> {
-        match self.take(1)?[0] {
-            0 => Some(None),
-            1 => self
-                .take(8)?
-                .try_into()
-                .ok()
-                .map(u64::from_le_bytes)
-                .map(Some),
-            _ => None,
-        }
-    }
-
-    fn float(&mut self) -> Option<Option<f64>> {
-        Some(self.number()?.map(f64::from_bits))
+        let part = |bytes: &'a [u8]| -> Option<(&'a [u8], &'a [u8])> {
+            let (len, rest) = bytes.split_first_chunk::<4>()?;
+            let len = u32::from_le_bytes(*len) as usize;
+            (rest.len() >= len).then(|| rest.split_at(len))
+        };
+        let (csv, rest) = part(rest)?;
+        let (sheet, rest) = part(rest)?;
+        rest.is_empty().then_some(ReadyRow {
+            created_at,
+            csv,
+            sheet,
+        })
     }
 }
 
@@ -293,34 +254,64 @@ mod tests {
         StoredRecord { record, analysis }
     }
 
+    fn encoded(row: &RowFields<'_>) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        row.encode(Path::new("r.csv"), Path::new("v.xlsx"), &mut bytes)
+            .expect("encode");
+        bytes
+    }
+
     #[test]
-    fn a_row_reads_back_as_encoded() {
+    fn a_row_reads_back_as_its_csv_line_and_sheet_template() {
         let stored = stored();
         let row = RowFields::of(&stored);
         assert!(!row.themes.is_empty(), "{row:?}");
-        let mut bytes = Vec::new();
-        row.encode(&mut bytes);
-        assert_eq!(RowFields::decode(&bytes), Some(row.clone()));
+        let bytes = encoded(&row);
+        let ready = ReadyRow::decode(&bytes).expect("decode");
+        assert_eq!(ready.created_at, Some(1_762_000_000));
+        let mut line = Vec::new();
+        record_line(&row, &mut line).expect("line");
+        assert_eq!(ready.csv, line.as_slice());
+        assert!(
+            ready.csv.starts_with(b"'=7,zendesk,ticket,"),
+            "{:?}",
+            ready.csv
+        );
+        let mut template = Vec::new();
+        row_template(&row, &mut template).expect("template");
+        assert_eq!(ready.sheet, template.as_slice());
         let mut none = stored.clone();
         none.record.title = None;
         none.record.created_at = None;
         none.record.rating = None;
-        let row = RowFields::of(&none);
-        bytes.clear();
-        row.encode(&mut bytes);
-        assert_eq!(RowFields::decode(&bytes), Some(row));
+        let bytes = encoded(&RowFields::of(&none));
+        assert_eq!(ReadyRow::decode(&bytes).map(|r| r.created_at), Some(None));
     }
 
     #[test]
     fn cut_or_padded_rows_do_not_decode() {
         let stored = stored();
-        let mut bytes = Vec::new();
-        RowFields::of(&stored).encode(&mut bytes);
+        let mut bytes = encoded(&RowFields::of(&stored));
         for n in [0, 1, 5, bytes.len() / 2, bytes.len() - 1] {
-            assert_eq!(RowFields::decode(&bytes[..n]), None, "cut at {n}");
+            assert_eq!(ReadyRow::decode(&bytes[..n]), None, "cut at {n}");
         }
         bytes.push(0);
-        assert_eq!(RowFields::decode(&bytes), None);
+        assert_eq!(ReadyRow::decode(&bytes), None);
+        bytes.pop();
+        bytes[0] = 2;
+        assert_eq!(ReadyRow::decode(&bytes), None);
+    }
+
+    #[test]
+    fn a_text_too_long_for_excel_names_the_workbook() {
+        let mut stored = stored();
+        // Cut to 32,000 characters, each two UTF-16 units.
+        stored.record.text = "😀".repeat(40_000);
+        let mut bytes = Vec::new();
+        let err = RowFields::of(&stored)
+            .encode(Path::new("r.csv"), Path::new("v.xlsx"), &mut bytes)
+            .expect_err("too long");
+        assert!(matches!(err, OutputError::Xlsx { path, .. } if path == Path::new("v.xlsx")));
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //!
 //! Sheets: Summary (counts, metrics, top themes), Themes (the ranked table),
 //! Trends (theme by week, one row per theme, with a native Excel line chart) and Records (one row
-//! per record, streamed in constant-memory mode so a large index never sits in
-//! memory). The Records sheet is filled during the one pass over the index
-//! that also writes records.csv ([`XlsxReport::add_record`]); the summary
-//! sheets are filled once the summary is known ([`XlsxReport::finish`]).
+//! per record). The Records sheet is filled during the one pass over the
+//! index that also writes records.csv ([`XlsxReport::add_template`]), its
+//! rows written and deflated by vocscope as they come (`sheet_part`), so a
+//! large index never sits in memory; the summary sheets are filled once the
+//! summary is known ([`XlsxReport::finish`]), by rust_xlsxwriter, and the
+//! rows put into its workbook.
 //!
 //! Safety: every text cell comes from customer data, so it is written with
 //! `write_string` (never as a formula) and neutralised with [`safe_cell`]
@@ -15,7 +17,9 @@
 //! The discovery feature (unmapped complaints) does not exist yet and the
 //! [`Summary`] has no list of candidates, so there is no Unmapped sheet.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use rust_xlsxwriter::{
     Chart, ChartType, DocProperties, ExcelDateTime, Format, FormatAlign, Workbook, Worksheet,
@@ -24,6 +28,9 @@ use rust_xlsxwriter::{
 
 use super::columns::{Cell, NumberKind, RECORD_COLUMNS, THEME_COLUMNS};
 use super::rows::RowFields;
+use super::sheet_part::{
+    note_template, probe_styles, row_template, splice_workbook, RowsPart, COLUMNS,
+};
 use super::{safe_cell, OutputError};
 use crate::index::StoredRecord;
 use crate::ingest::parse_date_str;
@@ -119,38 +126,100 @@ pub struct XlsxReport {
     path: PathBuf,
     workbook: Workbook,
     formats: Formats,
+    /// The Records sheet's rows, deflated as they come ([`RowsPart`]).
+    rows: RowsPart,
+    template: Vec<u8>,
     next_row: u32,
     max_rows: u32,
     omitted: u64,
+}
+
+/// Name of the Records sheet's part in the workbook's zip.
+fn records_part() -> String {
+    format!("xl/worksheets/sheet{}.xml", RECORDS + 1)
+}
+
+/// A workbook with its sheets and the Records header, as every report
+/// starts. Its Records sheet is in constant-memory mode, which gives cell
+/// formats their final index as soon as they are used: the header's
+/// column formats are the first, so their indices are the same in every
+/// report ([`column_styles`]).
+fn new_workbook(formats: &Formats) -> Result<Workbook, XlsxError> {
+    let mut workbook = Workbook::new();
+    // Compressing the Records sheet is most of the time of saving a big
+    // workbook; the fastest level takes about half the time of the
+    // default (6) for a file about a third larger. (The Records rows
+    // themselves are deflated by [`RowsPart`], at the same level.)
+    workbook.set_zip_compression_level(1);
+    workbook.add_worksheet().set_name("Summary")?;
+    workbook.add_worksheet().set_name("Themes")?;
+    workbook.add_worksheet().set_name("Trends")?;
+    workbook
+        .add_worksheet_with_constant_memory()?
+        .set_name("Records")?;
+    workbook.add_worksheet().set_name("Unmapped")?;
+    records_header(workbook.worksheet_from_index(RECORDS)?, formats)?;
+    Ok(workbook)
+}
+
+/// The style index of each Records column's cells, read once from a small
+/// workbook started like every report with a row in every column.
+fn column_styles() -> Result<[u32; COLUMNS], OutputError> {
+    static STYLES: OnceLock<[u32; COLUMNS]> = OnceLock::new();
+    if let Some(styles) = STYLES.get() {
+        return Ok(*styles);
+    }
+    let probe = Path::new("column styles probe.xlsx");
+    let err = xlsx_err(probe);
+    let io = |source| OutputError::Io {
+        path: probe.to_path_buf(),
+        source,
+    };
+    let mut workbook = new_workbook(&Formats::new()).map_err(&err)?;
+    let sheet = workbook.worksheet_from_index(RECORDS).map_err(&err)?;
+    for col in 0..COLUMNS as u16 {
+        sheet.write_number(1, col, 1.0).map_err(&err)?;
+    }
+    let bytes = workbook.save_to_buffer().map_err(&err)?;
+    let mut xml = String::new();
+    zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .and_then(|mut zip| {
+            zip.by_name(&records_part())?.read_to_string(&mut xml)?;
+            Ok(())
+        })
+        .map_err(|e| io(std::io::Error::other(e)))?;
+    let styles = probe_styles(&xml).ok_or_else(|| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "no styled row in the Records sheet",
+        ))
+    })?;
+    Ok(*STYLES.get_or_init(|| styles))
 }
 
 impl XlsxReport {
     /// Starts the workbook: adds the sheets and the Records header.
     pub fn create(path: &Path) -> Result<XlsxReport, OutputError> {
         let err = xlsx_err(path);
-        let mut workbook = Workbook::new();
-        // Compressing the Records sheet is most of the time of saving a big
-        // workbook; the fastest level takes about half the time of the
-        // default (6) for a file about a third larger.
-        workbook.set_zip_compression_level(1);
+        let styles = column_styles()?;
         let formats = Formats::new();
-        workbook.add_worksheet().set_name("Summary").map_err(&err)?;
-        workbook.add_worksheet().set_name("Themes").map_err(&err)?;
-        workbook.add_worksheet().set_name("Trends").map_err(&err)?;
-        let records = workbook
-            .add_worksheet_with_constant_memory()
-            .map_err(&err)?;
-        records.set_name("Records").map_err(&err)?;
-        workbook
-            .add_worksheet()
-            .set_name("Unmapped")
-            .map_err(&err)?;
-        let records = workbook.worksheet_from_index(RECORDS).map_err(&err)?;
-        records_header(records, &formats).map_err(&err)?;
+        let workbook = new_workbook(&formats).map_err(&err)?;
+        let io = |source| OutputError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut temp = path.as_os_str().to_owned();
+        temp.push(".rows.tmp");
+        let rows = RowsPart::create(PathBuf::from(temp), &styles).map_err(io)?;
         Ok(XlsxReport {
             path: path.to_path_buf(),
             workbook,
             formats,
+            rows,
+            template: Vec::new(),
             next_row: 1,
             max_rows: MAX_RECORD_ROWS,
             omitted: 0,
@@ -165,14 +234,28 @@ impl XlsxReport {
     /// Appends one record's row to the Records sheet (past [`MAX_RECORD_ROWS`]
     /// it only counts it; a note at the end of the sheet says how many).
     pub fn add_row(&mut self, fields: &RowFields<'_>) -> Result<(), OutputError> {
-        let err = xlsx_err(&self.path);
-        let row = self.next_row;
-        if row > self.max_rows {
+        let mut template = std::mem::take(&mut self.template);
+        template.clear();
+        row_template(fields, &mut template).map_err(xlsx_err(&self.path))?;
+        let added = self.add_template(&template);
+        self.template = template;
+        added
+    }
+
+    /// Appends one record's row from its template, the sheet part of a row
+    /// encoded by [`RowFields::encode`] (past [`MAX_RECORD_ROWS`] it only
+    /// counts it).
+    pub fn add_template(&mut self, template: &[u8]) -> Result<(), OutputError> {
+        if self.next_row > self.max_rows {
             self.omitted += 1;
             return Ok(());
         }
-        let sheet = self.workbook.worksheet_from_index(RECORDS).map_err(&err)?;
-        record_row(sheet, row, fields).map_err(&err)?;
+        self.rows
+            .push_row(template, self.next_row + 1)
+            .map_err(|source| OutputError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         self.next_row += 1;
         Ok(())
     }
@@ -181,63 +264,65 @@ impl XlsxReport {
     /// file renamed into place).
     pub fn finish(mut self, summary: &Summary) -> Result<(), OutputError> {
         let err = xlsx_err(&self.path);
-        // Creation time from the summary, not the clock: the same summary
-        // gives the same file.
-        let mut properties = DocProperties::new()
-            .set_title("Voice of the customer")
-            .set_comment("Made by vocscope");
-        if let Some(created) = parse_date_str(&summary.generated_at)
-            .and_then(|t| ExcelDateTime::from_timestamp(t).ok())
-        {
-            properties = properties.set_creation_datetime(&created);
-        }
-        self.workbook.set_properties(&properties);
-        let f = &self.formats;
-        let last_row = self.next_row.saturating_sub(1).max(1);
-        let records = self.workbook.worksheet_from_index(RECORDS).map_err(&err)?;
+        let io = |source| OutputError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        // The last row of the sheet, 1-based: the last record's, or the note's.
+        let mut last_row = self.next_row;
         if self.omitted > 0 {
             let note = format!(
                 "{} more records do not fit in a worksheet: see records.csv",
                 self.omitted
             );
-            records.write_string(self.next_row, 0, note).map_err(&err)?;
+            let mut template = Vec::new();
+            note_template(&note, &mut template).map_err(&err)?;
+            self.rows
+                .push_row(&template, self.next_row + 1)
+                .map_err(io)?;
+            last_row += 1;
         }
-        records
-            .autofilter(0, 0, last_row, RECORD_COLUMNS.len() as u16 - 1)
-            .map_err(&err)?;
-        write_summary_sheet(
-            self.workbook.worksheet_from_index(SUMMARY).map_err(&err)?,
-            summary,
-            f,
-        )
-        .map_err(&err)?;
-        write_themes_sheet(
-            self.workbook.worksheet_from_index(THEMES).map_err(&err)?,
-            summary,
-            f,
-        )
-        .map_err(&err)?;
-        write_trends_sheet(
-            self.workbook.worksheet_from_index(TRENDS).map_err(&err)?,
-            summary,
-            f,
-        )
-        .map_err(&err)?;
-        write_unmapped_sheet(
-            self.workbook.worksheet_from_index(UNMAPPED).map_err(&err)?,
-            summary,
-            f,
-        )
-        .map_err(&err)?;
+        let filter_row = self.next_row.saturating_sub(1).max(1);
+        finish_sheets(&mut self.workbook, &self.formats, summary, filter_row).map_err(&err)?;
+        let workbook = self.workbook.save_to_buffer().map_err(&err)?;
         let mut tmp = self.path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        self.workbook.save(&tmp).map_err(&err)?;
-        std::fs::rename(&tmp, &self.path).map_err(|source| OutputError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        splice_workbook(&workbook, &records_part(), self.rows, last_row, &tmp).map_err(io)?;
+        std::fs::rename(&tmp, &self.path).map_err(io)
     }
+}
+
+/// Fills the workbook's summary sheets and properties, and puts the
+/// Records sheet's filter over its rows up to `last_row` (0-based).
+fn finish_sheets(
+    workbook: &mut Workbook,
+    f: &Formats,
+    summary: &Summary,
+    last_row: u32,
+) -> Result<(), XlsxError> {
+    // Creation time from the summary, not the clock: the same summary
+    // gives the same file.
+    let mut properties = DocProperties::new()
+        .set_title("Voice of the customer")
+        .set_comment("Made by vocscope");
+    if let Some(created) =
+        parse_date_str(&summary.generated_at).and_then(|t| ExcelDateTime::from_timestamp(t).ok())
+    {
+        properties = properties.set_creation_datetime(&created);
+    }
+    workbook.set_properties(&properties);
+    workbook.worksheet_from_index(RECORDS)?.autofilter(
+        0,
+        0,
+        last_row,
+        RECORD_COLUMNS.len() as u16 - 1,
+    )?;
+    write_summary_sheet(workbook.worksheet_from_index(SUMMARY)?, summary, f)?;
+    write_themes_sheet(workbook.worksheet_from_index(THEMES)?, summary, f)?;
+    write_trends_sheet(workbook.worksheet_from_index(TRENDS)?, summary, f)?;
+    write_unmapped_sheet(workbook.worksheet_from_index(UNMAPPED)?, summary, f)?;
+    Ok(())
 }
 
 /// Writes the header row of a records sheet ([`RECORD_COLUMNS`]) with its
@@ -637,6 +722,179 @@ mod tests {
             lang: Some(record.lang),
         });
         StoredRecord { record, analysis }
+    }
+
+    /// The workbook rust_xlsxwriter writes by itself for these rows, every
+    /// cell through `record_row` (as reports were written before the rows
+    /// were spliced in).
+    fn reference(rows: &[RowFields<'_>], max_rows: u32, summary: &Summary) -> Vec<u8> {
+        let f = Formats::new();
+        let mut workbook = new_workbook(&f).expect("workbook");
+        let sheet = workbook.worksheet_from_index(RECORDS).expect("records");
+        let (mut next, mut omitted) = (1u32, 0u64);
+        for row in rows {
+            if next > max_rows {
+                omitted += 1;
+                continue;
+            }
+            record_row(sheet, next, row).expect("row");
+            next += 1;
+        }
+        if omitted > 0 {
+            let note = format!("{omitted} more records do not fit in a worksheet: see records.csv");
+            sheet.write_string(next, 0, note).expect("note");
+        }
+        let last = next.saturating_sub(1).max(1);
+        finish_sheets(&mut workbook, &f, summary, last).expect("sheets");
+        workbook.save_to_buffer().expect("save")
+    }
+
+    /// Each entry of a zip: name and uncompressed bytes, in order.
+    fn entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+        (0..zip.len())
+            .map(|i| {
+                let mut file = zip.by_index(i).expect("entry");
+                let name = file.name().expect("name").to_string();
+                let mut data = Vec::new();
+                file.read_to_end(&mut data).expect("read");
+                (name, data)
+            })
+            .collect()
+    }
+
+    /// Records with the texts, numbers and dates that need care in XML.
+    fn awkward(analyzer: &Analyzer, n: usize) -> Vec<StoredRecord> {
+        let texts = [
+            "@SUM(A1) app crashes & <freezes> \"again\"",
+            " leading space and a literal _x0041_ escape, _x00zz_ not",
+            "tab\tand\nnewline\r\nand \u{1} control \u{FFFE} 退款还没到，客服很慢！",
+            "emoji 😀 and ünïcödé trailing\n",
+            "-",
+            "",
+        ];
+        (0..n)
+            .map(|i| {
+                let mut text = texts[i % texts.len()].to_string();
+                // Rows of about a kilobyte, so the sheet spans several chunks.
+                text.push_str(&"refund late ".repeat(i % 160));
+                let mut s = stored(
+                    analyzer,
+                    &format!("r{i}"),
+                    &text,
+                    1_700_000_000 + i as i64 * 997,
+                );
+                s.record.title = (i % 3 == 0).then(|| format!("=title {i}"));
+                s.record.rating = match i % 5 {
+                    0 => None,
+                    1 => Some(f64::NAN),
+                    2 => Some(0.1 + 0.2),
+                    3 => Some(1e21),
+                    _ => Some(-0.0),
+                };
+                s.record.created_at = match i % 7 {
+                    0 => None,
+                    1 => Some(-3_000_000_000),
+                    _ => s.record.created_at,
+                };
+                s.record.resolution_minutes = (i % 4 == 0).then_some(f64::INFINITY);
+                s.record.ces = (i % 2 == 0).then_some(i as f64 / 3.0);
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spliced_rows_give_the_workbook_rust_xlsxwriter_writes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let analyzer = Analyzer::new(
+            Taxonomy::default_taxonomy().expect("taxonomy"),
+            Lexicon::default_lexicon().expect("lexicon"),
+        );
+        let mut long = stored(&analyzer, "long", &"長".repeat(40_000), 1_762_000_000);
+        long.record.title = Some(" ".into());
+        let mut records = awkward(&analyzer, 3_000);
+        records.insert(17, long);
+        for (case, max_rows) in [(0, MAX_RECORD_ROWS), (1, 2_000), (2, 0)] {
+            let path = dir.path().join(format!("v{case}.xlsx"));
+            let mut builder = SummaryBuilder::new(analyzer.taxonomy(), SummaryOptions::default());
+            let mut xlsx = XlsxReport::create(&path).expect("create");
+            xlsx.max_rows = max_rows;
+            let rows: Vec<RowFields<'_>> = records.iter().map(RowFields::of).collect();
+            // The summary of plain records (the awkward values are for the sheet).
+            for i in 0..5 {
+                builder.add(&stored(
+                    &analyzer,
+                    &format!("c{i}"),
+                    "refund late",
+                    1_762_000_000,
+                ));
+            }
+            for row in &rows {
+                xlsx.add_row(row).expect("add");
+            }
+            let mut summary = builder.finish();
+            // The same creation time in both workbooks.
+            summary.generated_at = "2026-11-01T00:00:00Z".into();
+            xlsx.finish(&summary).expect("finish");
+            let ours = entries(&std::fs::read(&path).expect("read"));
+            let theirs = entries(&reference(&rows, max_rows, &summary));
+            assert_eq!(ours.len(), theirs.len());
+            for ((name, data), (their_name, their_data)) in ours.iter().zip(&theirs) {
+                assert_eq!(name, their_name);
+                if data != their_data {
+                    let at = data
+                        .iter()
+                        .zip(their_data)
+                        .take_while(|(a, b)| a == b)
+                        .count();
+                    let show = |d: &[u8]| {
+                        String::from_utf8_lossy(&d[at.saturating_sub(80)..(at + 80).min(d.len())])
+                            .to_string()
+                    };
+                    panic!(
+                        "case {case}: {name} differs at {at}:\n{}\n{}",
+                        show(data),
+                        show(their_data)
+                    );
+                }
+            }
+            let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+                .expect("dir")
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                .collect();
+            assert!(leftovers.is_empty(), "{leftovers:?}");
+        }
+    }
+
+    #[test]
+    fn a_workbook_with_zip64_fields_reads_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("v.xlsx");
+        let analyzer = Analyzer::new(
+            Taxonomy::default_taxonomy().expect("taxonomy"),
+            Lexicon::default_lexicon().expect("lexicon"),
+        );
+        let records = awkward(&analyzer, 50);
+        let mut builder = SummaryBuilder::new(analyzer.taxonomy(), SummaryOptions::default());
+        let mut xlsx = XlsxReport::create(&path).expect("create");
+        builder.add(&stored(&analyzer, "c", "refund late", 1_762_000_000));
+        for s in &records {
+            xlsx.add_record(s).expect("add");
+        }
+        let mut summary = builder.finish();
+        summary.generated_at = "2026-11-01T00:00:00Z".into();
+        super::super::sheet_part::force_zip64(Some(0));
+        let finished = xlsx.finish(&summary);
+        super::super::sheet_part::force_zip64(None);
+        finished.expect("finish");
+        let rows: Vec<RowFields<'_>> = records.iter().map(RowFields::of).collect();
+        let ours = entries(&std::fs::read(&path).expect("read"));
+        assert_eq!(ours, entries(&reference(&rows, MAX_RECORD_ROWS, &summary)));
+        let mut wb: Xlsx<_> = open_workbook(&path).expect("open");
+        let sheet = wb.worksheet_range("Records").expect("Records");
+        assert_eq!(sheet.rows().count(), 51);
     }
 
     #[test]
