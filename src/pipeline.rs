@@ -790,9 +790,9 @@ impl Ledger {
 /// allocation per record.
 struct TextOwners {
     indexed: IndexedOwners,
-    /// Text hash → (key hash, key's place in `keys`: start << 16 | length).
+    /// Text hash → (key hash, where the key is in `keys`).
     run: HashMap<u64, (u64, u64)>,
-    /// The keys of this run's owners, one after the other.
+    /// The keys of this run's owners, each as its length (u32, little-endian) and bytes.
     keys: Vec<u8>,
 }
 
@@ -823,20 +823,21 @@ impl TextOwners {
         }
         match self.run.get(&text) {
             Some(&(owner, at)) if owner != key_hash => {
-                let (start, len) = ((at >> 16) as usize, (at & 0xffff) as usize);
-                let bytes = &self.keys[start..start + len];
+                // The key's length (4 bytes), then its bytes.
+                let start = at as usize;
+                let mut len = [0u8; 4];
+                len.copy_from_slice(&self.keys[start..start + 4]);
+                let len = u32::from_le_bytes(len) as usize;
+                let bytes = &self.keys[start + 4..start + 4 + len];
                 Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
             }
             Some(_) => Ok(None),
             None => {
-                // A key longer than 64 KiB (no export has one) is cut: the
-                // slice stays on a character boundary.
-                let mut len = key.len().min(0xffff);
-                while !key.is_char_boundary(len) {
-                    len -= 1;
-                }
-                let at = ((self.keys.len() as u64) << 16) | len as u64;
-                self.keys.extend_from_slice(&key.as_bytes()[..len]);
+                let at = self.keys.len() as u64;
+                // Keys come from one input field, far below 4 GiB.
+                let len = u32::try_from(key.len()).unwrap_or(u32::MAX);
+                self.keys.extend_from_slice(&len.to_le_bytes());
+                self.keys.extend_from_slice(&key.as_bytes()[..len as usize]);
                 self.run.insert(text, (key_hash, at));
                 Ok(None)
             }
@@ -1438,6 +1439,10 @@ mod tests {
         assert_eq!(owner(8, "s:4"), Some("s:二".to_string()));
         assert_eq!(owner(9, "s:4"), None);
         assert_eq!(owner(9, "s:1"), Some("s:4".to_string()));
+        // A key longer than 64 KiB comes back whole.
+        let long = format!("s:{}", "鍵".repeat(30_000));
+        assert_eq!(owner(10, &long), None);
+        assert_eq!(owner(10, "s:5"), Some(long));
     }
 
     use crate::analyze::{Lexicon, Taxonomy};

@@ -73,7 +73,10 @@ impl FileHandle for StoreFile {
         if range.len() > PREAD_MAX || range.end > self.len() {
             return self.mapped.read_bytes(range);
         }
-        read_at(&self.file, range)
+        match read_at(&self.file, range.clone()) {
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => self.mapped.read_bytes(range),
+            read => read,
+        }
     }
 }
 
@@ -85,14 +88,11 @@ fn read_at(file: &File, range: Range<usize>) -> io::Result<OwnedBytes> {
     Ok(OwnedBytes::new(buffer))
 }
 
+/// Elsewhere than Unix there is no positioned read that leaves the file's
+/// position alone (the decoding threads share the file): the map serves.
 #[cfg(not(unix))]
-fn read_at(file: &File, range: Range<usize>) -> io::Result<OwnedBytes> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut buffer = vec![0u8; range.len()];
-    let mut file = file.try_clone()?;
-    file.seek(SeekFrom::Start(range.start as u64))?;
-    file.read_exact(&mut buffer)?;
-    Ok(OwnedBytes::new(buffer))
+fn read_at(_file: &File, _range: Range<usize>) -> io::Result<OwnedBytes> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
 impl Directory for IndexDirectory {

@@ -61,25 +61,33 @@ const SUMMARY_THEMES: usize = 10;
 /// Most record rows on the Records sheet: Excel's 1,048,576 rows, less the
 /// header and a closing note. Records past it are counted and left to records.csv.
 pub const MAX_RECORD_ROWS: u32 = 1_048_576 - 2;
-/// Longest text kept in a cell (Excel's own limit is 32,767 characters).
-const MAX_CELL_CHARS: usize = 32_000;
+/// Longest text kept in a cell, in UTF-16 units: Excel counts its limit
+/// (32,767) in those, so a character outside the Basic Multilingual Plane
+/// (most emoji) takes two.
+const MAX_CELL_UNITS: usize = 32_000;
 
 /// Widths of the Records sheet's columns, in the order of [`RECORD_COLUMNS`].
 const RECORD_WIDTHS: [f64; 16] = [
     14.0, 11.0, 8.0, 17.0, 6.0, 7.0, 10.0, 10.0, 10.0, 34.0, 16.0, 30.0, 80.0, 11.0, 11.0, 6.0,
 ];
 
-/// Text for a cell: neutralised against formula injection, cut to Excel's limit.
+/// Text for a cell: neutralised against formula injection, cut to Excel's
+/// limit (counted in UTF-16 units, as Excel does, so a text full of emoji
+/// is cut too rather than failing the workbook).
 pub fn xlsx_text(text: &str) -> String {
     let safe = safe_cell(text);
-    // No more bytes than the limit means no more characters: nothing to cut.
-    if safe.len() <= MAX_CELL_CHARS {
+    // A UTF-16 unit takes at least one byte of UTF-8: nothing to cut.
+    if safe.len() <= MAX_CELL_UNITS {
         return safe;
     }
-    match safe.char_indices().nth(MAX_CELL_CHARS) {
-        Some((i, _)) => format!("{}…", &safe[..i]),
-        None => safe,
+    let mut units = 0;
+    for (i, ch) in safe.char_indices() {
+        units += ch.len_utf16();
+        if units > MAX_CELL_UNITS {
+            return format!("{}…", &safe[..i]);
+        }
     }
+    safe
 }
 
 /// Cell formats shared by the sheets.
@@ -163,13 +171,14 @@ fn new_workbook(formats: &Formats) -> Result<Workbook, XlsxError> {
 }
 
 /// The style index of each Records column's cells, read once from a small
-/// workbook started like every report with a row in every column.
-fn column_styles() -> Result<[u32; COLUMNS], OutputError> {
+/// workbook started like every report with a row in every column (built in
+/// memory; errors name `path`, the workbook being written).
+fn column_styles(path: &Path) -> Result<[u32; COLUMNS], OutputError> {
     static STYLES: OnceLock<[u32; COLUMNS]> = OnceLock::new();
     if let Some(styles) = STYLES.get() {
         return Ok(*styles);
     }
-    let probe = Path::new("column styles probe.xlsx");
+    let probe = path;
     let err = xlsx_err(probe);
     let io = |source| OutputError::Io {
         path: probe.to_path_buf(),
@@ -201,7 +210,7 @@ impl XlsxReport {
     /// Starts the workbook: adds the sheets and the Records header.
     pub fn create(path: &Path) -> Result<XlsxReport, OutputError> {
         let err = xlsx_err(path);
-        let styles = column_styles()?;
+        let styles = column_styles(path)?;
         let formats = Formats::new();
         let workbook = new_workbook(&formats).map_err(&err)?;
         let io = |source| OutputError::Io {
@@ -288,7 +297,11 @@ impl XlsxReport {
         let mut tmp = self.path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        splice_workbook(&workbook, &records_part(), self.rows, last_row, &tmp).map_err(io)?;
+        if let Err(e) = splice_workbook(&workbook, &records_part(), self.rows, last_row, &tmp) {
+            // A partial workbook is of no use to anyone.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(e));
+        }
         std::fs::rename(&tmp, &self.path).map_err(io)
     }
 }
@@ -813,8 +826,11 @@ mod tests {
         );
         let mut long = stored(&analyzer, "long", &"長".repeat(40_000), 1_762_000_000);
         long.record.title = Some(" ".into());
+        // Two UTF-16 units per emoji: over Excel's limit unless cut by units.
+        let emoji = stored(&analyzer, "emoji", &"😡".repeat(20_000), 1_762_000_000);
         let mut records = awkward(&analyzer, 3_000);
         records.insert(17, long);
+        records.insert(18, emoji);
         for (case, max_rows) in [(0, MAX_RECORD_ROWS), (1, 2_000), (2, 0)] {
             let path = dir.path().join(format!("v{case}.xlsx"));
             let mut builder = SummaryBuilder::new(analyzer.taxonomy(), SummaryOptions::default());
@@ -933,6 +949,11 @@ mod tests {
         assert_eq!(xlsx_text("=1+1"), "'=1+1");
         assert_eq!(xlsx_text("退款"), "退款");
         let long = "x".repeat(40_000);
-        assert_eq!(xlsx_text(&long).chars().count(), MAX_CELL_CHARS + 1);
+        assert_eq!(xlsx_text(&long).chars().count(), MAX_CELL_UNITS + 1);
+        // Emoji take two UTF-16 units each: cut to the same number of units.
+        let emoji = "😡".repeat(20_000);
+        let cut = xlsx_text(&emoji);
+        assert_eq!(cut.encode_utf16().count(), MAX_CELL_UNITS + 1);
+        assert!(cut.ends_with('…'));
     }
 }
