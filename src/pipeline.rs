@@ -976,18 +976,27 @@ pub fn write_reports(
     // Cached phrase tables and summary tallies, when the summary covers
     // every record; segments without one are tokenized in this pass (on
     // the decoding threads) or fed to the summary builder.
-    let (cached, tallies) = match (options.since, options.until) {
-        (None, None) => (
-            Some(index.cached_aggregates::<SegmentPhrases>()?.0),
-            Some(index.cached_aggregates::<SummaryTally>()?.0),
-        ),
-        _ => (None, None),
+    // The cached tallies are folded into one as they are read, so only one
+    // segment's is held at a time; `to_summarize` marks the segments without.
+    let mut cached_tally = SummaryTally::default();
+    let mut to_summarize: Vec<bool> = Vec::new();
+    let cached = match (options.since, options.until) {
+        (None, None) => {
+            index.for_each_cached_aggregate::<SummaryTally>(|_, tally| {
+                to_summarize.push(tally.is_none());
+                if let Some(tally) = tally {
+                    cached_tally.merge_tally(tally);
+                }
+            })?;
+            Some(index.cached_aggregates::<SegmentPhrases>()?.0)
+        }
+        _ => None,
     };
     let in_pass = cached.is_none();
     let to_build: Vec<bool> = cached.iter().flatten().map(Option::is_none).collect();
     // The segments whose records the summary builder still needs: all of
-    // them for a period, else those without a cached tally or phrase table.
-    let to_summarize: Vec<bool> = tallies.iter().flatten().map(Option::is_none).collect();
+    // them for a period (`to_summarize` is then empty), else those without
+    // a cached tally or phrase table.
     let needed = |ord: usize| {
         let is = |flags: &[bool]| flags.get(ord) == Some(&true);
         in_pass || is(&to_build) || is(&to_summarize)
@@ -1205,13 +1214,15 @@ pub fn write_reports(
     }
     // The cached tallies, and those of the segments built in this pass,
     // cached only now that the pass read every record without an error.
-    for (ord, tally) in tallies.into_iter().flatten().enumerate() {
-        builder.add_tally(tally.unwrap_or_else(|| {
-            let mut tally = std::mem::take(&mut built_tallies[ord]);
-            tally.sort_by_doc();
-            index.store_aggregate(ord as u32, &tally);
-            tally
-        }));
+    // (Merged in any order: a tally's figures do not depend on it.)
+    if !in_pass {
+        builder.add_tally(cached_tally);
+    }
+    for (ord, _) in to_summarize.iter().enumerate().filter(|(_, &built)| built) {
+        let mut tally = std::mem::take(&mut built_tallies[ord]);
+        tally.sort_by_doc();
+        index.store_aggregate(ord as u32, &tally);
+        builder.add_tally(tally);
     }
     let mut summary = match cached {
         Some(cached) => {

@@ -127,11 +127,22 @@ impl VocIndex {
     pub fn cached_aggregates<A: SegmentAggregate>(
         &self,
     ) -> Result<(Vec<Option<A>>, CacheStats), IndexError> {
+        let mut out = Vec::new();
+        let stats = self.for_each_cached_aggregate(|_, aggregate| out.push(aggregate))?;
+        Ok((out, stats))
+    }
+
+    /// Hands each segment's cached aggregate to `each` as soon as it is
+    /// read, in segment order (see [`VocIndex::cached_aggregates`]), so a
+    /// caller that folds them holds one at a time.
+    pub fn for_each_cached_aggregate<A: SegmentAggregate>(
+        &self,
+        mut each: impl FnMut(u32, Option<A>),
+    ) -> Result<CacheStats, IndexError> {
         let searcher = self.reader.searcher();
         let dir = self.path.join(CACHE_DIR);
         let _ = std::fs::create_dir_all(&dir);
         let mut stats = CacheStats::default();
-        let mut out = Vec::with_capacity(searcher.segment_readers().len());
         let mut live_files = HashSet::new();
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             let id = segment.segment_id().uuid_string();
@@ -177,10 +188,10 @@ impl VocIndex {
                     }
                     None => None,
                 };
-            out.push(aggregate);
+            each(ord as u32, aggregate);
         }
         remove_stale(&dir, A::NAME, &live_files);
-        Ok((out, stats))
+        Ok(stats)
     }
 
     /// Caches the aggregate of every live record of segment `ord` of the last
