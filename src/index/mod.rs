@@ -16,6 +16,40 @@ mod rows;
 mod search;
 mod tokens;
 
+/// Helpers for the index's unit tests.
+#[cfg(test)]
+mod test_support {
+    use super::{CommitInfo, VocIndex};
+    use crate::analyze::{AnalysisInput, Analyzer};
+    use crate::record::Record;
+
+    /// Upserts records `(id, created)` (text "refund ID") in one commit.
+    pub(crate) fn commit_records(
+        index: &VocIndex,
+        analyzer: &Analyzer,
+        records: &[(&str, Option<i64>)],
+    ) {
+        let mut writer = index.writer(1).expect("writer");
+        for &(id, created_at) in records {
+            let record = Record {
+                id: id.into(),
+                source: "generic".into(),
+                created_at,
+                text: format!("refund {id}"),
+                ..Record::default()
+            };
+            let analysis = analyzer.analyze(AnalysisInput {
+                text: &record.text,
+                ..AnalysisInput::default()
+            });
+            writer.upsert(&record, &analysis, 1).expect("upsert");
+        }
+        writer.commit(&CommitInfo::default()).expect("commit");
+        writer.finish().expect("finish");
+        index.reload().expect("reload");
+    }
+}
+
 pub use cache::{CacheStats, SegmentAggregate, CACHE_DIR};
 pub use document::{DocValue, DocValues, VocDocument};
 pub use order::{IndexedOwners, KnownKeys, OrderMerge};

@@ -296,9 +296,7 @@ impl VocIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::{AnalysisInput, Analyzer, Lexicon, Taxonomy};
-    use crate::index::CommitInfo;
-    use crate::record::Record;
+    use crate::analyze::{Analyzer, Lexicon, Taxonomy};
 
     #[test]
     fn known_keys_keep_the_last_pair_of_a_key() {
@@ -335,26 +333,9 @@ mod tests {
             Taxonomy::default_taxonomy().expect("taxonomy"),
             Lexicon::default_lexicon().expect("lexicon"),
         );
-        let mut writer = index.writer(1).expect("writer");
         for records in commits {
-            for &(id, created_at) in records.iter() {
-                let record = Record {
-                    id: id.into(),
-                    source: "generic".into(),
-                    created_at,
-                    text: format!("refund {id}"),
-                    ..Record::default()
-                };
-                let analysis = analyzer.analyze(AnalysisInput {
-                    text: &record.text,
-                    ..AnalysisInput::default()
-                });
-                writer.upsert(&record, &analysis, 1).expect("upsert");
-            }
-            writer.commit(&CommitInfo::default()).expect("commit");
+            crate::index::test_support::commit_records(&index, &analyzer, records);
         }
-        writer.finish().expect("finish");
-        index.reload().expect("reload");
         (tmp, index)
     }
 

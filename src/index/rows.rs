@@ -423,33 +423,16 @@ impl RowMerge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::{AnalysisInput, Analyzer, Lexicon, Taxonomy};
-    use crate::index::CommitInfo;
-    use crate::record::Record;
+    use crate::analyze::{Analyzer, Lexicon, Taxonomy};
 
     const RULES: u64 = 7;
     const NAME: &str = "rows-test";
 
     /// Commits records `(id, created)`, upserting by id.
     fn commit(index: &VocIndex, analyzer: &Analyzer, records: &[(&str, i64)]) {
-        let mut writer = index.writer(1).expect("writer");
-        for &(id, created) in records {
-            let record = Record {
-                id: id.into(),
-                source: "generic".into(),
-                created_at: Some(created),
-                text: format!("refund {id}"),
-                ..Record::default()
-            };
-            let analysis = analyzer.analyze(AnalysisInput {
-                text: &record.text,
-                ..AnalysisInput::default()
-            });
-            writer.upsert(&record, &analysis, 1).expect("upsert");
-        }
-        writer.commit(&CommitInfo::default()).expect("commit");
-        writer.finish().expect("finish");
-        index.reload().expect("reload");
+        let dated: Vec<(&str, Option<i64>)> =
+            records.iter().map(|&(id, t)| (id, Some(t))).collect();
+        crate::index::test_support::commit_records(index, analyzer, &dated);
     }
 
     /// Caches every segment without a valid cache, the payload being the key
