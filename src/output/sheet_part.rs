@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::thread::JoinHandle;
 
 use flate2::{Compress, Compression, FlushCompress, Status};
@@ -599,7 +599,7 @@ impl<W: Write> ZipOut<W> {
     }
 }
 
-/// Writes to `out` the workbook `workbook` (a zip, as rust_xlsxwriter
+/// Writes to `out` (flushed and synced by its owner) the workbook `workbook` (a zip, as rust_xlsxwriter
 /// saves it) with the rows of `rows` put into its part `part` after the
 /// part's own rows, and the part's `<dimension>` extended to `last_row`
 /// (1-based). Every other entry is copied as it is, in the same order.
@@ -608,13 +608,12 @@ pub(super) fn splice_workbook(
     part: &str,
     mut rows: RowsPart,
     last_row: u32,
-    out: &Path,
+    out: &mut BufWriter<File>,
 ) -> io::Result<()> {
     rows.finish()?;
     let zip_err = |e: zip::result::ZipError| io::Error::new(io::ErrorKind::InvalidData, e);
     let mut archive = zip::ZipArchive::new(io::Cursor::new(workbook)).map_err(zip_err)?;
-    let file = File::create(out)?;
-    let mut zip = ZipOut::new(BufWriter::with_capacity(CHUNK, file));
+    let mut zip = ZipOut::new(out);
     #[cfg(test)]
     if let Some(from) = ZIP64_FROM.with(|z| z.get()) {
         zip.zip64_from = from;
@@ -695,8 +694,8 @@ pub(super) fn splice_workbook(
             format!("the workbook has no {part}"),
         ));
     }
-    let file = zip.finish()?.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()
+    zip.finish()?;
+    Ok(())
 }
 
 /// The sheet's XML before and after the end of its rows, with its

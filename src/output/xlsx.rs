@@ -31,7 +31,7 @@ use super::rows::RowFields;
 use super::sheet_part::{
     note_template, probe_styles, row_template, splice_workbook, RowsPart, COLUMNS,
 };
-use super::{safe_cell, OutputError};
+use super::{safe_cell, AtomicFile, OutputError};
 use crate::index::StoredRecord;
 use crate::ingest::parse_date_str;
 use crate::summary::Summary;
@@ -294,15 +294,20 @@ impl XlsxReport {
         let filter_row = self.next_row.saturating_sub(1).max(1);
         finish_sheets(&mut self.workbook, &self.formats, summary, filter_row).map_err(&err)?;
         let workbook = self.workbook.save_to_buffer().map_err(&err)?;
-        let mut tmp = self.path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
-        if let Err(e) = splice_workbook(&workbook, &records_part(), self.rows, last_row, &tmp) {
-            // A partial workbook is of no use to anyone.
-            let _ = std::fs::remove_file(&tmp);
-            return Err(io(e));
+        let mut file = AtomicFile::create(&self.path)?;
+        match splice_workbook(
+            &workbook,
+            &records_part(),
+            self.rows,
+            last_row,
+            file.writer(),
+        ) {
+            Ok(()) => file.commit(),
+            Err(e) => {
+                file.discard();
+                Err(io(e))
+            }
         }
-        std::fs::rename(&tmp, &self.path).map_err(io)
     }
 }
 
