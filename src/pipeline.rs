@@ -1602,22 +1602,7 @@ mod tests {
             .collect()
     }
 
-    /// Makes a cache file look taken under other rules.
-    fn set_cache_rules(file: &Path, rules: u64) {
-        use std::io::{Read, Write};
-        let mut json = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(file).expect("open"))
-            .read_to_string(&mut json)
-            .expect("gunzip");
-        let mut cache: serde_json::Value = serde_json::from_str(&json).expect("json");
-        cache["rules"] = serde_json::json!(rules);
-        let mut gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(file).expect("create"),
-            flate2::Compression::fast(),
-        );
-        gz.write_all(cache.to_string().as_bytes()).expect("gzip");
-        gz.finish().expect("gzip");
-    }
+    use crate::index::set_cache_rules;
 
     #[test]
     fn cached_phrase_tables_give_the_from_scratch_discovery() {
@@ -1643,7 +1628,7 @@ mod tests {
         // Damaged or foreign cache files are rebuilt, with the same result.
         let files = cache_files::<SegmentPhrases>(&config.index_dir);
         assert!(!files.is_empty());
-        std::fs::write(&files[0], b"not gzip").expect("damage");
+        std::fs::write(&files[0], b"not a cache file").expect("damage");
         if let [_, one, two, ..] = &files[..] {
             std::fs::copy(two, one).expect("swap");
         }
@@ -1775,9 +1760,80 @@ mod tests {
         config.inputs.push(InputFile::Path(edits));
         run(&config, |_| {}).expect("second run");
         let index = VocIndex::open(&config.index_dir).expect("index");
-        let (cached, _) = index.cached_aggregates::<SegmentPhrases>().expect("cache");
-        let cached: Vec<SegmentPhrases> = cached.into_iter().map(|c| c.expect("cached")).collect();
-        assert_eq!(cached, rebuilt_phrase_tables(&index));
+        let rebuilt = rebuilt_phrase_tables(&index);
+        assert!(rebuilt.len() > 1, "the test needs several segments");
+        // Read in groups of one segment, and in parallel groups of two or
+        // more: handed over in segment order all the same.
+        for threads in [1, 2, rebuilt.len() + 1] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("pool");
+            let mut handed = Vec::new();
+            pool.install(|| {
+                index.for_each_cached_aggregate::<SegmentPhrases>(|ord, table| {
+                    handed.push((ord, table.expect("cached")));
+                })
+            })
+            .expect("cache");
+            let (ords, tables): (Vec<u32>, Vec<SegmentPhrases>) = handed.into_iter().unzip();
+            assert_eq!(ords, (0..rebuilt.len() as u32).collect::<Vec<_>>());
+            assert!(tables == rebuilt, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_cache_pruned_of_few_deletions_is_kept_and_gives_the_same_summary() {
+        let (tmp, mut config, _, _) = first_of_two_runs(17);
+        // New versions of 8 records of the last segment (of 400 records or
+        // more: 2% at most, under REWRITE_SHARE) and 5 new records.
+        let few = tmp.path().join("few.jsonl");
+        crate::synth::Generator::new(17)
+            .write_jsonl(&few, 1192, 1205, 1)
+            .expect("write");
+        let files = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+            let mut files: Vec<PathBuf> = cache_files::<SummaryTally>(dir);
+            files.extend(cache_files::<SegmentPhrases>(dir));
+            files
+                .into_iter()
+                .map(|p| (p.clone(), std::fs::read(&p).expect("read")))
+                .collect()
+        };
+        let before = files(&config.index_dir);
+        assert!(before.len() >= 4, "{}", before.len());
+        config.inputs.push(InputFile::Path(few));
+        let outcome = run(&config, |_| {}).expect("second run");
+        assert_eq!((outcome.counts.updated, outcome.counts.new), (8, 5));
+        // The files of the segment with deletions were not written again.
+        let after = files(&config.index_dir);
+        for (path, bytes) in &before {
+            let now = after.iter().find(|(p, _)| p == path).expect("kept");
+            assert!(&now.1 == bytes, "{path:?} rewritten");
+        }
+        // Stale but valid: pruned as read, and the summary is the one of
+        // the records, in the run and in a report pass again.
+        let index = VocIndex::open(&config.index_dir).expect("index");
+        for stats in [
+            index.segment_aggregates::<SummaryTally>().expect("cache").1,
+            index
+                .segment_aggregates::<SegmentPhrases>()
+                .expect("cache")
+                .1,
+        ] {
+            assert_eq!(
+                (stats.pruned, stats.built, stats.dropped),
+                (1, 0, 0),
+                "{stats:?}"
+            );
+            assert_eq!(stats.records_read, 8, "{stats:?}");
+        }
+        let scratch = from_scratch(&index, &config.analyzer);
+        assert_eq!(summary_json(&outcome.summary), summary_json(&scratch));
+        let out = tmp.path().join("again");
+        std::fs::create_dir_all(&out).expect("out dir");
+        let (again, _) = default_reports(&index, &config.analyzer, &out).expect("reports");
+        assert_eq!(summary_json(&again), summary_json(&scratch));
+        assert_eq!(files(&config.index_dir), after);
     }
 
     /// The summary as JSON, without what differs between a run and a

@@ -11,15 +11,30 @@
 //! run that adds 1% of the records thus aggregates its new segments and its
 //! few deletions, not the whole index.
 //!
+//! A cache that took out records deleted since it was written is written
+//! again only when those records grow past [`REWRITE_SHARE`] of the
+//! segment: until then the file stays as it is, valid against the newer
+//! delete list (its deletions a subset of it), and each run takes the same
+//! few records out again, which costs less than encoding, compressing and
+//! syncing the whole aggregate every night.
+//!
+//! File format ([`encode`]): a magic line naming the format, then a header
+//! (aggregate name, rules, segment id, document count, delete list) and the
+//! aggregate, each in postcard (a compact binary serde format: the JSON it
+//! replaces spent most of a nightly's cache reading in parsing integers),
+//! the aggregate compressed with LZ4, each part with its length and CRC-32.
+//!
 //! Crash safety: a cache file is written under a temporary name and renamed,
-//! so it is whole or absent; it names its segment, document count and delete
-//! list, and is used only when they match the segment read (its deletions a
-//! subset of the current ones) and it parses, otherwise it is rebuilt from
-//! the stored records. Its content is a function of the segment alone, so a
-//! file left by a killed or concurrent run is as good as a fresh one.
+//! so it is whole or absent; a torn or damaged file fails its lengths or
+//! checksums and is never used. It names its segment, document count and
+//! delete list, and is used only when they match the segment read (its
+//! deletions a subset of the current ones) and it decodes, otherwise it is
+//! rebuilt from the stored records. Its content is a function of the segment
+//! alone, so a file left by a killed or concurrent run is as good as a fresh
+//! one.
 
 use std::collections::HashSet;
-use std::io::{BufReader, BufWriter};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -35,6 +50,18 @@ use super::{IndexError, StoredRecord, VocIndex};
 pub const CACHE_DIR: &str = "report-cache";
 /// Records aggregated together when a segment is built.
 const BUILD_BLOCK: usize = 4096;
+/// Share of a segment's documents that may be deleted since its cache file
+/// was written before the file is written again. Below it, taking those
+/// records out again on each run (reading them from the doc store, in
+/// parallel) costs less than rewriting the file; past it the repeated
+/// reads would approach a rebuild's. A nightly that changes 1% of the
+/// records deletes about 0.5% of each old segment, so a file is rewritten
+/// about every tenth night.
+pub const REWRITE_SHARE: f64 = 0.05;
+/// First bytes of a cache file: the format and its version.
+const MAGIC: &[u8; 8] = b"vocagg2\n";
+/// File name suffix of the cache files.
+const SUFFIX: &str = "agg";
 
 /// An aggregate of a segment's records that can be cached: adding and
 /// removing records and merging aggregates of disjoint records must give the
@@ -59,16 +86,24 @@ pub trait SegmentAggregate: Default + Send + Serialize + DeserializeOwned {
     fn merge(&mut self, other: Self);
 }
 
-#[derive(Serialize, Deserialize)]
-struct CacheFile<A> {
+/// What a cache file says of itself, before its aggregate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Header {
+    /// [`SegmentAggregate::NAME`].
     name: String,
     /// [`SegmentAggregate::rules`] when it was taken.
-    #[serde(default)]
     rules: u64,
+    /// Segment id.
     segment: String,
+    /// The segment's document count.
     max_doc: u32,
     /// Documents deleted when the aggregate was taken (not in it).
     deleted: Vec<u32>,
+}
+
+/// A cache file read back.
+struct CacheFile<A> {
+    header: Header,
     aggregate: A,
 }
 
@@ -84,8 +119,22 @@ pub struct CacheStats {
     /// Cached segments that could not take out their deleted records
     /// exactly ([`SegmentAggregate::remove`]) and were left to be built.
     pub dropped: usize,
+    /// Segments read from a cache file with records deleted since taken
+    /// out, the file kept as it was (see [`REWRITE_SHARE`]).
+    pub pruned: usize,
     /// Records read from the store (built segments and deletions).
     pub records_read: u64,
+}
+
+impl CacheStats {
+    fn add(&mut self, other: CacheStats) {
+        self.reused += other.reused;
+        self.updated += other.updated;
+        self.built += other.built;
+        self.dropped += other.dropped;
+        self.pruned += other.pruned;
+        self.records_read += other.records_read;
+    }
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -132,9 +181,11 @@ impl VocIndex {
         Ok((out, stats))
     }
 
-    /// Hands each segment's cached aggregate to `each` as soon as it is
-    /// read, in segment order (see [`VocIndex::cached_aggregates`]), so a
-    /// caller that folds them holds one at a time.
+    /// Hands each segment's cached aggregate to `each` in segment order
+    /// (see [`VocIndex::cached_aggregates`]). The segments are read and
+    /// pruned in parallel, as many at a time as there are worker threads,
+    /// each handed over as soon as its group is done, so a caller that folds
+    /// them holds about that many at a time, not all of them.
     pub fn for_each_cached_aggregate<A: SegmentAggregate>(
         &self,
         mut each: impl FnMut(u32, Option<A>),
@@ -143,55 +194,83 @@ impl VocIndex {
         let dir = self.path.join(CACHE_DIR);
         let _ = std::fs::create_dir_all(&dir);
         let mut stats = CacheStats::default();
-        let mut live_files = HashSet::new();
-        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let id = segment.segment_id().uuid_string();
-            let path = dir.join(format!("{}-{id}.json.gz", A::NAME));
-            live_files.insert(path.clone());
-            let deleted = deleted_docs(segment);
-            let cached = read_cache::<A>(&path).filter(|c| {
-                c.name == A::NAME
-                    && c.rules == A::rules()
-                    && c.segment == id
-                    && c.max_doc == segment.max_doc()
-            });
-            let read = |docs: &[u32]| self.decode_docs(&searcher, ord as u32, docs);
-            let aggregate =
-                match cached.and_then(|c| newly_deleted(&c.deleted, &deleted).map(|n| (c, n))) {
-                    Some((cache, gone)) if gone.is_empty() => {
-                        stats.reused += 1;
-                        Some(cache.aggregate)
-                    }
-                    Some((cache, gone)) => {
-                        let mut aggregate = cache.aggregate;
-                        let mut exact = true;
-                        for block in gone.chunks(BUILD_BLOCK) {
-                            let records = read(block)?;
-                            stats.records_read += records.len() as u64;
-                            exact = block
-                                .iter()
-                                .zip(records)
-                                .all(|(doc, stored)| aggregate.remove(*doc, &stored));
-                            if !exact {
-                                break;
-                            }
-                        }
-                        if exact {
-                            stats.updated += 1;
-                            write_cache(&dir, &path, &id, segment, &deleted, &aggregate);
-                            Some(aggregate)
-                        } else {
-                            // Built again by the caller, and cached then.
-                            stats.dropped += 1;
-                            None
-                        }
-                    }
-                    None => None,
-                };
-            each(ord as u32, aggregate);
+        let segments = searcher.segment_readers();
+        let live_files: HashSet<PathBuf> = segments
+            .iter()
+            .map(|segment| cache_path::<A>(&dir, &segment.segment_id().uuid_string()))
+            .collect();
+        let width = rayon::current_num_threads().max(1);
+        for (group, chunk) in segments.chunks(width).enumerate() {
+            let loaded: Vec<Result<(Option<A>, CacheStats), IndexError>> = chunk
+                .par_iter()
+                .enumerate()
+                .map(|(i, segment)| {
+                    let ord = (group * width + i) as u32;
+                    self.load_cached::<A>(&searcher, &dir, ord, segment)
+                })
+                .collect();
+            for (i, result) in loaded.into_iter().enumerate() {
+                let (aggregate, segment_stats) = result?;
+                stats.add(segment_stats);
+                each((group * width + i) as u32, aggregate);
+            }
         }
         remove_stale(&dir, A::NAME, &live_files);
+        remove_older_versions(&dir, A::NAME);
         Ok(stats)
+    }
+
+    /// Segment `ord`'s cached aggregate, with the records deleted since it
+    /// was taken out (the file written again when they are many, see
+    /// [`REWRITE_SHARE`]); None when there is no valid cache or it cannot
+    /// take them out exactly.
+    fn load_cached<A: SegmentAggregate>(
+        &self,
+        searcher: &tantivy::Searcher,
+        dir: &Path,
+        ord: u32,
+        segment: &SegmentReader,
+    ) -> Result<(Option<A>, CacheStats), IndexError> {
+        let mut stats = CacheStats::default();
+        let id = segment.segment_id().uuid_string();
+        let path = cache_path::<A>(dir, &id);
+        let deleted = deleted_docs(segment);
+        let cached = read_cache::<A>(&path).filter(|c| {
+            c.header.name == A::NAME
+                && c.header.rules == A::rules()
+                && c.header.segment == id
+                && c.header.max_doc == segment.max_doc()
+        });
+        let Some((cache, gone)) =
+            cached.and_then(|c| newly_deleted(&c.header.deleted, &deleted).map(|n| (c, n)))
+        else {
+            return Ok((None, stats));
+        };
+        if gone.is_empty() {
+            stats.reused += 1;
+            return Ok((Some(cache.aggregate), stats));
+        }
+        let mut aggregate = cache.aggregate;
+        for block in gone.chunks(BUILD_BLOCK) {
+            let records = self.decode_docs(searcher, ord, block)?;
+            stats.records_read += records.len() as u64;
+            let exact = block
+                .iter()
+                .zip(records)
+                .all(|(doc, stored)| aggregate.remove(*doc, &stored));
+            if !exact {
+                // Built again by the caller, and cached then.
+                stats.dropped += 1;
+                return Ok((None, stats));
+            }
+        }
+        if needs_rewrite(gone.len(), segment.max_doc()) {
+            stats.updated += 1;
+            write_cache(dir, &path, &id, segment, &deleted, &aggregate);
+        } else {
+            stats.pruned += 1;
+        }
+        Ok((Some(aggregate), stats))
     }
 
     /// Caches the aggregate of every live record of segment `ord` of the last
@@ -203,7 +282,7 @@ impl VocIndex {
         };
         let dir = self.path.join(CACHE_DIR);
         let id = segment.segment_id().uuid_string();
-        let path = dir.join(format!("{}-{id}.json.gz", A::NAME));
+        let path = cache_path::<A>(&dir, &id);
         write_cache(&dir, &path, &id, segment, &deleted_docs(segment), aggregate);
     }
 
@@ -250,7 +329,7 @@ impl VocIndex {
             }
             let id = meta.id().uuid_string();
             let _ = std::fs::create_dir_all(&dir);
-            let path = dir.join(format!("{}-{id}.json.gz", A::NAME));
+            let path = cache_path::<A>(&dir, &id);
             write_cache(&dir, &path, &id, &reader, &[], aggregate);
             return true;
         }
@@ -341,10 +420,84 @@ fn newly_deleted(cached: &[u32], now: &[u32]) -> Option<Vec<u32>> {
     )
 }
 
+/// Whether a cache file must be written again after taking out `gone`
+/// records deleted since it was (see [`REWRITE_SHARE`]).
+fn needs_rewrite(gone: usize, max_doc: u32) -> bool {
+    gone as f64 > REWRITE_SHARE * f64::from(max_doc)
+}
+
+/// The cache file of aggregate `A` for segment `id`.
+fn cache_path<A: SegmentAggregate>(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{}-{id}.{SUFFIX}", A::NAME))
+}
+
+/// Appends `bytes` with its length (u64) and CRC-32 before it.
+fn put_part(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(bytes).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// Splits a part written by [`put_part`] off `input`; None when it is cut
+/// short or its checksum does not match.
+fn take_part(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (len, rest) = input.split_first_chunk::<8>()?;
+    let (crc, rest) = rest.split_first_chunk::<4>()?;
+    let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
+    if rest.len() < len {
+        return None;
+    }
+    let (bytes, rest) = rest.split_at(len);
+    (crc32fast::hash(bytes) == u32::from_le_bytes(*crc)).then_some((bytes, rest))
+}
+
+/// The bytes of a cache file: [`MAGIC`], the header, then the aggregate's
+/// uncompressed length (u64) and the aggregate compressed with LZ4, header
+/// and compressed aggregate each with its length and CRC-32. None when
+/// the aggregate does not serialize (no cache is written then).
+fn encode<A: Serialize>(header: &Header, aggregate: &A) -> Option<Vec<u8>> {
+    let header = postcard::to_stdvec(header).ok()?;
+    let body = postcard::to_stdvec(aggregate).ok()?;
+    let mut packed = vec![0u8; lz4_flex::block::get_maximum_output_size(body.len())];
+    let packed_len = lz4_flex::block::compress_into(&body, &mut packed).ok()?;
+    packed.truncate(packed_len);
+    let mut out = Vec::with_capacity(MAGIC.len() + header.len() + packed.len() + 40);
+    out.extend_from_slice(MAGIC);
+    put_part(&mut out, &header);
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    put_part(&mut out, &packed);
+    Some(out)
+}
+
+/// Reads back the bytes of [`encode`]; None when they are not a whole,
+/// undamaged cache file of this format.
+fn decode<A: DeserializeOwned>(bytes: &[u8]) -> Option<CacheFile<A>> {
+    let rest = bytes.strip_prefix(MAGIC)?;
+    let (header, rest) = take_part(rest)?;
+    let header: Header = postcard::from_bytes(header).ok()?;
+    let (len, rest) = rest.split_first_chunk::<8>()?;
+    let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
+    let (packed, rest) = take_part(rest)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    // LZ4 expands at most 255 times: a larger length is damage, not a
+    // reason to allocate it.
+    if len > packed.len().saturating_mul(255) {
+        return None;
+    }
+    // Decoded only once its checksum matched: LZ4 is read here as tantivy
+    // reads its own doc store blocks, trusting bytes the index wrote.
+    let mut body = vec![0u8; len];
+    if lz4_flex::block::decompress_into(packed, &mut body).ok()? != len {
+        return None;
+    }
+    let aggregate = postcard::from_bytes(&body).ok()?;
+    Some(CacheFile { header, aggregate })
+}
+
 fn read_cache<A: DeserializeOwned>(path: &Path) -> Option<CacheFile<A>> {
-    let file = std::fs::File::open(path).ok()?;
-    let reader = flate2::read::GzDecoder::new(BufReader::new(file));
-    serde_json::from_reader(BufReader::new(reader)).ok()
+    decode(&std::fs::read(path).ok()?)
 }
 
 fn write_cache<A: SegmentAggregate>(
@@ -355,27 +508,49 @@ fn write_cache<A: SegmentAggregate>(
     deleted: &[u32],
     aggregate: &A,
 ) {
-    let file = CacheFile {
+    let header = Header {
         name: A::NAME.to_string(),
         rules: A::rules(),
         segment: id.to_string(),
         max_doc: segment.max_doc(),
         deleted: deleted.to_vec(),
-        aggregate,
+    };
+    let Some(bytes) = encode(&header, aggregate) else {
+        return;
     };
     let temp = temp_path(dir, id);
     let written = (|| -> std::io::Result<()> {
-        let out = BufWriter::new(std::fs::File::create(&temp)?);
-        let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-        serde_json::to_writer(&mut gz, &file)?;
-        gz.finish()?
-            .into_inner()
-            .map_err(|e| e.into_error())?
-            .sync_all()?;
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(&bytes)?;
+        file.sync_all()?;
         std::fs::rename(&temp, path)
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&temp);
+    }
+}
+
+/// Removes the cache files of earlier versions of aggregate `name` (the
+/// same name up to its `-v` version suffix, e.g. `summary-v1-*.json.gz`
+/// for `summary-v2`): they are never read again.
+fn remove_older_versions(dir: &Path, name: &str) {
+    let Some(at) = name.rfind("-v") else {
+        return;
+    };
+    let family = &name[..at + 2];
+    let current = format!("{name}-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().to_string();
+        let version = file
+            .strip_prefix(family)
+            .and_then(|rest| rest.split_once('-'));
+        let older = version.is_some_and(|(v, _)| v.bytes().all(|b| b.is_ascii_digit()));
+        if older && !file.starts_with(&current) {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -410,6 +585,103 @@ pub(super) fn remove_stale(dir: &Path, name: &str, live: &HashSet<PathBuf>) {
                 .is_some_and(|age| age.as_secs() > 3600);
         if (name.starts_with(&prefix) && !live.contains(&path)) || stale_temp {
             let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
+/// Makes a cache file look taken under other rules, its aggregate kept
+/// (tests: a cache of another vocscope version or other word lists).
+#[cfg(test)]
+pub(crate) fn set_cache_rules(path: &Path, rules: u64) {
+    let bytes = std::fs::read(path).expect("read cache file");
+    let rest = bytes.strip_prefix(MAGIC).expect("magic");
+    let (header, rest) = take_part(rest).expect("header");
+    let mut header: Header = postcard::from_bytes(header).expect("header decodes");
+    header.rules = rules;
+    let mut out = MAGIC.to_vec();
+    put_part(&mut out, &postcard::to_stdvec(&header).expect("encode"));
+    out.extend_from_slice(rest);
+    std::fs::write(path, out).expect("write cache file");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> Header {
+        Header {
+            name: "test-v3".into(),
+            rules: 42,
+            segment: "0123abcd".into(),
+            max_doc: 1000,
+            deleted: vec![3, 17, 999],
+        }
+    }
+
+    fn aggregate() -> Vec<(String, u64, i64)> {
+        (0..2000u64)
+            .map(|i| (format!("phrase {}", i % 97), i * 7, -(i as i64) * 86_400))
+            .collect()
+    }
+
+    #[test]
+    fn a_cache_file_reads_back_what_was_written() {
+        let bytes = encode(&header(), &aggregate()).expect("encode");
+        let back: CacheFile<Vec<(String, u64, i64)>> = decode(&bytes).expect("decode");
+        assert_eq!(back.header, header());
+        assert_eq!(back.aggregate, aggregate());
+    }
+
+    #[test]
+    fn a_torn_or_damaged_cache_file_is_never_used() {
+        let bytes = encode(&header(), &aggregate()).expect("encode");
+        let read = |b: &[u8]| decode::<Vec<(String, u64, i64)>>(b).is_some();
+        assert!(read(&bytes));
+        // Cut anywhere (a write torn by a crash without the rename).
+        for len in (0..bytes.len()).step_by(7) {
+            assert!(!read(&bytes[..len]), "cut at {len}");
+        }
+        // Any byte changed: magic, lengths, header, compressed aggregate.
+        for at in (0..bytes.len()).step_by(5) {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x20;
+            assert!(!read(&damaged), "byte {at} changed");
+        }
+        // Trailing bytes, and the gzip JSON of the earlier format.
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(!read(&longer));
+        assert!(!read(b"\x1f\x8b\x08\x00{\"name\":\"summary-v1\"}"));
+    }
+
+    #[test]
+    fn a_pruned_cache_is_rewritten_only_past_the_share() {
+        assert!(!needs_rewrite(0, 100_000));
+        assert!(!needs_rewrite(500, 100_000));
+        assert!(!needs_rewrite(5_000, 100_000));
+        assert!(needs_rewrite(5_001, 100_000));
+        assert!(needs_rewrite(1, 10));
+    }
+
+    #[test]
+    fn files_of_earlier_versions_go_and_others_stay() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let names = [
+            "summary-v1-aaa.json.gz",
+            "summary-v2-aaa.agg",
+            "summary-v2-bbb.agg",
+            "summary-vx-aaa.agg",
+            "phrases-v1-aaa.json.gz",
+            "rows-plain-aaa.rows",
+        ];
+        for name in names {
+            std::fs::write(dir.path().join(name), b"x").expect("write");
+        }
+        remove_older_versions(dir.path(), "summary-v2");
+        let gone = ["summary-v1-aaa.json.gz"];
+        for name in names {
+            let exists = dir.path().join(name).exists();
+            assert_eq!(exists, !gone.contains(&name), "{name}");
         }
     }
 }

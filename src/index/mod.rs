@@ -50,7 +50,9 @@ mod test_support {
     }
 }
 
-pub use cache::{CacheStats, SegmentAggregate, CACHE_DIR};
+#[cfg(test)]
+pub(crate) use cache::set_cache_rules;
+pub use cache::{CacheStats, SegmentAggregate, CACHE_DIR, REWRITE_SHARE};
 pub use document::{DocValue, DocValues, VocDocument};
 pub use order::{IndexedOwners, KnownKeys, OrderMerge};
 pub use rows::{CachedRows, OrderKey, RowCacheWriter, RowMerge};

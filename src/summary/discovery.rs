@@ -1031,7 +1031,7 @@ impl SegmentPhrases {
 }
 
 impl SegmentAggregate for SegmentPhrases {
-    const NAME: &'static str = "phrases-v1";
+    const NAME: &'static str = "phrases-v2";
 
     fn rules() -> u64 {
         *PHRASE_RULES

@@ -662,7 +662,7 @@ fn add_count(counts: &mut HashMap<String, u64>, name: &str, sign: i64) {
 }
 
 impl SegmentAggregate for SummaryTally {
-    const NAME: &'static str = "summary-v1";
+    const NAME: &'static str = "summary-v2";
 
     fn rules() -> u64 {
         *TALLY_RULES
