@@ -975,25 +975,19 @@ pub fn write_reports(
     });
     // Cached phrase tables and summary tallies, when the summary covers
     // every record; segments without one are tokenized in this pass (on
-    // the decoding threads) or fed to the summary builder.
-    // The cached tallies are folded into one as they are read, so only one
-    // segment's is held at a time; `to_summarize` marks the segments without.
-    let mut cached_tally = SummaryTally::default();
-    let mut to_summarize: Vec<bool> = Vec::new();
-    let cached = match (options.since, options.until) {
-        (None, None) => {
-            index.for_each_cached_aggregate::<SummaryTally>(|_, tally| {
-                to_summarize.push(tally.is_none());
-                if let Some(tally) = tally {
-                    cached_tally.merge_tally(tally);
-                }
-            })?;
-            Some(index.cached_aggregates::<SegmentPhrases>()?.0)
-        }
-        _ => None,
+    // the decoding threads) or fed to the summary builder. Which segments
+    // have one is planned from the cache files' headers; the aggregates
+    // are read (and pruned of records deleted since) on a thread of their
+    // own while this pass writes the rows (see `load_cached`).
+    let in_pass = options.since.is_some() || options.until.is_some();
+    let uncached = |cached: Vec<bool>| cached.into_iter().map(|c| !c).collect();
+    let (to_summarize, to_build): (Vec<bool>, Vec<bool>) = match in_pass {
+        true => (Vec::new(), Vec::new()),
+        false => (
+            uncached(index.cached_segments::<SummaryTally>()),
+            uncached(index.cached_segments::<SegmentPhrases>()),
+        ),
     };
-    let in_pass = cached.is_none();
-    let to_build: Vec<bool> = cached.iter().flatten().map(Option::is_none).collect();
     // The segments whose records the summary builder still needs: all of
     // them for a period (`to_summarize` is then empty), else those without
     // a cached tally or phrase table.
@@ -1029,8 +1023,12 @@ pub fn write_reports(
     type Phrased = (StoredRecord, tantivy::DocAddress, Option<RecordPhrases>);
     // The summary builder runs on its own thread, fed in blocks, while this
     // one writes the rows: the two costs overlap.
-    let (mut builder, mut built, latest, mut built_tallies, workbook) =
+    let (mut builder, mut built, latest, mut built_tallies, workbook, loaded) =
         std::thread::scope(|scope| -> Result<_, RunError> {
+            let loader = (!in_pass).then(|| {
+                let (to_summarize, to_build) = (&to_summarize, &to_build);
+                scope.spawn(move || load_cached(index, to_summarize, to_build))
+            });
             let (tx, rx) = sync_channel::<Vec<Phrased>>(2);
             let builder_options = options.clone();
             let segments = to_build.len();
@@ -1202,7 +1200,12 @@ pub fn write_reports(
             let (builder, built, latest, built_tallies) = summarizer
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            Ok((builder, built, latest, built_tallies, workbook))
+            let loaded = loader.map(|loader| {
+                loader
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            Ok((builder, built, latest, built_tallies, workbook, loaded))
         })?;
     let workbook = workbook?;
     progress(Progress::StageDone);
@@ -1215,26 +1218,26 @@ pub fn write_reports(
     // The cached tallies, and those of the segments built in this pass,
     // cached only now that the pass read every record without an error.
     // (Merged in any order: a tally's figures do not depend on it.)
-    if !in_pass {
-        builder.add_tally(cached_tally);
-    }
     for (ord, _) in to_summarize.iter().enumerate().filter(|(_, &built)| built) {
         let mut tally = std::mem::take(&mut built_tallies[ord]);
         tally.sort_by_doc();
         index.store_aggregate(ord as u32, &tally);
         builder.add_tally(tally);
     }
-    let mut summary = match cached {
-        Some(cached) => {
-            let segments: Vec<SegmentPhrases> = cached
+    let mut summary = match loaded {
+        Some(loaded) => {
+            let (cached_tally, cached_phrases) = loaded?;
+            builder.add_tally(cached_tally);
+            let segments: Vec<SegmentPhrases> = cached_phrases
                 .into_iter()
                 .enumerate()
-                .map(|(ord, segment)| {
-                    segment.unwrap_or_else(|| {
+                .map(|(ord, segment)| match segment {
+                    Some(segment) => segment,
+                    None => {
                         let segment = std::mem::take(&mut built[ord]);
                         index.store_aggregate(ord as u32, &segment);
                         segment
-                    })
+                    }
                 })
                 .collect();
             builder.finish_with(discovery_of(index, segments, latest)?)
@@ -1260,6 +1263,41 @@ pub fn write_reports(
             html_path,
         ],
     ))
+}
+
+/// The cached summary tallies of the segments not in `to_summarize`, folded
+/// into one as they are read (so about one is held at a time), and the
+/// phrase tables of the segments not in `to_build` (None for the others,
+/// built in the report pass). A segment planned as cached whose aggregate
+/// turns out unusable (damaged, or unable to take out its deletions
+/// exactly) is built from its stored records here; a segment not planned
+/// is left to the pass even if a cache appeared since.
+fn load_cached(
+    index: &VocIndex,
+    to_summarize: &[bool],
+    to_build: &[bool],
+) -> Result<(SummaryTally, Vec<Option<SegmentPhrases>>), RunError> {
+    let planned = |flags: &[bool], ord: u32| flags.get(ord as usize) == Some(&false);
+    let mut tally = SummaryTally::default();
+    let mut unusable = Vec::new();
+    index.for_each_cached_aggregate::<SummaryTally>(|ord, cached| match cached {
+        Some(cached) if planned(to_summarize, ord) => tally.merge_tally(cached),
+        None if planned(to_summarize, ord) => unusable.push(ord),
+        _ => {}
+    })?;
+    for ord in unusable {
+        tally.merge_tally(index.built_aggregate::<SummaryTally>(ord)?.0);
+    }
+    let (mut phrases, _) = index.cached_aggregates::<SegmentPhrases>()?;
+    for (ord, table) in phrases.iter_mut().enumerate() {
+        let ord = ord as u32;
+        if !planned(to_build, ord) {
+            *table = None;
+        } else if table.is_none() {
+            *table = Some(index.built_aggregate::<SegmentPhrases>(ord)?.0);
+        }
+    }
+    Ok((tally, phrases))
 }
 
 /// Splits the first row off a block of rows, each a length (u32) and bytes.
@@ -1782,6 +1820,41 @@ mod tests {
         }
     }
 
+    /// What reading the summary tallies and the phrase tables did.
+    fn tally_and_phrase_stats(index: &VocIndex) -> [crate::index::CacheStats; 2] {
+        [
+            index.segment_aggregates::<SummaryTally>().expect("cache").1,
+            index
+                .segment_aggregates::<SegmentPhrases>()
+                .expect("cache")
+                .1,
+        ]
+    }
+
+    #[test]
+    fn cache_files_damaged_after_their_header_are_rebuilt_with_the_same_summary() {
+        let (tmp, config, _, outcome) = first_of_two_runs(19);
+        let index = VocIndex::open(&config.index_dir).expect("index");
+        // Headers that match (planned as cached), aggregates that do not
+        // decode: found unusable while the rows are written, built again.
+        let mut files = cache_files::<SummaryTally>(&config.index_dir);
+        files.extend(cache_files::<SegmentPhrases>(&config.index_dir));
+        for file in &files {
+            let mut bytes = std::fs::read(file).expect("read");
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0x55;
+            std::fs::write(file, bytes).expect("damage");
+        }
+        assert!(index.cached_segments::<SummaryTally>().iter().all(|&c| c));
+        let out = tmp.path().join("again");
+        std::fs::create_dir_all(&out).expect("out dir");
+        let (again, _) = default_reports(&index, &config.analyzer, &out).expect("reports");
+        assert_eq!(summary_json(&again), summary_json(&outcome.summary));
+        for stats in tally_and_phrase_stats(&index) {
+            assert_eq!(stats.reused, files.len() / 2, "{stats:?}");
+        }
+    }
+
     #[test]
     fn a_cache_pruned_of_few_deletions_is_kept_and_gives_the_same_summary() {
         let (tmp, mut config, _, _) = first_of_two_runs(17);
@@ -1813,13 +1886,7 @@ mod tests {
         // Stale but valid: pruned as read, and the summary is the one of
         // the records, in the run and in a report pass again.
         let index = VocIndex::open(&config.index_dir).expect("index");
-        for stats in [
-            index.segment_aggregates::<SummaryTally>().expect("cache").1,
-            index
-                .segment_aggregates::<SegmentPhrases>()
-                .expect("cache")
-                .1,
-        ] {
+        for stats in tally_and_phrase_stats(&index) {
             assert_eq!(
                 (stats.pruned, stats.built, stats.dropped),
                 (1, 0, 0),

@@ -148,24 +148,54 @@ impl VocIndex {
     pub fn segment_aggregates<A: SegmentAggregate>(
         &self,
     ) -> Result<(Vec<A>, CacheStats), IndexError> {
-        let searcher = self.reader.searcher();
         let (cached, mut stats) = self.cached_aggregates::<A>()?;
         let mut out = Vec::with_capacity(cached.len());
         for (ord, aggregate) in cached.into_iter().enumerate() {
             let aggregate = match aggregate {
                 Some(a) => a,
                 None => {
-                    let segment = searcher.segment_reader(ord as u32);
-                    let a = self.build_aggregate::<A>(&searcher, ord as u32, segment)?;
+                    let (a, records) = self.built_aggregate::<A>(ord as u32)?;
                     stats.built += 1;
-                    stats.records_read += u64::from(segment.num_docs());
-                    self.store_aggregate(ord as u32, &a);
+                    stats.records_read += records;
                     a
                 }
             };
             out.push(aggregate);
         }
         Ok((out, stats))
+    }
+
+    /// The aggregate of every live record of segment `ord` of the last
+    /// visible commit, built from the stored records and cached, with the
+    /// number of records read.
+    pub fn built_aggregate<A: SegmentAggregate>(&self, ord: u32) -> Result<(A, u64), IndexError> {
+        let searcher = self.reader.searcher();
+        let segment = searcher.segment_reader(ord);
+        let aggregate = self.build_aggregate::<A>(&searcher, ord, segment)?;
+        self.store_aggregate(ord, &aggregate);
+        Ok((aggregate, u64::from(segment.num_docs())))
+    }
+
+    /// Which segments of the last visible commit, by ordinal, have a cache
+    /// file of `A` whose header matches the segment (name, rules, id,
+    /// document count, its deletions a subset of the current ones), read
+    /// without the aggregates: a plan for reading them on another thread
+    /// while the segments without are read from the store. A planned
+    /// segment may still turn out unusable (its aggregate damaged, or
+    /// unable to take out its deletions exactly):
+    /// [`VocIndex::for_each_cached_aggregate`] then hands None for it.
+    pub fn cached_segments<A: SegmentAggregate>(&self) -> Vec<bool> {
+        let searcher = self.reader.searcher();
+        let dir = self.path.join(CACHE_DIR);
+        searcher
+            .segment_readers()
+            .iter()
+            .map(|segment| {
+                let id = segment.segment_id().uuid_string();
+                read_header(&cache_path::<A>(&dir, &id))
+                    .is_some_and(|h| header_matches::<A>(&h, segment, &id))
+            })
+            .collect()
     }
 
     /// The cached aggregates of the segments of the last visible commit, by
@@ -235,12 +265,8 @@ impl VocIndex {
         let id = segment.segment_id().uuid_string();
         let path = cache_path::<A>(dir, &id);
         let deleted = deleted_docs(segment);
-        let cached = read_cache::<A>(&path).filter(|c| {
-            c.header.name == A::NAME
-                && c.header.rules == A::rules()
-                && c.header.segment == id
-                && c.header.max_doc == segment.max_doc()
-        });
+        let cached =
+            read_cache::<A>(&path).filter(|c| header_matches::<A>(&c.header, segment, &id));
         let Some((cache, gone)) =
             cached.and_then(|c| newly_deleted(&c.header.deleted, &deleted).map(|n| (c, n)))
         else {
@@ -420,6 +446,21 @@ fn newly_deleted(cached: &[u32], now: &[u32]) -> Option<Vec<u32>> {
     )
 }
 
+/// Whether a cache file's header says it is aggregate `A` of this segment,
+/// taken under the current rules, with a delete list the segment's
+/// includes.
+fn header_matches<A: SegmentAggregate>(header: &Header, segment: &SegmentReader, id: &str) -> bool {
+    header.name == A::NAME
+        && header.rules == A::rules()
+        && header.segment == id
+        && header.max_doc == segment.max_doc()
+        && header.deleted.iter().all(|&d| {
+            segment
+                .alive_bitset()
+                .is_some_and(|alive| d < segment.max_doc() && alive.is_deleted(d))
+        })
+}
+
 /// Whether a cache file must be written again after taking out `gone`
 /// records deleted since it was (see [`REWRITE_SHARE`]).
 fn needs_rewrite(gone: usize, max_doc: u32) -> bool {
@@ -494,6 +535,26 @@ fn decode<A: DeserializeOwned>(bytes: &[u8]) -> Option<CacheFile<A>> {
     }
     let aggregate = postcard::from_bytes(&body).ok()?;
     Some(CacheFile { header, aggregate })
+}
+
+/// The header of a cache file, read alone (its checksum checked).
+fn read_header(path: &Path) -> Option<Header> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut start = [0u8; MAGIC.len() + 12];
+    file.read_exact(&mut start).ok()?;
+    let rest = start.strip_prefix(MAGIC)?;
+    let len = u64::from_le_bytes(rest[..8].try_into().ok()?);
+    // A header is a few bytes a deleted document: more than the segment
+    // could have is damage.
+    if len > 64 << 20 {
+        return None;
+    }
+    let mut part = rest.to_vec();
+    part.resize(12 + len as usize, 0);
+    file.read_exact(&mut part[12..]).ok()?;
+    let (header, _) = take_part(&part)?;
+    postcard::from_bytes(header).ok()
 }
 
 fn read_cache<A: DeserializeOwned>(path: &Path) -> Option<CacheFile<A>> {
