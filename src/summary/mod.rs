@@ -404,7 +404,9 @@ impl<'t> SummaryBuilder<'t> {
             all: vec![0; n],
             themes: vec![vec![0; n]; count],
             negative: vec![vec![0; n]; count],
-            records: Vec::new(),
+            buckets: Vec::new(),
+            ends: Vec::new(),
+            record_themes: Vec::new(),
         };
         let Some(a) = as_of else {
             return out;
@@ -419,7 +421,6 @@ impl<'t> SummaryBuilder<'t> {
             }
             let b = n - 1 - back;
             out.all[b] += 1;
-            let mut ids = Vec::with_capacity(tagged.len());
             for &local in tagged {
                 let Some(theme) = themes[tally::local_id(local)] else {
                     continue;
@@ -428,9 +429,9 @@ impl<'t> SummaryBuilder<'t> {
                 if tally::is_negative(local) {
                     out.negative[theme as usize][b] += 1;
                 }
-                ids.push(theme);
+                out.record_themes.push(theme);
             }
-            out.records.push((b, ids));
+            out.end_record(b);
         }
         out
     }
@@ -677,7 +678,34 @@ struct Series {
     themes: Vec<Vec<u64>>,
     /// Negative mentions per theme and period.
     negative: Vec<Vec<u64>>,
-    records: Vec<(usize, Vec<u16>)>,
+    /// Each record in the series: its period, and the end of its themes
+    /// in `record_themes` (flat arrays: no allocation per record).
+    buckets: Vec<u32>,
+    ends: Vec<u32>,
+    record_themes: Vec<u16>,
+}
+
+impl Series {
+    /// Ends a record of period `b` whose themes were pushed to
+    /// `record_themes`.
+    fn end_record(&mut self, b: usize) {
+        self.buckets.push(b as u32);
+        self.ends.push(self.record_themes.len() as u32);
+    }
+
+    /// Each record in the series: its period and its themes.
+    fn records(&self) -> impl Iterator<Item = (usize, &[u16])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        self.buckets
+            .iter()
+            .zip(starts.zip(&self.ends))
+            .map(|(&b, (start, &end))| {
+                (
+                    b as usize,
+                    &self.record_themes[start as usize..end as usize],
+                )
+            })
+    }
 }
 
 /// The trend of every theme: emerging and fading ([`volume_trends`]), and
@@ -726,13 +754,13 @@ fn volume_trends(series: &Series, unit: TrendUnit) -> Vec<Trend> {
     let n = series.all.len();
     let mut background = vec![0u64; n];
     let mut background_theme = vec![vec![0u64; n]; series.themes.len()];
-    for (b, themes) in &series.records {
+    for (b, themes) in series.records() {
         if themes.iter().any(|&t| rising[t as usize]) {
             continue;
         }
-        background[*b] += 1;
+        background[b] += 1;
         for &t in themes {
-            background_theme[t as usize][*b] += 1;
+            background_theme[t as usize][b] += 1;
         }
     }
     series
@@ -940,7 +968,9 @@ mod tests {
             all: vec![0; n],
             themes: vec![vec![0; n]; n_themes],
             negative: vec![vec![0; n]; n_themes],
-            records: Vec::new(),
+            buckets: Vec::new(),
+            ends: Vec::new(),
+            record_themes: Vec::new(),
         };
         for (counts, themes) in groups {
             for (b, &count) in counts.iter().enumerate() {
@@ -949,7 +979,8 @@ mod tests {
                     for &t in *themes {
                         s.themes[t as usize][b] += 1;
                     }
-                    s.records.push((b, themes.to_vec()));
+                    s.record_themes.extend_from_slice(themes);
+                    s.end_record(b);
                 }
             }
         }
