@@ -419,6 +419,7 @@ pub fn run(
                 key_hash: kh,
                 text,
                 content,
+                json,
             }) = hashes
             else {
                 continue;
@@ -429,9 +430,9 @@ pub fn run(
                 }
             }
             // The hash covers duplicate_of, just set for near-duplicates.
-            let hash = match record.duplicate_of {
-                Some(_) => record.content_hash(),
-                None => content,
+            let (hash, json) = match record.duplicate_of {
+                Some(_) => (record.content_hash(), None),
+                None => (content, Some(json)),
             };
             let flags = Flags {
                 undated: record.created_at.is_none(),
@@ -452,6 +453,7 @@ pub fn run(
                 hash,
                 text_hash,
                 replace,
+                json,
             });
         }
         let documents = writer.documents();
@@ -459,25 +461,29 @@ pub fn run(
         let built: Vec<Built> = pool.install(|| {
             to_index
                 .par_iter()
-                .map(|p| {
-                    // Tokenized once: analysis, the index and discovery's
-                    // phrases share the words.
-                    let text = p.record.full_text();
-                    let mut words = Vec::new();
-                    let mut ids = WordIds::default();
-                    tokenize_with_ids(&text, &mut words, &mut ids);
-                    let analysis = analyzer.analyze_words(analysis_input(&p.record, &text), &words);
-                    let phrases =
-                        RecordPhrases::of_words(&p.record, &analysis, &text, &words, &ids);
-                    let doc = documents.build_with_words(
-                        &p.record,
-                        &analysis,
-                        p.hash,
-                        p.text_hash,
-                        Some((&text, &words)),
-                    );
-                    (doc, phrases)
-                })
+                // Word buffers reused by each worker's records.
+                .map_init(
+                    || (Vec::new(), WordIds::default()),
+                    |(words, ids), p| {
+                        // Tokenized once: analysis, the index and discovery's
+                        // phrases share the words.
+                        let text = p.record.full_text();
+                        tokenize_with_ids(&text, words, ids);
+                        let analysis =
+                            analyzer.analyze_words(analysis_input(&p.record, &text), words);
+                        let phrases =
+                            RecordPhrases::of_words(&p.record, &analysis, &text, words, ids);
+                        let doc = documents.build_with_words(
+                            &p.record,
+                            &analysis,
+                            p.hash,
+                            p.text_hash,
+                            Some((&text, words)),
+                            p.json.as_deref(),
+                        );
+                        (doc, phrases)
+                    },
+                )
                 .collect()
         });
         for (p, (doc, phrases)) in to_index.iter().zip(built) {
@@ -592,6 +598,9 @@ struct Hashes {
     text: Option<u64>,
     /// Content hash, as long as the record is not a near-duplicate.
     content: u64,
+    /// The record's JSON, whose hash `content` is: the doc store takes it
+    /// as it is unless the record changes (a near-duplicate).
+    json: Vec<u8>,
 }
 
 fn batch_hashes(batch: &[Item]) -> Vec<Option<Hashes>> {
@@ -601,11 +610,13 @@ fn batch_hashes(batch: &[Item]) -> Vec<Option<Hashes>> {
             Item::Rejected(_) => None,
             Item::Record { record, .. } => {
                 let key = record.key();
+                let (json, content) = record.json_and_hash();
                 Some(Hashes {
                     key_hash: key_hash(&key),
                     key,
                     text: text_hash(&record.text),
-                    content: record.content_hash(),
+                    content,
+                    json,
                 })
             }
         })
@@ -624,6 +635,8 @@ struct Pending {
     text_hash: u64,
     /// An earlier version may be in the index or written in this run.
     replace: bool,
+    /// The record's JSON when `hash` is its hash (not a near-duplicate).
+    json: Option<Vec<u8>>,
 }
 
 /// Discovery's phrase table of the documents added since the last commit,
@@ -1698,7 +1711,7 @@ mod tests {
             let found = RecordPhrases::of_words(record, &analysis, &text, &words, &ids);
             let hash = record.content_hash();
             let doc = documents
-                .build_with_words(record, &analysis, hash, 0, Some((&text, &words)))
+                .build_with_words(record, &analysis, hash, 0, Some((&text, &words)), None)
                 .expect("document");
             let key = record.key();
             match replace {

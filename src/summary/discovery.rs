@@ -630,14 +630,7 @@ pub struct PhraseTable {
 impl PhraseTable {
     /// Adds a record's phrases.
     pub fn add(&mut self, record: &RecordPhrases) {
-        for p in &record.phrases {
-            // Most phrases are known: look up before copying the key.
-            if !self.phrases.contains_key(&p.key) {
-                self.phrases.insert(p.key.clone(), PhraseCounts::default());
-            }
-            let Some(c) = self.phrases.get_mut(&p.key) else {
-                continue;
-            };
+        let count = |c: &mut PhraseCounts, p: &RecordPhrase| {
             c.zh = p.zh;
             c.anywhere += 1;
             c.covered += u64::from(p.covered);
@@ -646,6 +639,18 @@ impl PhraseTable {
                     c.negative += 1;
                 } else {
                     c.other += 1;
+                }
+            }
+        };
+        for p in &record.phrases {
+            // Most phrases are known: one look-up, and the key is copied
+            // only for a new one.
+            match self.phrases.get_mut(&p.key) {
+                Some(c) => count(c, p),
+                None => {
+                    let mut c = PhraseCounts::default();
+                    count(&mut c, p);
+                    self.phrases.insert(p.key.clone(), c);
                 }
             }
         }
