@@ -640,8 +640,8 @@ fn analyse_batch(
                         if p.record.duplicate_of.is_none() {
                             let phrases =
                                 RecordPhrases::of_words(&p.record, &analysis, &text, &words, &ids);
-                            table.add(&phrases);
                             kept = phrases.kept();
+                            table.add_owned(phrases);
                         }
                         let doc = documents.build_with_words(
                             &p.record,
