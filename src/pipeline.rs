@@ -419,6 +419,7 @@ pub fn run(
                 key_hash: kh,
                 text,
                 content,
+                json,
             }) = hashes
             else {
                 continue;
@@ -429,9 +430,9 @@ pub fn run(
                 }
             }
             // The hash covers duplicate_of, just set for near-duplicates.
-            let hash = match record.duplicate_of {
-                Some(_) => record.content_hash(),
-                None => content,
+            let (hash, json) = match record.duplicate_of {
+                Some(_) => (record.content_hash(), None),
+                None => (content, Some(json)),
             };
             let flags = Flags {
                 undated: record.created_at.is_none(),
@@ -452,42 +453,20 @@ pub fn run(
                 hash,
                 text_hash,
                 replace,
+                json,
             });
         }
-        let documents = writer.documents();
-        type Built = (Result<VocDocument, IndexError>, RecordPhrases);
-        let built: Vec<Built> = pool.install(|| {
-            to_index
-                .par_iter()
-                .map(|p| {
-                    // Tokenized once: analysis, the index and discovery's
-                    // phrases share the words.
-                    let text = p.record.full_text();
-                    let mut words = Vec::new();
-                    let mut ids = WordIds::default();
-                    tokenize_with_ids(&text, &mut words, &mut ids);
-                    let analysis = analyzer.analyze_words(analysis_input(&p.record, &text), &words);
-                    let phrases =
-                        RecordPhrases::of_words(&p.record, &analysis, &text, &words, &ids);
-                    let doc = documents.build_with_words(
-                        &p.record,
-                        &analysis,
-                        p.hash,
-                        p.text_hash,
-                        Some((&text, &words)),
-                    );
-                    (doc, phrases)
-                })
-                .collect()
-        });
-        for (p, (doc, phrases)) in to_index.iter().zip(built) {
-            if p.replace {
-                writer.add(&p.key, doc?)?;
-            } else {
-                writer.insert(doc?)?;
+        let built = analyse_batch(&to_index, analyzer, &writer, &pool);
+        for (chunk, built) in to_index.chunks(PHRASE_CHUNK).zip(built) {
+            commit_phrases.add_table(built.table);
+            for (p, (doc, kept)) in chunk.iter().zip(built.docs) {
+                if p.replace {
+                    writer.add(&p.key, doc?)?;
+                } else {
+                    writer.insert(doc?)?;
+                }
+                commit_phrases.add_doc(p.key_hash, p.hash, kept);
             }
-            let phrases = p.record.duplicate_of.is_none().then_some(&phrases);
-            commit_phrases.add(p.key_hash, p.hash, phrases);
         }
         since_commit += to_index.len() as u64;
         pause_point("read", cancel);
@@ -592,6 +571,9 @@ struct Hashes {
     text: Option<u64>,
     /// Content hash, as long as the record is not a near-duplicate.
     content: u64,
+    /// The record's JSON, whose hash `content` is: the doc store takes it
+    /// as it is unless the record changes (a near-duplicate).
+    json: Vec<u8>,
 }
 
 fn batch_hashes(batch: &[Item]) -> Vec<Option<Hashes>> {
@@ -601,15 +583,81 @@ fn batch_hashes(batch: &[Item]) -> Vec<Option<Hashes>> {
             Item::Rejected(_) => None,
             Item::Record { record, .. } => {
                 let key = record.key();
+                let (json, content) = record.json_and_hash();
                 Some(Hashes {
                     key_hash: key_hash(&key),
                     key,
                     text: text_hash(&record.text),
-                    content: record.content_hash(),
+                    content,
+                    json,
                 })
             }
         })
         .collect()
+}
+
+/// Records analysed one after the other on a worker of [`analyse_batch`]:
+/// their phrases are counted in one table there.
+const PHRASE_CHUNK: usize = 64;
+
+/// What [`analyse_batch`] gives for [`PHRASE_CHUNK`] records.
+struct BuiltChunk {
+    /// Each record's document, and whether discovery keeps its sentences
+    /// ([`RecordPhrases::kept`]).
+    docs: Vec<(Result<VocDocument, IndexError>, bool)>,
+    /// The phrase table of the chunk's records that are not near-duplicates.
+    table: PhraseTable,
+}
+
+/// Analyses records on the pool and builds their documents, chunk by
+/// chunk (in order): each record is tokenized once (analysis, the index
+/// and discovery's phrases share the words), and its phrases are counted
+/// in its chunk's table on the worker that found them, so their strings
+/// are made and freed on one thread and the ingest loop merges one table
+/// per chunk instead of adding each record's phrases.
+fn analyse_batch(
+    pending: &[Pending],
+    analyzer: &Analyzer,
+    writer: &VocWriter,
+    pool: &rayon::ThreadPool,
+) -> Vec<BuiltChunk> {
+    let documents = writer.documents();
+    pool.install(|| {
+        pending
+            .par_chunks(PHRASE_CHUNK)
+            .map(|chunk| {
+                let (mut words, mut ids) = (Vec::new(), WordIds::default());
+                let mut table = PhraseTable::default();
+                let docs = chunk
+                    .iter()
+                    .map(|p| {
+                        let text = p.record.full_text();
+                        tokenize_with_ids(&text, &mut words, &mut ids);
+                        let analysis =
+                            analyzer.analyze_words(analysis_input(&p.record, &text), &words);
+                        let mut kept = false;
+                        // Discovery leaves near-duplicates out.
+                        if p.record.duplicate_of.is_none() {
+                            let phrases =
+                                RecordPhrases::of_words(&p.record, &analysis, &text, &words, &ids);
+                            kept = phrases.kept();
+                            table.add_owned(phrases);
+                        }
+                        let doc = documents.build_with_words(
+                            &p.record,
+                            &analysis,
+                            p.hash,
+                            p.text_hash,
+                            Some((&text, &words)),
+                            p.json.as_deref(),
+                        );
+                        (doc, kept)
+                    })
+                    .collect();
+                BuiltChunk { docs, table }
+            })
+            .collect()
+    })
 }
 
 /// A record to analyse and write, with what classified it.
@@ -624,6 +672,8 @@ struct Pending {
     text_hash: u64,
     /// An earlier version may be in the index or written in this run.
     replace: bool,
+    /// The record's JSON when `hash` is its hash (not a near-duplicate).
+    json: Option<Vec<u8>>,
 }
 
 /// Discovery's phrase table of the documents added since the last commit,
@@ -647,13 +697,32 @@ struct CommitPhrases {
 impl CommitPhrases {
     /// Adds the next document: its key and content hashes and its phrases
     /// (None for a near-duplicate, which discovery leaves out).
+    #[cfg(test)]
     fn add(&mut self, key_hash: u64, content_hash: u64, phrases: Option<&RecordPhrases>) {
         let doc = self.docs.len() as u32;
-        self.replaced |= !self.keys.insert(key_hash);
-        self.docs.push((key_hash, content_hash));
+        self.add_doc(key_hash, content_hash, false);
         if let Some(phrases) = phrases {
             self.segment.add_phrases(doc, phrases);
         }
+    }
+
+    /// Adds the next document, whose phrases are in a table added with
+    /// [`CommitPhrases::add_table`]: its key and content hashes, and whether
+    /// discovery keeps its sentences ([`RecordPhrases::kept`]).
+    fn add_doc(&mut self, key_hash: u64, content_hash: u64, kept: bool) {
+        let doc = self.docs.len() as u32;
+        self.replaced |= !self.keys.insert(key_hash);
+        self.docs.push((key_hash, content_hash));
+        if kept {
+            self.segment.kept_docs.insert(doc);
+        }
+    }
+
+    /// Adds the phrase counts of documents added (before or after) with
+    /// [`CommitPhrases::add_doc`]: the counts are sums, so the order does
+    /// not matter.
+    fn add_table(&mut self, table: PhraseTable) {
+        self.segment.table.merge(table);
     }
 
     /// After a commit: caches the table for the segment written, and starts
@@ -1721,7 +1790,7 @@ mod tests {
             let found = RecordPhrases::of_words(record, &analysis, &text, &words, &ids);
             let hash = record.content_hash();
             let doc = documents
-                .build_with_words(record, &analysis, hash, 0, Some((&text, &words)))
+                .build_with_words(record, &analysis, hash, 0, Some((&text, &words)), None)
                 .expect("document");
             let key = record.key();
             match replace {
@@ -1736,6 +1805,68 @@ mod tests {
         phrases.cache(index);
         writer.finish().expect("finish");
         index.reload().expect("reload");
+    }
+
+    #[test]
+    fn phrase_tables_counted_per_chunk_equal_adding_each_record() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let index = VocIndex::open_or_create(&tmp.path().join("index")).expect("index");
+        let writer = index.writer(1).expect("writer");
+        let analyzer = default_analyzer();
+        let mut generator = crate::synth::Generator::new(11);
+        let pending: Vec<Pending> = (0..300u64)
+            .map(|n| {
+                let value = generator.record(n, 0);
+                let mut record = crate::ingest::map_item_with(&value, &MapHints::default())
+                    .1
+                    .expect("record");
+                if n % 7 == 3 {
+                    record.duplicate_of = Some("synth:0".into());
+                }
+                let key = record.key();
+                let (json, hash) = record.json_and_hash();
+                Pending {
+                    key_hash: key_hash(&key),
+                    key,
+                    hash,
+                    text_hash: 0,
+                    replace: false,
+                    json: record.duplicate_of.is_none().then_some(json),
+                    record,
+                }
+            })
+            .collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("pool");
+        let built = analyse_batch(&pending, &analyzer, &writer, &pool);
+        assert_eq!(built.len(), pending.len().div_ceil(PHRASE_CHUNK));
+        let mut chunked = CommitPhrases::default();
+        for (chunk, built) in pending.chunks(PHRASE_CHUNK).zip(built) {
+            chunked.add_table(built.table);
+            assert_eq!(built.docs.len(), chunk.len());
+            for (p, (doc, kept)) in chunk.iter().zip(built.docs) {
+                doc.expect("document");
+                chunked.add_doc(p.key_hash, p.hash, kept);
+            }
+        }
+        let mut each = CommitPhrases::default();
+        for p in &pending {
+            let analysis = analyze_record(&analyzer, &p.record);
+            let phrases = p.record.duplicate_of.is_none().then(|| {
+                let stored = StoredRecord {
+                    record: p.record.clone(),
+                    analysis,
+                };
+                RecordPhrases::of(&stored)
+            });
+            each.add(p.key_hash, p.hash, phrases.as_ref());
+        }
+        assert!(!chunked.segment.kept_docs.is_empty());
+        assert!(chunked.segment.table.len() > 100);
+        assert_eq!(chunked.segment, each.segment);
+        assert_eq!(chunked.docs, each.docs);
     }
 
     #[test]

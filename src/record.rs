@@ -119,8 +119,16 @@ impl Record {
 
     /// A stable 64-bit hash of the record's content, to tell changed records apart.
     pub fn content_hash(&self) -> u64 {
+        self.json_and_hash().1
+    }
+
+    /// The record's JSON (as the index stores it) and its
+    /// [`Record::content_hash`], which is the hash of those bytes: a caller
+    /// that stores the record too serializes it once.
+    pub fn json_and_hash(&self) -> (Vec<u8>, u64) {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
-        fnv1a(&bytes)
+        let hash = fnv1a(&bytes);
+        (bytes, hash)
     }
 }
 

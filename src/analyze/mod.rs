@@ -385,12 +385,31 @@ impl Analyzer {
 impl Analyzer {
     /// The lowercase text of a sentence, for the Chinese cues; an ASCII
     /// sentence is passed as it is (see [`CueSet::find`]).
+    /// A sentence whose characters all lowercase to themselves (Chinese
+    /// text, its punctuation, lowercase letters) is passed as it is too,
+    /// without looking each character up in the case tables.
     fn lowercase<'a>(&self, sentence: &'a str) -> std::borrow::Cow<'a, str> {
-        if sentence.is_ascii() {
+        if sentence.is_ascii() || sentence.chars().all(lowercases_to_itself) {
             std::borrow::Cow::Borrowed(sentence)
         } else {
             std::borrow::Cow::Owned(sentence.to_lowercase())
         }
+    }
+}
+
+/// Whether `c` is one of the common characters of customer text that
+/// [`str::to_lowercase`] leaves as they are: ASCII other than capitals,
+/// Chinese characters, CJK punctuation and the caseless full-width forms.
+/// False says nothing (the character may still be caseless).
+fn lowercases_to_itself(c: char) -> bool {
+    if c.is_ascii() {
+        !c.is_ascii_uppercase()
+    } else {
+        crate::text::is_han(c)
+            // CJK symbols and punctuation; full-width punctuation and
+            // digits; full-width lowercase letters and the half-width
+            // forms after them (full-width capitals, U+FF21 to U+FF3A, are not).
+            || matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF01}'..='\u{FF20}' | '\u{FF3B}'..='\u{FF65}')
     }
 }
 
@@ -433,6 +452,34 @@ mod tests {
             Taxonomy::default_taxonomy().unwrap(),
             Lexicon::default_lexicon().unwrap(),
         )
+    }
+
+    #[test]
+    fn characters_said_to_lowercase_to_themselves_do() {
+        let ranges = [
+            0x20..0x80,
+            0x3000..0x3040,
+            0x4E00..0xA000,
+            0x3400..0x4DC0,
+            0xFF00..0xFFF0,
+            0x20000..0x2A6E0,
+            0xC0..0x600,
+        ];
+        for c in ranges.into_iter().flatten().filter_map(char::from_u32) {
+            if lowercases_to_itself(c) {
+                assert_eq!(c.to_lowercase().collect::<String>(), c.to_string(), "{c:?}");
+            }
+        }
+        assert!(!lowercases_to_itself('Ａ') && !lowercases_to_itself('É'));
+        let a = analyzer();
+        for sentence in [
+            "快递太慢了，客服也不回复！",
+            "ＡＢＣ快递",
+            "iPhone壳坏了",
+            "ok 好的",
+        ] {
+            assert_eq!(a.lowercase(sentence), sentence.to_lowercase(), "{sentence}");
+        }
     }
 
     fn analyze(text: &str) -> Analysis {

@@ -640,7 +640,7 @@ impl DocumentBuilder {
             None => crate::ingest::neardup::text_hash(&record.text).unwrap_or(0),
             Some(_) => 0,
         };
-        self.build_with_words(record, analysis, content_hash, text_hash, None)
+        self.build_with_words(record, analysis, content_hash, text_hash, None, None)
     }
 
     /// [`DocumentBuilder::build`], given the record's text hash (what
@@ -649,6 +649,9 @@ impl DocumentBuilder {
     /// in its full text (`Some((full_text, words))`, see
     /// [`Record::full_text`]): the title and text are indexed from them, not
     /// tokenized again, with the same terms, offsets and positions.
+    /// `record_json`, when the caller has it, is the record's JSON as
+    /// [`Record::json_and_hash`] gives it (the record is then not serialized
+    /// again for the doc store).
     pub fn build_with_words(
         &self,
         record: &Record,
@@ -656,6 +659,7 @@ impl DocumentBuilder {
         content_hash: u64,
         text_hash: u64,
         words: Option<(&str, &[Word])>,
+        record_json: Option<&[u8]>,
     ) -> Result<VocDocument, IndexError> {
         let f = &self.fields;
         let key = record.key();
@@ -714,18 +718,8 @@ impl DocumentBuilder {
                 doc.add_text(f.text, record.text.as_str());
             }
         }
-        // Serialized as a `StoredRecord`, without cloning the record.
-        #[derive(Serialize)]
-        struct Stored<'a> {
-            record: &'a Record,
-            analysis: &'a Analysis,
-        }
-        // Sized for the usual record, so the buffer rarely grows.
-        let mut buffer = Vec::with_capacity(2 * record.text.len() + 1024);
-        let json = serde_json::to_writer(&mut buffer, &Stored { record, analysis })
-            .map_err(|e| e.to_string())
-            .and_then(|()| String::from_utf8(buffer).map_err(|e| e.to_string()))
-            .map_err(|message| IndexError::Corrupt {
+        let json =
+            stored_json(record, analysis, record_json).map_err(|message| IndexError::Corrupt {
                 path: self.path.clone(),
                 key: record.key(),
                 message,
@@ -733,6 +727,37 @@ impl DocumentBuilder {
         doc.add_text(f.stored, json);
         Ok(doc)
     }
+}
+
+/// The stored JSON of a record and its analysis: a
+/// [`crate::index::StoredRecord`] serialized without cloning the record.
+/// `record_json` is the record's own JSON when the caller has it
+/// ([`Record::json_and_hash`]); the bytes are those serde writes for the
+/// two-field struct either way.
+fn stored_json(
+    record: &Record,
+    analysis: &Analysis,
+    record_json: Option<&[u8]>,
+) -> Result<String, String> {
+    #[derive(Serialize)]
+    struct Stored<'a> {
+        record: &'a Record,
+        analysis: &'a Analysis,
+    }
+    // Sized for the usual record, so the buffer rarely grows.
+    let mut buffer = Vec::with_capacity(2 * record.text.len() + 1024);
+    match record_json {
+        None => serde_json::to_writer(&mut buffer, &Stored { record, analysis })
+            .map_err(|e| e.to_string())?,
+        Some(json) => {
+            buffer.extend_from_slice(b"{\"record\":");
+            buffer.extend_from_slice(json);
+            buffer.extend_from_slice(b",\"analysis\":");
+            serde_json::to_writer(&mut buffer, analysis).map_err(|e| e.to_string())?;
+            buffer.push(b'}');
+        }
+    }
+    String::from_utf8(buffer).map_err(|e| e.to_string())
 }
 
 impl VocWriter {
@@ -764,5 +789,56 @@ impl VocWriter {
         self.writer
             .wait_merging_threads()
             .map_err(|source| IndexError::Tantivy { path, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{stored_json, StoredRecord};
+    use crate::analyze::{AnalysisInput, Analyzer, Lexicon, Taxonomy};
+    use crate::record::Record;
+
+    #[test]
+    fn stored_json_from_the_records_json_equals_serializing_it_whole() {
+        let analyzer = Analyzer::new(
+            Taxonomy::default_taxonomy().expect("taxonomy"),
+            Lexicon::default_lexicon().expect("lexicon"),
+        );
+        let records = [
+            Record {
+                id: "1".into(),
+                source: "zendesk".into(),
+                title: Some("Refund \"late\"".into()),
+                text: "Where is my refund?\n退款还没到 \u{1F600} \\ tab\there".into(),
+                rating: Some(2.0),
+                tags: vec!["billing".into()],
+                ..Record::default()
+            },
+            Record {
+                id: "2".into(),
+                source: "app_store".into(),
+                text: "Great app".into(),
+                duplicate_of: Some("app_store:1".into()),
+                created_at: Some(1_700_000_000),
+                ..Record::default()
+            },
+        ];
+        for record in records {
+            let text = record.full_text();
+            let analysis = analyzer.analyze(AnalysisInput {
+                text: &text,
+                rating: record.rating,
+                ..AnalysisInput::default()
+            });
+            let (json, hash) = record.json_and_hash();
+            assert_eq!(hash, record.content_hash());
+            let whole = serde_json::to_string(&StoredRecord {
+                record: record.clone(),
+                analysis: analysis.clone(),
+            })
+            .unwrap();
+            assert_eq!(stored_json(&record, &analysis, None).unwrap(), whole);
+            assert_eq!(stored_json(&record, &analysis, Some(&json)).unwrap(), whole);
+        }
     }
 }

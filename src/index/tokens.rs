@@ -20,6 +20,12 @@ use crate::text::Word;
 /// pre-tokenized strings, from `words`, the words of `full`, the record's
 /// full text. `None` when `full` is not laid out as [`Record::full_text`]
 /// lays it out (the caller then lets the index tokenize).
+///
+/// The strings' `text` is left empty: tantivy reads it only to store a
+/// field, and the title and text fields are indexed, not stored (the record
+/// is stored whole as JSON). Tantivy copies a pre-tokenized string twice on
+/// its indexing thread (once where the document lends it, once to make a
+/// token stream), so a copy of the text there cost three copies per field.
 pub fn field_tokens(
     record: &Record,
     full: &str,
@@ -59,12 +65,12 @@ pub fn field_tokens(
             })
             .collect()
     };
-    let title = title.map(|t| PreTokenizedString {
-        text: t.to_string(),
+    let title = title.map(|_| PreTokenizedString {
+        text: String::new(),
         tokens: tokens(&title_range),
     });
     let text = PreTokenizedString {
-        text: text.to_string(),
+        text: String::new(),
         tokens: tokens(&text_range),
     };
     Some((title, text))
@@ -117,16 +123,26 @@ mod tests {
             let words = tokenize(&full);
             let (title_tokens, text_tokens) =
                 field_tokens(&r, &full, &words).expect("laid out as full_text");
-            assert_eq!(text_tokens.text, text);
+            assert!(text_tokens.text.is_empty());
             assert_eq!(text_tokens.tokens, tokenizer_tokens(text), "{text:?}");
             match (title, title_tokens) {
                 (Some(t), Some(tokens)) => {
-                    assert_eq!(tokens.text, t);
+                    assert!(tokens.text.is_empty());
                     assert_eq!(tokens.tokens, tokenizer_tokens(t), "{t:?}");
                 }
                 (None, None) => {}
                 (t, tokens) => panic!("title {t:?} gave {tokens:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn title_and_text_fields_are_not_stored() {
+        // The pre-tokenized strings leave their text empty (see field_tokens).
+        let (schema, fields) = crate::index::build_schema();
+        for field in [fields.title, fields.text] {
+            let entry = schema.get_field_entry(field);
+            assert!(!entry.is_stored() && !entry.is_fast(), "{}", entry.name());
         }
     }
 

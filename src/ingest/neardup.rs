@@ -18,10 +18,13 @@ pub fn normalize(text: &str) -> String {
     let mut gap = false;
     for c in text.chars() {
         // ASCII first: most text is, and its case is one table away.
+        // Common Chinese characters next (the two blocks where every code
+        // point is assigned): alphanumeric, and their own lowercase.
+        let han = matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}');
         let word = if c.is_ascii() {
             c.is_ascii_alphanumeric()
         } else {
-            c.is_alphanumeric()
+            han || c.is_alphanumeric()
         };
         if !word {
             gap = true;
@@ -33,6 +36,8 @@ pub fn normalize(text: &str) -> String {
         gap = false;
         if c.is_ascii() {
             out.push(c.to_ascii_lowercase());
+        } else if han {
+            out.push(c);
         } else {
             out.extend(c.to_lowercase());
         }
@@ -72,6 +77,16 @@ mod tests {
         assert_eq!(text_hash("Thanks, all good!"), None);
         assert!(text_hash("快递等了两个星期还没到，客服一直不回复").is_none());
         assert!(text_hash("快递等了两个星期还没到，客服一直不回复，退款也一直没有处理").is_some());
+    }
+
+    #[test]
+    fn chinese_characters_are_words_and_their_own_lowercase() {
+        let blocks = ['\u{4E00}'..='\u{9FFF}', '\u{3400}'..='\u{4DBF}'];
+        for c in blocks.into_iter().flatten() {
+            assert!(c.is_alphanumeric(), "{c:?}");
+            assert_eq!(c.to_lowercase().collect::<String>(), c.to_string());
+        }
+        assert_eq!(normalize("快递，太慢！ OK"), "快递 太慢 ok");
     }
 
     #[test]

@@ -615,6 +615,22 @@ pub struct PhraseCounts {
     pub zh: bool,
 }
 
+impl PhraseCounts {
+    /// Counts one record's use of phrase `p` (`negative`: the record's label).
+    fn count(&mut self, p: &RecordPhrase, negative: bool) {
+        self.zh = p.zh;
+        self.anywhere += 1;
+        self.covered += u64::from(p.covered);
+        if p.unthemed {
+            if negative {
+                self.negative += 1;
+            } else {
+                self.other += 1;
+            }
+        }
+    }
+}
+
 /// Phrase counts of a set of records, by phrase key (the analyzer's terms
 /// joined by spaces). Every figure is a sum over records, so tables of
 /// disjoint sets of records add up to the table of their union, whatever
@@ -631,25 +647,38 @@ impl PhraseTable {
     /// Adds a record's phrases.
     pub fn add(&mut self, record: &RecordPhrases) {
         for p in &record.phrases {
-            // Most phrases are known: look up before copying the key.
-            if !self.phrases.contains_key(&p.key) {
-                self.phrases.insert(p.key.clone(), PhraseCounts::default());
-            }
-            let Some(c) = self.phrases.get_mut(&p.key) else {
-                continue;
-            };
-            c.zh = p.zh;
-            c.anywhere += 1;
-            c.covered += u64::from(p.covered);
-            if p.unthemed {
-                if record.negative {
-                    c.negative += 1;
-                } else {
-                    c.other += 1;
+            // Most phrases are known: one look-up, and the key is copied
+            // only for a new one.
+            match self.phrases.get_mut(&p.key) {
+                Some(c) => c.count(p, record.negative),
+                None => {
+                    let mut c = PhraseCounts::default();
+                    c.count(p, record.negative);
+                    self.phrases.insert(p.key.clone(), c);
                 }
             }
         }
-        if record.negative {
+        self.count_record(record.negative);
+    }
+
+    /// [`PhraseTable::add`] of phrases not needed after: the keys of new
+    /// phrases move into the table instead of being copied.
+    pub fn add_owned(&mut self, record: RecordPhrases) {
+        for p in record.phrases {
+            match self.phrases.get_mut(&p.key) {
+                Some(c) => c.count(&p, record.negative),
+                None => {
+                    let mut c = PhraseCounts::default();
+                    c.count(&p, record.negative);
+                    self.phrases.insert(p.key, c);
+                }
+            }
+        }
+        self.count_record(record.negative);
+    }
+
+    fn count_record(&mut self, negative: bool) {
+        if negative {
             self.negative_records += 1;
         } else {
             self.other_records += 1;
@@ -1369,6 +1398,25 @@ pub(crate) mod tests {
         assert!(!first.quotes.is_empty());
         // The snippet parses as a taxonomy.
         crate::analyze::Taxonomy::parse(&first.toml, "snippet").unwrap();
+    }
+
+    #[test]
+    fn phrases_added_owned_count_as_added_by_reference() {
+        let records: Vec<RecordPhrases> = (0..12)
+            .map(|i| match i % 3 {
+                0 => stored(i, "Reward points expired again. 积分过期了！", -0.6),
+                1 => stored(i, "The blender lid cracked. Points expired too.", -0.5),
+                _ => stored(i, "Great blender, works well.", 0.7),
+            })
+            .map(|r| RecordPhrases::of(&r))
+            .collect();
+        let (mut by_ref, mut owned) = (PhraseTable::default(), PhraseTable::default());
+        for r in records {
+            by_ref.add(&r);
+            owned.add_owned(r);
+        }
+        assert!(by_ref.len() > 3, "{by_ref:?}");
+        assert_eq!(owned, by_ref);
     }
 
     #[test]
