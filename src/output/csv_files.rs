@@ -137,11 +137,17 @@ impl<'a> RecordRow<'a> {
     }
 }
 
+/// Bytes the CSV writer of one line buffers before writing to its output.
+const LINE_BUFFER: usize = 256;
+
 /// Appends a record's records.csv line to `out`, as the CSV writer of
 /// records.csv writes it (with its line end).
 pub(super) fn record_line(row: &RowFields<'_>, out: &mut Vec<u8>) -> Result<(), csv::Error> {
+    // A small buffer: the writer zeroes its buffer when made (8 KiB by
+    // default), once per line here, and flushes into `out` when full.
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
+        .buffer_capacity(LINE_BUFFER)
         .from_writer(out);
     w.serialize(RecordRow::of(row))?;
     w.flush()?;
