@@ -1094,10 +1094,19 @@ pub fn write_reports(
     // one writes the rows: the two costs overlap.
     let (mut builder, mut built, latest, mut built_tallies, workbook, loaded) =
         std::thread::scope(|scope| -> Result<_, RunError> {
-            let loader = (!in_pass).then(|| {
+            let mut loader = (!in_pass).then(|| {
                 let (to_summarize, to_build) = (&to_summarize, &to_build);
                 scope.spawn(move || load_cached(index, to_summarize, to_build))
             });
+            let mut loaded = None;
+            // Joins the thread reading the cached aggregates.
+            let join_loader = |loader: &mut Option<std::thread::ScopedJoinHandle<'_, _>>| {
+                loader.take().map(|loader| {
+                    loader
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+            };
             let (tx, rx) = sync_channel::<Vec<Phrased>>(2);
             let builder_options = options.clone();
             let segments = to_build.len();
@@ -1155,7 +1164,7 @@ pub fn write_reports(
             });
             let mut sheet_rows: Vec<u8> = Vec::with_capacity(SHEET_BLOCK + 4096);
             let mut block: Vec<Phrased> = Vec::with_capacity(BATCH);
-            output::write_records_csv(&records_path, excel_bom, |line| {
+            let csv_written = output::write_records_csv(&records_path, excel_bom, |line| {
                 // Every row, cached or not, goes through here, in report order,
                 // ready to write: its CSV line is written here, its sheet
                 // template goes to the sheet's thread.
@@ -1252,8 +1261,28 @@ pub fn write_reports(
                 if let Err(e) = merge.drain_before(None, &mut emit) {
                     index_error.get_or_insert(e);
                 }
-                Ok(())
-            })?;
+                // The cached aggregates must be whole too before records.csv
+                // replaces the last report's.
+                match join_loader(&mut loader) {
+                    Some(Ok(aggregates)) => loaded = Some(aggregates),
+                    Some(Err(e)) => {
+                        index_error.get_or_insert(e);
+                    }
+                    None => {}
+                }
+                match index_error {
+                    // Not committed: the last run's records.csv stays. (The
+                    // pass's own error is the one reported.)
+                    Some(_) => Err(OutputError::Io {
+                        path: records_path.clone(),
+                        source: std::io::Error::other("report pass stopped"),
+                    }),
+                    None => Ok(()),
+                }
+            });
+            if index_error.is_none() {
+                csv_written?;
+            }
             if !sheet_rows.is_empty() {
                 let _ = sheet_tx.send(sheet_rows);
             }
@@ -1269,11 +1298,10 @@ pub fn write_reports(
             let (builder, built, latest, built_tallies) = summarizer
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            let loaded = loader.map(|loader| {
-                loader
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            });
+            // Not joined yet when records.csv could not be opened.
+            if let Some(aggregates) = join_loader(&mut loader) {
+                loaded = Some(aggregates?);
+            }
             Ok((builder, built, latest, built_tallies, workbook, loaded))
         })?;
     let workbook = workbook?;
@@ -1295,7 +1323,7 @@ pub fn write_reports(
     }
     let mut summary = match loaded {
         Some(loaded) => {
-            let (cached_tally, cached_phrases) = loaded?;
+            let (cached_tally, cached_phrases) = loaded;
             builder.add_tally(cached_tally);
             let segments: Vec<SegmentPhrases> = cached_phrases
                 .into_iter()
@@ -2080,6 +2108,51 @@ mod tests {
         assert!(
             cache_files::<SummaryTally>(&config.index_dir).is_empty(),
             "a failed pass must not cache its tallies"
+        );
+    }
+
+    #[test]
+    fn a_report_pass_that_fails_keeps_the_last_records_csv() {
+        let (_tmp, config, _, _) = first_of_two_runs(17);
+        let csv = config.out_dir.join("records.csv");
+        let before = std::fs::read(&csv).expect("records.csv");
+        // A row cache whose checksum matches but whose last row names a
+        // document past its segment's end: the pass fails while merging,
+        // after writing most rows.
+        let file = std::fs::read_dir(config.index_dir.join(CACHE_DIR))
+            .expect("cache dir")
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "rows"))
+            .expect("a row cache");
+        let mut bytes = std::fs::read(&file).expect("read");
+        let word = |bytes: &[u8], at: usize| {
+            u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize
+        };
+        let id_len = word(&bytes, 20);
+        let deleted = word(&bytes, 24 + id_len);
+        let mut row = 28 + id_len + 4 * deleted;
+        let rows = word(&bytes, bytes.len() - 8);
+        assert!(rows > 1, "{rows} rows");
+        for _ in 1..rows {
+            row += 24 + word(&bytes, row + 20);
+        }
+        bytes[row + 16..row + 20].copy_from_slice(&u32::MAX.to_le_bytes());
+        let body = bytes.len() - 4;
+        let crc = crc32fast::hash(&bytes[..body]);
+        bytes[body..].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&file, bytes).expect("write");
+
+        let index = VocIndex::open(&config.index_dir).expect("index");
+        let result = default_reports(&index, &config.analyzer, &config.out_dir);
+        assert!(
+            matches!(result, Err(RunError::Index(IndexError::Corrupt { .. }))),
+            "{result:?}"
+        );
+        assert_eq!(
+            std::fs::read(&csv).expect("records.csv"),
+            before,
+            "a failed pass must leave the last records.csv"
         );
     }
 

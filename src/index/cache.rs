@@ -59,7 +59,7 @@ const BUILD_BLOCK: usize = 4096;
 /// about every tenth night.
 pub const REWRITE_SHARE: f64 = 0.05;
 /// First bytes of a cache file: the format and its version.
-const MAGIC: &[u8; 8] = b"vocagg2\n";
+const MAGIC: &[u8; 8] = b"vocagg3\n";
 /// File name suffix of the cache files.
 const SUFFIX: &str = "agg";
 
@@ -246,7 +246,7 @@ impl VocIndex {
             }
         }
         remove_stale(&dir, A::NAME, &live_files);
-        remove_older_versions(&dir, A::NAME);
+        remove_other_versions(&dir, A::NAME);
         Ok(stats)
     }
 
@@ -493,19 +493,21 @@ fn take_part(input: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// The bytes of a cache file: [`MAGIC`], the header, then the aggregate's
-/// uncompressed length (u64) and the aggregate compressed with LZ4, header
-/// and compressed aggregate each with its length and CRC-32. None when
+/// uncompressed length (u64) followed by the aggregate compressed with LZ4,
+/// header and length-and-aggregate each with its length and CRC-32. None when
 /// the aggregate does not serialize (no cache is written then).
 fn encode<A: Serialize>(header: &Header, aggregate: &A) -> Option<Vec<u8>> {
     let header = postcard::to_stdvec(header).ok()?;
     let body = postcard::to_stdvec(aggregate).ok()?;
-    let mut packed = vec![0u8; lz4_flex::block::get_maximum_output_size(body.len())];
-    let packed_len = lz4_flex::block::compress_into(&body, &mut packed).ok()?;
-    packed.truncate(packed_len);
-    let mut out = Vec::with_capacity(MAGIC.len() + header.len() + packed.len() + 40);
+    // The uncompressed length leads the checksummed part, so a damaged one
+    // is caught before it sizes an allocation.
+    let mut packed = vec![0u8; 8 + lz4_flex::block::get_maximum_output_size(body.len())];
+    packed[..8].copy_from_slice(&(body.len() as u64).to_le_bytes());
+    let packed_len = lz4_flex::block::compress_into(&body, &mut packed[8..]).ok()?;
+    packed.truncate(8 + packed_len);
+    let mut out = Vec::with_capacity(MAGIC.len() + header.len() + packed.len() + 32);
     out.extend_from_slice(MAGIC);
     put_part(&mut out, &header);
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     put_part(&mut out, &packed);
     Some(out)
 }
@@ -516,12 +518,12 @@ fn decode<A: DeserializeOwned>(bytes: &[u8]) -> Option<CacheFile<A>> {
     let rest = bytes.strip_prefix(MAGIC)?;
     let (header, rest) = take_part(rest)?;
     let header: Header = postcard::from_bytes(header).ok()?;
-    let (len, rest) = rest.split_first_chunk::<8>()?;
-    let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
     let (packed, rest) = take_part(rest)?;
     if !rest.is_empty() {
         return None;
     }
+    let (len, packed) = packed.split_first_chunk::<8>()?;
+    let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
     // LZ4 expands at most 255 times: a larger length is damage, not a
     // reason to allocate it.
     if len > packed.len().saturating_mul(255) {
@@ -591,10 +593,11 @@ fn write_cache<A: SegmentAggregate>(
     }
 }
 
-/// Removes the cache files of earlier versions of aggregate `name` (the
+/// Removes the cache files of other versions of aggregate `name` (the
 /// same name up to its `-v` version suffix, e.g. `summary-v1-*.json.gz`
-/// for `summary-v2`): they are never read again.
-fn remove_older_versions(dir: &Path, name: &str) {
+/// for `summary-v2`; a newer version too, when an older vocscope runs on
+/// the index): this one never reads them.
+fn remove_other_versions(dir: &Path, name: &str) {
     let Some(at) = name.rfind("-v") else {
         return;
     };
@@ -608,8 +611,8 @@ fn remove_older_versions(dir: &Path, name: &str) {
         let version = file
             .strip_prefix(family)
             .and_then(|rest| rest.split_once('-'));
-        let older = version.is_some_and(|(v, _)| v.bytes().all(|b| b.is_ascii_digit()));
-        if older && !file.starts_with(&current) {
+        let other = version.is_some_and(|(v, _)| v.bytes().all(|b| b.is_ascii_digit()));
+        if other && !file.starts_with(&current) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -738,7 +741,7 @@ mod tests {
         for name in names {
             std::fs::write(dir.path().join(name), b"x").expect("write");
         }
-        remove_older_versions(dir.path(), "summary-v2");
+        remove_other_versions(dir.path(), "summary-v2");
         let gone = ["summary-v1-aaa.json.gz"];
         for name in names {
             let exists = dir.path().join(name).exists();

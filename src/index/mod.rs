@@ -750,6 +750,12 @@ fn stored_json(
         None => serde_json::to_writer(&mut buffer, &Stored { record, analysis })
             .map_err(|e| e.to_string())?,
         Some(json) => {
+            // The caller's bytes are trusted in a release build: they must
+            // be this record's, serialized after its last change.
+            debug_assert!(
+                serde_json::to_vec(record).is_ok_and(|own| own == json),
+                "record JSON given for another state of the record"
+            );
             buffer.extend_from_slice(b"{\"record\":");
             buffer.extend_from_slice(json);
             buffer.extend_from_slice(b",\"analysis\":");
