@@ -1047,7 +1047,7 @@ pub fn write_reports(
     // the decoding threads) or fed to the summary builder. Which segments
     // have one is planned from the cache files' headers; the aggregates
     // are read (and pruned of records deleted since) on a thread of their
-    // own while this pass writes the rows (see `load_cached`).
+    // own while this pass writes the rows (see `read_cached_aggregates`).
     let in_pass = options.since.is_some() || options.until.is_some();
     let uncached = |cached: Vec<bool>| cached.into_iter().map(|c| !c).collect();
     let (to_summarize, to_build): (Vec<bool>, Vec<bool>) = match in_pass {
@@ -1096,7 +1096,7 @@ pub fn write_reports(
         std::thread::scope(|scope| -> Result<_, RunError> {
             let mut loader = (!in_pass).then(|| {
                 let (to_summarize, to_build) = (&to_summarize, &to_build);
-                scope.spawn(move || load_cached(index, to_summarize, to_build))
+                scope.spawn(move || read_cached_aggregates(index, to_summarize, to_build))
             });
             let mut loaded = None;
             // Joins the thread reading the cached aggregates.
@@ -1369,7 +1369,7 @@ pub fn write_reports(
 /// turns out unusable (damaged, or unable to take out its deletions
 /// exactly) is built from its stored records here; a segment not planned
 /// is left to the pass even if a cache appeared since.
-fn load_cached(
+fn read_cached_aggregates(
     index: &VocIndex,
     to_summarize: &[bool],
     to_build: &[bool],
@@ -2125,23 +2125,7 @@ mod tests {
             .map(|e| e.path())
             .find(|p| p.extension().is_some_and(|e| e == "rows"))
             .expect("a row cache");
-        let mut bytes = std::fs::read(&file).expect("read");
-        let word = |bytes: &[u8], at: usize| {
-            u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize
-        };
-        let id_len = word(&bytes, 20);
-        let deleted = word(&bytes, 24 + id_len);
-        let mut row = 28 + id_len + 4 * deleted;
-        let rows = word(&bytes, bytes.len() - 8);
-        assert!(rows > 1, "{rows} rows");
-        for _ in 1..rows {
-            row += 24 + word(&bytes, row + 20);
-        }
-        bytes[row + 16..row + 20].copy_from_slice(&u32::MAX.to_le_bytes());
-        let body = bytes.len() - 4;
-        let crc = crc32fast::hash(&bytes[..body]);
-        bytes[body..].copy_from_slice(&crc.to_le_bytes());
-        std::fs::write(&file, bytes).expect("write");
+        crate::index::point_last_row_past_segment(&file);
 
         let index = VocIndex::open(&config.index_dir).expect("index");
         let result = default_reports(&index, &config.analyzer, &config.out_dir);

@@ -265,13 +265,13 @@ impl VocIndex {
         let id = segment.segment_id().uuid_string();
         let path = cache_path::<A>(dir, &id);
         let deleted = deleted_docs(segment);
-        let cached =
-            read_cache::<A>(&path).filter(|c| header_matches::<A>(&c.header, segment, &id));
-        let Some((cache, gone)) =
-            cached.and_then(|c| newly_deleted(&c.header.deleted, &deleted).map(|n| (c, n)))
+        // A matching header's deletions are a subset of the segment's.
+        let Some(cache) =
+            read_cache::<A>(&path).filter(|c| header_matches::<A>(&c.header, segment, &id))
         else {
             return Ok((None, stats));
         };
+        let gone = newly_deleted(&cache.header.deleted, &deleted);
         if gone.is_empty() {
             stats.reused += 1;
             return Ok((Some(cache.aggregate), stats));
@@ -429,21 +429,14 @@ pub(super) fn deleted_docs(segment: &SegmentReader) -> Vec<u32> {
     }
 }
 
-/// Documents deleted now and not when the cache was taken; None when the
-/// cache lists a deletion the segment does not have (it is not this
-/// segment's state: rebuild).
-fn newly_deleted(cached: &[u32], now: &[u32]) -> Option<Vec<u32>> {
-    let now_set: HashSet<u32> = now.iter().copied().collect();
-    if !cached.iter().all(|d| now_set.contains(d)) {
-        return None;
-    }
+/// Documents deleted now and not when the cache was taken (`cached`, a
+/// subset of `now`: [`header_matches`] checked it).
+fn newly_deleted(cached: &[u32], now: &[u32]) -> Vec<u32> {
     let cached: HashSet<u32> = cached.iter().copied().collect();
-    Some(
-        now.iter()
-            .copied()
-            .filter(|d| !cached.contains(d))
-            .collect(),
-    )
+    now.iter()
+        .copied()
+        .filter(|d| !cached.contains(d))
+        .collect()
 }
 
 /// Whether a cache file's header says it is aggregate `A` of this segment,

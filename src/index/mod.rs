@@ -55,6 +55,8 @@ pub(crate) use cache::set_cache_rules;
 pub use cache::{CacheStats, SegmentAggregate, CACHE_DIR, REWRITE_SHARE};
 pub use document::{DocValue, DocValues, VocDocument};
 pub use order::{IndexedOwners, KnownKeys, OrderMerge};
+#[cfg(test)]
+pub(crate) use rows::point_last_row_past_segment;
 pub use rows::{CachedRows, OrderKey, RowCacheWriter, RowMerge};
 pub use search::{
     FacetCache, FacetCount, Facets, SearchError, SearchHit, SearchRequest, SearchResults, SortOrder,

@@ -420,6 +420,31 @@ impl RowMerge {
     }
 }
 
+/// Makes the last row of the row cache file `path` name a document past
+/// its segment's end, its checksum made valid again (tests: a cache that
+/// passes every check when opened and fails while the rows are merged).
+#[cfg(test)]
+pub(crate) fn point_last_row_past_segment(path: &Path) {
+    let mut bytes = std::fs::read(path).expect("read row cache");
+    let word = |bytes: &[u8], at: usize| {
+        u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize
+    };
+    // The header: magic, rules, max_doc, id length and id, deletions.
+    let id_len = word(&bytes, MAGIC.len() + 12);
+    let deleted_at = MAGIC.len() + 16 + id_len;
+    let mut row = deleted_at + 4 + 4 * word(&bytes, deleted_at);
+    let rows = word(&bytes, bytes.len() - TRAILER as usize);
+    assert!(rows > 1, "{rows} rows");
+    for _ in 1..rows {
+        row += ROW_HEAD + word(&bytes, row + 20);
+    }
+    bytes[row + 16..row + 20].copy_from_slice(&u32::MAX.to_le_bytes());
+    let body = bytes.len() - 4;
+    let crc = crc32fast::hash(&bytes[..body]);
+    bytes[body..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(path, bytes).expect("write row cache");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
