@@ -362,6 +362,12 @@ pub fn run(args: RunArgs) -> Result<()> {
     if outcome.retagged > 0 {
         eprintln!("re-tagged {} indexed records", outcome.retagged);
     }
+    if outcome.reowned > 0 {
+        eprintln!(
+            "near-duplicates: {} records rewritten because the first record of their text changed its text (one now owns the text, the others name it)",
+            outcome.reowned
+        );
+    }
     let mut stdout = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut stdout, &outcome.summary).context("writing to stdout")?;

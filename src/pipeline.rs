@@ -219,6 +219,10 @@ pub struct RunOutcome {
     pub counts: Counts,
     /// Records re-tagged because the taxonomy, lexicons or user dictionary changed.
     pub retagged: u64,
+    /// Near-duplicates rewritten because the first owner of their text no
+    /// longer has it: one of each text's became its owner, the others
+    /// name it (see [`reown_orphaned_texts`]).
+    pub reowned: u64,
     /// Files that could not be opened (also counted as rejects).
     pub failed_files: Vec<String>,
     /// What each file held (layout, mappers, records, rejects).
@@ -261,6 +265,8 @@ pub fn run(
     index.reload()?;
     let fingerprint = config.analyzer.fingerprint();
     let analyzer = &config.analyzer;
+    // Kept as committed until `reown_orphaned_texts` has hashed them all.
+    let hashed = index.near_duplicates_hashed();
 
     // Re-tag what an earlier taxonomy or lexicon analysed.
     let mut retagged = 0;
@@ -268,7 +274,7 @@ pub fn run(
         progress(Progress::Note(
             "taxonomy, lexicons or user dictionary changed since the last run: re-tagging indexed records",
         ));
-        retagged = retag(&index, &mut writer, analyzer, &pool, &mut progress)?;
+        retagged = retag(&index, &mut writer, analyzer, &pool, hashed, &mut progress)?;
     }
 
     let known = index.content_hashes()?;
@@ -442,16 +448,12 @@ pub fn run(
                 Decision::Duplicate | Decision::Keep => continue,
                 Decision::Write { replace } => replace,
             };
-            let text_hash = match record.duplicate_of {
-                None => text.unwrap_or(0),
-                Some(_) => 0,
-            };
             to_index.push(Pending {
                 record,
                 key,
                 key_hash: kh,
                 hash,
-                text_hash,
+                text_hash: text.unwrap_or(0),
                 replace,
                 json,
             });
@@ -472,7 +474,7 @@ pub fn run(
         pause_point("read", cancel);
         if since_commit >= config.options.commit_every {
             counts.indexed = counts.new + counts.updated + counts.unchanged;
-            writer.commit(&payload(analyzer, &counts, &manifest))?;
+            writer.commit(&payload(analyzer, &counts, &manifest, hashed))?;
             commit_phrases.cache(&index);
             since_commit = 0;
             progress(Progress::Note(&format!(
@@ -491,7 +493,7 @@ pub fn run(
     if cancel.load(Ordering::SeqCst) {
         // Stop the reader (its sends fail from now on) and keep what is done.
         drop(rx);
-        writer.commit(&payload(analyzer, &counts, &manifest))?;
+        writer.commit(&payload(analyzer, &counts, &manifest, hashed))?;
         writer.finish()?;
         rejects.discard();
         return Err(RunError::Interrupted {
@@ -503,10 +505,27 @@ pub fn run(
     // The per-record tables of the ingest are not needed by the reports:
     // freed before them, so the run's peak is the larger of the two stages,
     // not their sum.
-    drop((known, text_owners, ledger));
+    // (The ledger is kept until the texts' owners are checked.)
+    drop((known, text_owners));
     pause_point("final-commit", cancel);
-    writer.commit(&payload(analyzer, &counts, &manifest))?;
+    writer.commit(&payload(analyzer, &counts, &manifest, hashed))?;
     commit_phrases.cache(&index);
+    index.reload()?;
+    let reowned = reown_orphaned_texts(&index, &mut writer, &|| {
+        payload(analyzer, &counts, &manifest, true)
+    })?;
+    // A record of this run flagged as a near-duplicate that now owns its
+    // text is no longer one.
+    let now_owners = reowned
+        .owners
+        .iter()
+        .filter(|&&k| ledger.flagged_near_duplicate(k))
+        .count() as u64;
+    counts.near_duplicates = counts.near_duplicates.saturating_sub(now_owners);
+    drop(ledger);
+    if reowned.rewritten > 0 {
+        writer.commit(&payload(analyzer, &counts, &manifest, true))?;
+    }
     writer.finish()?;
     rejects.commit()?;
     index.reload()?;
@@ -538,6 +557,7 @@ pub fn run(
     Ok(RunOutcome {
         counts,
         retagged,
+        reowned: reowned.rewritten,
         failed_files,
         files,
         summary,
@@ -787,6 +807,14 @@ struct Ledger {
 }
 
 impl Ledger {
+    /// Whether the last version of the record with this key hash seen in
+    /// this run was flagged as a near-duplicate (and counted as one).
+    fn flagged_near_duplicate(&self, key_hash: u64) -> bool {
+        self.seen
+            .get(&key_hash)
+            .is_some_and(|seen| seen.flags.near_duplicate)
+    }
+
     fn classify(
         &mut self,
         key_hash: u64,
@@ -914,6 +942,88 @@ impl TextOwners {
     }
 }
 
+/// Keeps each customer text counted once after its first owner's text
+/// changed (or the owner became a near-duplicate itself): the records
+/// still flagged as near-duplicates of that owner would otherwise leave the
+/// text counted nowhere. Of each such text's near-duplicates, the first in
+/// report order (creation time, then key hash) becomes its owner and the
+/// others are flagged as near-duplicates of it. The whole index is checked,
+/// so a run killed before this step is completed by the next one.
+///
+/// In an index written before near-duplicates carried their text hash, they
+/// are found once by reading the stored records whose hash is a lone 0, and
+/// rewritten with it, and committed with what `info` gives; the caller
+/// commits the records rewritten for their owner.
+fn reown_orphaned_texts(
+    index: &VocIndex,
+    writer: &mut VocWriter,
+    info: &dyn Fn() -> crate::index::CommitInfo,
+) -> Result<Reowned, RunError> {
+    let mut failure: Option<IndexError> = None;
+    if !index.near_duplicates_hashed() {
+        let unhashed = index.unhashed_documents()?;
+        index.for_each_record_at(&unhashed, |stored| {
+            let flagged = stored.record.duplicate_of.is_some();
+            if failure.is_none() && flagged && text_hash(&stored.record.text).is_some() {
+                // Same record, same content hash: only the fast field changes.
+                let hash = stored.record.content_hash();
+                if let Err(e) = writer.upsert(&stored.record, &stored.analysis, hash) {
+                    failure = Some(e);
+                }
+            }
+        })?;
+        if let Some(e) = failure {
+            return Err(e.into());
+        }
+        writer.commit(&info())?;
+        index.reload()?;
+    }
+    let groups = index.orphaned_near_duplicates()?;
+    let mut reowned = Reowned::default();
+    if groups.is_empty() {
+        return Ok(reowned);
+    }
+    let firsts: std::collections::HashSet<tantivy::DocAddress> =
+        groups.iter().filter_map(|g| g.first().copied()).collect();
+    let order: Vec<tantivy::DocAddress> = groups.concat();
+    let mut owner: Option<String> = None;
+    index.for_each_record_mapped(
+        &order,
+        |address, _| firsts.contains(&address),
+        |_, mut stored, first| {
+            if failure.is_some() {
+                return;
+            }
+            if first {
+                stored.record.duplicate_of = None;
+                let key = stored.record.key();
+                reowned.owners.push(crate::index::key_hash(&key));
+                owner = Some(key);
+            } else {
+                stored.record.duplicate_of = owner.clone();
+            }
+            let hash = stored.record.content_hash();
+            if let Err(e) = writer.upsert(&stored.record, &stored.analysis, hash) {
+                failure = Some(e);
+            }
+        },
+    )?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    reowned.rewritten = order.len() as u64;
+    Ok(reowned)
+}
+
+/// What [`reown_orphaned_texts`] rewrote.
+#[derive(Debug, Default)]
+struct Reowned {
+    /// Records rewritten because their text had lost its owner.
+    rewritten: u64,
+    /// Key hashes of the records that became their text's owner.
+    owners: Vec<u64>,
+}
+
 /// Analyses one record: title and text together, with its rating.
 pub fn analyze_record(analyzer: &Analyzer, record: &Record) -> Analysis {
     let text = record.full_text();
@@ -936,8 +1046,16 @@ fn reading_settings(source: Option<&str>, map: Option<&MapSpec>) -> u64 {
     crate::record::fnv1a(text.as_bytes())
 }
 
-fn payload(analyzer: &Analyzer, counts: &Counts, manifest: &Manifest) -> crate::index::CommitInfo {
+/// What a commit of this run remembers; `hashed`: whether every committed
+/// near-duplicate carries its text hash ([`VocIndex::near_duplicates_hashed`]).
+fn payload(
+    analyzer: &Analyzer,
+    counts: &Counts,
+    manifest: &Manifest,
+    hashed: bool,
+) -> crate::index::CommitInfo {
     crate::index::CommitInfo {
+        near_duplicates_hashed: hashed,
         inputs: serde_json::to_value(manifest).unwrap_or_default(),
         fingerprint: analyzer.fingerprint(),
         taxonomy: Some(analyzer.taxonomy().source.clone()),
@@ -957,6 +1075,7 @@ fn retag(
     writer: &mut VocWriter,
     analyzer: &Analyzer,
     pool: &rayon::ThreadPool,
+    hashed: bool,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<u64, RunError> {
     progress(Progress::Stage {
@@ -1005,7 +1124,7 @@ fn retag(
         .map(|l| l.counts)
         .unwrap_or_default();
     let manifest: Manifest = index.committed_inputs().unwrap_or_default();
-    writer.commit(&payload(analyzer, &counts, &manifest))?;
+    writer.commit(&payload(analyzer, &counts, &manifest, hashed))?;
     index.reload()?;
     Ok(total)
 }
@@ -1589,6 +1708,89 @@ mod tests {
         let long = format!("s:{}", "鍵".repeat(30_000));
         assert_eq!(owner(10, &long), None);
         assert_eq!(owner(10, "s:5"), Some(long));
+    }
+
+    /// An index written before near-duplicates carried their text hash
+    /// (a lone 0): they are found once from the stored records, hashed,
+    /// and a text whose owner changed gets a new one.
+    #[test]
+    fn near_duplicates_of_an_older_index_are_hashed_once_and_reowned() {
+        use crate::index::CommitInfo;
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let index = VocIndex::open_or_create(tmp.path()).expect("index");
+        let analyzer = default_analyzer();
+        let late = "My parcel arrived two weeks late and the box was crushed on arrival";
+        let record = |id: &str, day: u8, text: &str, duplicate_of: Option<&str>| {
+            let value = serde_json::json!({
+                "id": id,
+                "text": text,
+                "created_at": format!("2026-01-{day:02}T09:00:00Z"),
+            });
+            let mut record = crate::ingest::map_item_with(&value, &MapHints::default())
+                .1
+                .expect("record");
+            record.duplicate_of = duplicate_of.map(str::to_string);
+            record
+        };
+        let first = record(
+            "1",
+            1,
+            "Refund still missing after a month, nobody answers",
+            None,
+        );
+        let owner = first.key();
+        let records = [
+            first.clone(),
+            record("3", 3, late, Some(&owner)),
+            record("2", 2, late, Some(&owner)),
+            record("4", 4, "Thanks!", None),
+        ];
+        let mut writer = index.writer(1).expect("writer");
+        let documents = writer.documents();
+        for r in &records {
+            let analysis = analyze_record(&analyzer, r);
+            // As written before: near-duplicates without their text hash.
+            let hash = match r.duplicate_of {
+                Some(_) => 0,
+                None => text_hash(&r.text).unwrap_or(0),
+            };
+            let doc = documents
+                .build_with_words(r, &analysis, r.content_hash(), hash, None, None)
+                .expect("document");
+            writer.add(&r.key(), doc).expect("add");
+        }
+        writer.commit(&CommitInfo::default()).expect("commit");
+        index.reload().expect("reload");
+        assert!(!index.near_duplicates_hashed());
+        assert!(index.orphaned_near_duplicates().expect("scan").is_empty());
+        assert_eq!(index.unhashed_documents().expect("scan").len(), 3);
+
+        let hashed = || CommitInfo {
+            near_duplicates_hashed: true,
+            ..CommitInfo::default()
+        };
+        let reowned = reown_orphaned_texts(&index, &mut writer, &hashed).expect("reown");
+        assert_eq!(reowned.rewritten, 2);
+        assert_eq!(reowned.owners, vec![key_hash(&records[2].key())]);
+        writer.commit(&hashed()).expect("commit");
+        index.reload().expect("reload");
+        assert!(index.near_duplicates_hashed());
+        let flag = |r: &Record| {
+            let stored = index.get(&r.key()).expect("get").expect("stored");
+            stored.record.duplicate_of
+        };
+        assert_eq!(flag(&records[2]), None, "the earliest takes the text");
+        assert_eq!(flag(&records[1]), Some(records[2].key()));
+        assert_eq!(flag(&records[0]), None);
+        assert_eq!(index.num_records(), 4);
+        // The text has its owner: nothing more to do, and the short text
+        // is the only document without a hash.
+        let again = reown_orphaned_texts(&index, &mut writer, &hashed).expect("reown");
+        assert_eq!((again.rewritten, again.owners.len()), (0, 0));
+        assert_eq!(index.unhashed_documents().expect("scan").len(), 1);
+        let owners = index.text_owners().expect("owners");
+        let (owner_hash, _) = owners.get(text_hash(late).expect("hash")).expect("owned");
+        assert_eq!(owner_hash, key_hash(&records[2].key()));
     }
 
     use crate::analyze::{Lexicon, Taxonomy};

@@ -428,6 +428,117 @@ fn near_duplicate_text_is_flagged_and_counted_once() {
     assert_eq!(s["records"], 3);
 }
 
+/// Writes JSONL records (id, text, rating, day of January 2026) to `path`.
+fn write_reviews(path: &Path, reviews: &[(&str, &str, u8, u8)]) {
+    let mut file = std::fs::File::create(path).unwrap();
+    for (id, text, rating, day) in reviews {
+        let line = serde_json::json!({
+            "id": id,
+            "text": text,
+            "rating": rating,
+            "created_at": format!("2026-01-{day:02}T09:00:00Z"),
+        });
+        writeln!(file, "{line}").unwrap();
+    }
+}
+
+/// What a summary says about the records, without the run's own facts
+/// (time, counts, the comparison with the previous run).
+fn statistics(s: &Value) -> Value {
+    let mut s = s.clone();
+    for key in ["generated_at", "counts", "since_last_run"] {
+        s.as_object_mut().unwrap().remove(key);
+    }
+    s
+}
+
+/// When the first record of a text changes its text in a later run (or
+/// takes another record's text), its near-duplicates must not keep
+/// pointing at it: the text would count nowhere. One of them owns the text
+/// and the summary is the one a fresh run of the final input gives.
+#[test]
+fn near_duplicates_take_over_a_text_whose_first_record_changed() {
+    const LATE: &str = "My parcel arrived two weeks late and the box was crushed on arrival";
+    const RUDE: &str = "The agent on the phone was rude and hung up before solving anything";
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("reviews.jsonl");
+    write_reviews(
+        &input,
+        &[
+            ("1", LATE, 1, 1),
+            ("2", LATE, 5, 2),
+            ("3", LATE, 4, 3),
+            ("4", RUDE, 2, 4),
+        ],
+    );
+    let file = input.display().to_string();
+    run(dir.path(), &[&file]);
+    let s = summary(dir.path());
+    assert_eq!(
+        (s["records"].clone(), s["near_duplicates"].clone()),
+        (2.into(), 2.into())
+    );
+
+    // Record 1 now tells another story: 2 owns the late-parcel text, 3
+    // stays its near-duplicate.
+    let edited = "Refund still missing after a month, nobody answers my emails at all";
+    write_reviews(
+        &input,
+        &[
+            ("1", edited, 1, 1),
+            ("2", LATE, 5, 2),
+            ("3", LATE, 4, 3),
+            ("4", RUDE, 2, 4),
+        ],
+    );
+    let (_, stderr) = run(dir.path(), &[&file]);
+    assert!(
+        stderr.contains("near-duplicates: 2 records rewritten"),
+        "{stderr}"
+    );
+    let rerun = summary(dir.path());
+    assert_eq!(rerun["records"], 3);
+    assert_eq!(rerun["near_duplicates"], 1);
+    assert_eq!(rerun["counts"]["near_duplicates"], 1, "{}", rerun["counts"]);
+    let fresh_dir = tempfile::tempdir().unwrap();
+    run(fresh_dir.path(), &[&file]);
+    let fresh = summary(fresh_dir.path());
+    assert_eq!(statistics(&rerun), statistics(&fresh));
+
+    // Reading the same input again finds every record unchanged: the
+    // rewritten records are what a fresh read of them gives.
+    let (stdout, _) = run(dir.path(), &[&file, "--full"]);
+    assert!(stdout.contains("unchanged 4"), "{stdout}");
+    assert_eq!(statistics(&summary(dir.path())), statistics(&fresh));
+
+    // Record 2 takes record 4's text: 3 owns the late-parcel text, and 2
+    // becomes a near-duplicate of 4.
+    write_reviews(
+        &input,
+        &[
+            ("1", edited, 1, 1),
+            ("2", RUDE, 5, 2),
+            ("3", LATE, 4, 3),
+            ("4", RUDE, 2, 4),
+        ],
+    );
+    run(dir.path(), &[&file]);
+    let rerun = summary(dir.path());
+    assert_eq!(rerun["records"], 3);
+    assert_eq!(rerun["near_duplicates"], 1);
+    let fresh_dir = tempfile::tempdir().unwrap();
+    run(fresh_dir.path(), &[&file]);
+    // A fresh run makes 2 the owner of the rude-agent text (it comes
+    // first), the rerun keeps 4: the same text counts once either way, but
+    // with another rating. Everything else is the same.
+    let fresh = summary(fresh_dir.path());
+    assert_eq!(rerun["near_duplicates"], fresh["near_duplicates"]);
+    assert_eq!(rerun["records"], fresh["records"]);
+    let mean = |s: &Value| s["metrics"]["mean_rating"].as_f64().unwrap();
+    // (1 + 4 + 2) / 3 and (1 + 5 + 4) / 3, as the summary rounds them.
+    assert_eq!((mean(&rerun), mean(&fresh)), (2.3333, 3.3333));
+}
+
 /// Help-desk metrics (Zendesk `metric_set`, Freshdesk `stats`, Intercom
 /// `statistics`) become median first response and resolution times, overall
 /// and per theme; a CES out of range is a reject naming the field.

@@ -181,8 +181,10 @@ fn build_schema() -> (Schema, Fields) {
         key: b.add_text_field("key", STRING | STORED),
         key_hash: b.add_u64_field("key_hash", FAST),
         content_hash: b.add_u64_field("content_hash", FAST),
-        // Normalized-text hash of records that are not near-duplicates
-        // themselves (0: none), to find the first owner of a text.
+        // Normalized-text hash (0: text too short to compare), to find the
+        // first owner of a text. A near-duplicate has two values, 0 then
+        // its text's hash, so that its first value says "not an owner"
+        // (as it did before near-duplicates carried their hash).
         text_hash: b.add_u64_field("text_hash", FAST),
         source: b.add_text_field("source", STRING | FAST),
         kind: b.add_text_field("kind", STRING | FAST),
@@ -229,6 +231,12 @@ pub struct CommitInfo {
     /// queries must use it too. Absent when there was none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_dictionary: Option<String>,
+    /// Whether every near-duplicate carries its text hash (see
+    /// [`VocIndex::near_duplicate_texts`]). False for an index written
+    /// before they did, whose near-duplicates are found by reading the
+    /// stored records once.
+    #[serde(default)]
+    pub near_duplicates_hashed: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -385,6 +393,15 @@ impl VocIndex {
     /// tokenized with, if any.
     pub fn committed_user_dictionary(&self) -> Option<String> {
         self.commit_info()?.user_dictionary
+    }
+
+    /// Whether the last commit's near-duplicates carry their text hash
+    /// ([`CommitInfo::near_duplicates_hashed`]); true for a new index.
+    pub fn near_duplicates_hashed(&self) -> bool {
+        match self.commit_info() {
+            Some(info) => info.near_duplicates_hashed || self.num_records() == 0,
+            None => true,
+        }
     }
 
     /// The input files whose records the last commit holds.
@@ -638,16 +655,14 @@ impl DocumentBuilder {
         analysis: &Analysis,
         content_hash: u64,
     ) -> Result<VocDocument, IndexError> {
-        let text_hash = match record.duplicate_of {
-            None => crate::ingest::neardup::text_hash(&record.text).unwrap_or(0),
-            Some(_) => 0,
-        };
+        let text_hash = crate::ingest::neardup::text_hash(&record.text).unwrap_or(0);
         self.build_with_words(record, analysis, content_hash, text_hash, None, None)
     }
 
     /// [`DocumentBuilder::build`], given the record's text hash (what
-    /// [`crate::ingest::neardup::text_hash`] gives for its text, 0 for none
-    /// or when the record is a near-duplicate) and the words analysis found
+    /// [`crate::ingest::neardup::text_hash`] gives for its text, 0 for
+    /// none; a near-duplicate's is stored after a 0, see
+    /// [`VocIndex::near_duplicate_texts`]) and the words analysis found
     /// in its full text (`Some((full_text, words))`, see
     /// [`Record::full_text`]): the title and text are indexed from them, not
     /// tokenized again, with the same terms, offsets and positions.
@@ -670,6 +685,9 @@ impl DocumentBuilder {
         doc.add_text(f.key, key);
         doc.add_u64(f.key_hash, hash_of_key);
         doc.add_u64(f.content_hash, content_hash);
+        if record.duplicate_of.is_some() && text_hash != 0 {
+            doc.add_u64(f.text_hash, 0);
+        }
         doc.add_u64(f.text_hash, text_hash);
         doc.add_text(f.source, record.source.as_str());
         doc.add_text(f.kind, record.kind.as_str());

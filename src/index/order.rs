@@ -176,7 +176,8 @@ impl VocIndex {
     }
 
     /// Normalized-text hash → (key hash, document) of every committed record
-    /// that is not itself a near-duplicate: the first owners of their texts.
+    /// that is not itself a near-duplicate (whose first `text_hash` value is
+    /// 0): the first owners of their texts.
     /// The documents stay valid until the next [`VocIndex::reload`].
     pub fn text_owners(&self) -> Result<IndexedOwners, IndexError> {
         let searcher = self.reader.searcher();
@@ -194,6 +195,90 @@ impl VocIndex {
             }
         }
         Ok(IndexedOwners::from_entries(entries))
+    }
+
+    /// The near-duplicates of the last visible commit whose text no record
+    /// owns (its owner's text changed since they were flagged), grouped by
+    /// text hash, each group in report order (creation time, key hash,
+    /// address). Read from the `text_hash` fast field alone: an owner has
+    /// one value, its text hash; a near-duplicate two, 0 then its text
+    /// hash (a near-duplicate written before they carried it has a lone 0
+    /// and is not seen here: see [`VocIndex::unhashed_documents`]).
+    pub fn orphaned_near_duplicates(&self) -> Result<Vec<Vec<DocAddress>>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut owned: Vec<u64> = Vec::new();
+        let mut flagged: Vec<(u64, OrderKey)> = Vec::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let fast = segment.fast_fields();
+            let texts = fast.u64("text_hash").map_err(|e| self.tantivy_err(e))?;
+            let multivalued =
+                texts.get_cardinality() == tantivy::columnar::Cardinality::Multivalued;
+            let (created, keys) = match multivalued {
+                true => (
+                    Some(fast.date("created").map_err(|e| self.tantivy_err(e))?),
+                    Some(fast.u64("key_hash").map_err(|e| self.tantivy_err(e))?),
+                ),
+                false => (None, None),
+            };
+            for doc in segment.doc_ids_alive() {
+                let mut values = texts.values_for_doc(doc);
+                match (values.next(), values.next()) {
+                    (Some(0), Some(text)) if text != 0 => {
+                        let (Some(created), Some(keys)) = (&created, &keys) else {
+                            continue;
+                        };
+                        let key = OrderKey {
+                            created: created_secs(created, doc),
+                            key_hash: keys.first(doc).unwrap_or(0),
+                            address: DocAddress::new(ord as u32, doc),
+                        };
+                        flagged.push((text, key));
+                    }
+                    (Some(text), None) if text != 0 => owned.push(text),
+                    _ => {}
+                }
+            }
+        }
+        if flagged.is_empty() {
+            return Ok(Vec::new());
+        }
+        owned.sort_unstable();
+        flagged.retain(|(text, _)| owned.binary_search(text).is_err());
+        flagged.sort_unstable();
+        let mut groups: Vec<Vec<DocAddress>> = Vec::new();
+        let mut last = None;
+        for (text, key) in flagged {
+            if last != Some(text) {
+                groups.push(Vec::new());
+                last = Some(text);
+            }
+            if let Some(group) = groups.last_mut() {
+                group.push(key.address);
+            }
+        }
+        Ok(groups)
+    }
+
+    /// The live documents whose `text_hash` is a lone 0: records whose text
+    /// is too short to compare, and the near-duplicates of an index written
+    /// before near-duplicates carried their text hash
+    /// ([`VocIndex::near_duplicates_hashed`]).
+    pub fn unhashed_documents(&self) -> Result<Vec<DocAddress>, IndexError> {
+        let searcher = self.reader.searcher();
+        let mut docs = Vec::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let texts = segment
+                .fast_fields()
+                .u64("text_hash")
+                .map_err(|e| self.tantivy_err(e))?;
+            for doc in segment.doc_ids_alive() {
+                let mut values = texts.values_for_doc(doc);
+                if let (Some(0), None) = (values.next(), values.next()) {
+                    docs.push(DocAddress::new(ord as u32, doc));
+                }
+            }
+        }
+        Ok(docs)
     }
 
     /// The live documents of the segments `wanted` says yes to (by segment
