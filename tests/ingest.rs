@@ -462,15 +462,16 @@ fn near_duplicates_take_over_a_text_whose_first_record_changed() {
     const RUDE: &str = "The agent on the phone was rude and hung up before solving anything";
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("reviews.jsonl");
-    write_reviews(
-        &input,
-        &[
-            ("1", LATE, 1, 1),
-            ("2", LATE, 5, 2),
-            ("3", LATE, 4, 3),
-            ("4", RUDE, 2, 4),
-        ],
-    );
+    // Four reviews with these texts, rated 1, 5, 4 and 2, a day apart.
+    let write = |texts: [&str; 4]| {
+        let ratings = [1, 5, 4, 2];
+        let ids = ["1", "2", "3", "4"];
+        let reviews: Vec<(&str, &str, u8, u8)> = (0..4)
+            .map(|i| (ids[i], texts[i], ratings[i], i as u8 + 1))
+            .collect();
+        write_reviews(&input, &reviews);
+    };
+    write([LATE, LATE, LATE, RUDE]);
     let file = input.display().to_string();
     run(dir.path(), &[&file]);
     let s = summary(dir.path());
@@ -482,15 +483,7 @@ fn near_duplicates_take_over_a_text_whose_first_record_changed() {
     // Record 1 now tells another story: 2 owns the late-parcel text, 3
     // stays its near-duplicate.
     let edited = "Refund still missing after a month, nobody answers my emails at all";
-    write_reviews(
-        &input,
-        &[
-            ("1", edited, 1, 1),
-            ("2", LATE, 5, 2),
-            ("3", LATE, 4, 3),
-            ("4", RUDE, 2, 4),
-        ],
-    );
+    write([edited, LATE, LATE, RUDE]);
     let (_, stderr) = run(dir.path(), &[&file]);
     assert!(
         stderr.contains("near-duplicates: 2 records rewritten"),
@@ -513,15 +506,7 @@ fn near_duplicates_take_over_a_text_whose_first_record_changed() {
 
     // Record 2 takes record 4's text: 3 owns the late-parcel text, and 2
     // becomes a near-duplicate of 4.
-    write_reviews(
-        &input,
-        &[
-            ("1", edited, 1, 1),
-            ("2", RUDE, 5, 2),
-            ("3", LATE, 4, 3),
-            ("4", RUDE, 2, 4),
-        ],
-    );
+    write([edited, RUDE, LATE, RUDE]);
     run(dir.path(), &[&file]);
     let rerun = summary(dir.path());
     assert_eq!(rerun["records"], 3);
