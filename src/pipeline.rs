@@ -221,7 +221,7 @@ pub struct RunOutcome {
     pub retagged: u64,
     /// Near-duplicates rewritten because the first owner of their text no
     /// longer has it: one of each text's became its owner, the others
-    /// name it (see [`reown_orphaned_texts`]).
+    /// name it (done at the end of each run).
     pub reowned: u64,
     /// Files that could not be opened (also counted as rejects).
     pub failed_files: Vec<String>,

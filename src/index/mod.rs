@@ -232,7 +232,7 @@ pub struct CommitInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_dictionary: Option<String>,
     /// Whether every near-duplicate carries its text hash (see
-    /// [`VocIndex::near_duplicate_texts`]). False for an index written
+    /// [`VocIndex::orphaned_near_duplicates`]). False for an index written
     /// before they did, whose near-duplicates are found by reading the
     /// stored records once.
     #[serde(default)]
@@ -662,7 +662,7 @@ impl DocumentBuilder {
     /// [`DocumentBuilder::build`], given the record's text hash (what
     /// [`crate::ingest::neardup::text_hash`] gives for its text, 0 for
     /// none; a near-duplicate's is stored after a 0, see
-    /// [`VocIndex::near_duplicate_texts`]) and the words analysis found
+    /// [`VocIndex::orphaned_near_duplicates`]) and the words analysis found
     /// in its full text (`Some((full_text, words))`, see
     /// [`Record::full_text`]): the title and text are indexed from them, not
     /// tokenized again, with the same terms, offsets and positions.
