@@ -52,18 +52,23 @@ pub fn field_tokens(
         (0..t.len(), t.len() + 1..full.len())
     };
     let tokens = |range: &Range<usize>| -> Vec<Token> {
-        words
-            .iter()
-            .filter(|w| w.start >= range.start && w.end <= range.end)
-            .enumerate()
-            .map(|(position, w)| Token {
-                offset_from: w.start - range.start,
-                offset_to: w.end - range.start,
-                position,
-                text: w.term.to_string(),
-                position_length: 1,
-            })
-            .collect()
+        let inside = |w: &&Word| w.start >= range.start && w.end <= range.end;
+        // Counted first, so the tokens are allocated once at their size.
+        let mut tokens = Vec::with_capacity(words.iter().filter(inside).count());
+        tokens.extend(
+            words
+                .iter()
+                .filter(inside)
+                .enumerate()
+                .map(|(position, w)| Token {
+                    offset_from: w.start - range.start,
+                    offset_to: w.end - range.start,
+                    position,
+                    text: w.term.as_str().to_owned(),
+                    position_length: 1,
+                }),
+        );
+        tokens
     };
     let title = title.map(|_| PreTokenizedString {
         text: String::new(),

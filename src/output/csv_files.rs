@@ -22,10 +22,18 @@ pub fn safe_cell(text: &str) -> String {
 }
 
 /// [`safe_cell`] without a copy when the text is safe as it is.
-fn safe(text: &str) -> Cow<'_, str> {
+pub(super) fn safe(text: &str) -> Cow<'_, str> {
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{text}")),
         _ => Cow::Borrowed(text),
+    }
+}
+
+/// [`safe_cell`] of a text already owned: no copy when it is safe.
+fn safe_owned(text: String) -> String {
+    match safe(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(safe) => safe,
     }
 }
 
@@ -126,8 +134,8 @@ impl<'a> RecordRow<'a> {
             sentiment_score: row.sentiment_score,
             sentiment_label: row.sentiment_label,
             text_sentiment_score: row.text_sentiment_score,
-            themes: safe_cell(&row.themes.join(";")),
-            signals: safe_cell(&row.signals.join(";")),
+            themes: safe_owned(row.themes.join(";")),
+            signals: safe_owned(row.signals.join(";")),
             title: safe(row.title),
             text: safe(row.text),
             first_response_minutes: row.first_response_minutes,

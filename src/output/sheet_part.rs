@@ -29,7 +29,7 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 use rust_xlsxwriter::{ExcelDateTime, XlsxError};
 
 use super::rows::RowFields;
-use super::xlsx::xlsx_text;
+use super::xlsx::xlsx_cell_text;
 
 /// Template byte taking the row number.
 const ROW_HOLE: u8 = 0;
@@ -52,7 +52,7 @@ const LEVEL: u32 = 1;
 /// Appends the template of a record's row (see the module docs): the cells
 /// rust_xlsxwriter's `record_row` writes, with holes for the row number and
 /// the styles. Fails where rust_xlsxwriter would: a text longer than Excel's
-/// limit in UTF-16 units even after [`xlsx_text`] cut it.
+/// limit in UTF-16 units even after [`super::xlsx_text`] cut it.
 pub(super) fn row_template(fields: &RowFields<'_>, out: &mut Vec<u8>) -> Result<(), XlsxError> {
     out.extend_from_slice(b"<row r=\"");
     out.push(ROW_HOLE);
@@ -108,7 +108,7 @@ fn cell_start(out: &mut Vec<u8>, col: u8) {
 }
 
 fn text_cell(out: &mut Vec<u8>, col: u8, value: &str) -> Result<(), XlsxError> {
-    string_cell(out, col, &xlsx_text(value))
+    string_cell(out, col, &xlsx_cell_text(value))
 }
 
 /// A string cell as rust_xlsxwriter's `write_string` and constant-memory
@@ -179,29 +179,43 @@ fn escape_escapes(text: &str) -> std::borrow::Cow<'_, str> {
 /// No byte below 0x20 other than tab and newline comes out, so the holes
 /// of a template are unambiguous.
 fn escape_into(out: &mut Vec<u8>, text: &str) {
-    let plain = |b: &u8| match b {
-        b'&' | b'<' | b'>' | 0xEF => false,
-        b'\t' | b'\n' => true,
-        0..0x20 => false,
-        _ => true,
-    };
-    if text.as_bytes().iter().all(plain) {
-        out.extend_from_slice(text.as_bytes());
-        return;
-    }
-    let mut buffer = [0u8; 4];
-    for ch in text.chars() {
-        match ch {
-            '&' => out.extend_from_slice(b"&amp;"),
-            '<' => out.extend_from_slice(b"&lt;"),
-            '>' => out.extend_from_slice(b"&gt;"),
-            '\t' | '\n' => out.push(ch as u8),
-            '\x00'..='\x1F' | '\u{FFFE}' | '\u{FFFF}' => {
-                let _ = write!(out, "_x{:04X}_", ch as u32);
+    let bytes = text.as_bytes();
+    // Runs of bytes written as they are are copied whole: a byte is special
+    // only as one of `&<>`, a control byte, or the lead byte 0xEF of U+FFFE
+    // and U+FFFF (also the lead byte of the full-width punctuation of
+    // Chinese text, which is copied).
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (len, escape): (usize, &[u8]) = match bytes[i] {
+            b'&' => (1, b"&amp;"),
+            b'<' => (1, b"&lt;"),
+            b'>' => (1, b"&gt;"),
+            b'\t' | b'\n' => (0, b""),
+            control @ 0..0x20 => {
+                out.extend_from_slice(&bytes[copied..i]);
+                let _ = write!(out, "_x{:04X}_", control);
+                i += 1;
+                copied = i;
+                continue;
             }
-            _ => out.extend_from_slice(ch.encode_utf8(&mut buffer).as_bytes()),
+            0xEF => match bytes.get(i + 1..i + 3) {
+                Some([0xBF, 0xBE]) => (3, b"_xFFFE_"),
+                Some([0xBF, 0xBF]) => (3, b"_xFFFF_"),
+                _ => (0, b""),
+            },
+            _ => (0, b""),
+        };
+        if len == 0 {
+            i += 1;
+            continue;
         }
+        out.extend_from_slice(&bytes[copied..i]);
+        out.extend_from_slice(escape);
+        i += len;
+        copied = i;
     }
+    out.extend_from_slice(&bytes[copied..]);
 }
 
 /// Deflates `data` into `out` (cleared first) as a raw deflate stream with
@@ -748,6 +762,49 @@ mod tests {
             "_x005F_x00E9_ and _x12_"
         );
         assert_eq!(escape_escapes("_xABCG_"), "_xABCG_");
+    }
+
+    /// rust_xlsxwriter's `escape_xml_data`, a character at a time.
+    fn escaped_by_chars(text: &str) -> String {
+        let mut out = String::new();
+        for ch in text.chars() {
+            match ch {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '\t' | '\n' => out.push(ch),
+                '\x00'..='\x1F' | '\u{FFFE}' | '\u{FFFF}' => {
+                    out.push_str(&format!("_x{:04X}_", ch as u32))
+                }
+                _ => out.push(ch),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn runs_are_escaped_as_character_by_character() {
+        // Characters led by 0xEF (full-width punctuation, U+F000, U+FFFD)
+        // beside the two escaped ones, at the start, middle and end.
+        for text in [
+            "",
+            "plain text",
+            "退款，太慢了！",
+            "\u{FFFF}",
+            "x\u{FFFE}",
+            "\u{F000}\u{FFFD}\u{FFEE}\u{FFBF}\u{FFFE}，",
+            "a\r\x1Fb&&<<>>\u{FFFF}\u{FFFF}",
+            "，",
+            "ends with a control\x0B",
+        ] {
+            let mut out = Vec::new();
+            escape_into(&mut out, text);
+            assert_eq!(
+                String::from_utf8(out).expect("utf8"),
+                escaped_by_chars(text),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

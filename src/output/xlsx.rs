@@ -10,13 +10,14 @@
 //! rows put into its workbook.
 //!
 //! Safety: every text cell comes from customer data, so it is written with
-//! `write_string` (never as a formula) and neutralised with [`safe_cell`]
+//! `write_string` (never as a formula) and neutralised with [`safe_cell`](super::safe_cell)
 //! like the CSV files, so no spreadsheet evaluates it even after an edit.
 //! Numbers are numbers and dates are real Excel dates.
 //!
 //! The discovery feature (unmapped complaints) does not exist yet and the
 //! [`Summary`] has no list of candidates, so there is no Unmapped sheet.
 
+use std::borrow::Cow;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -27,11 +28,12 @@ use rust_xlsxwriter::{
 };
 
 use super::columns::{Cell, NumberKind, RECORD_COLUMNS, THEME_COLUMNS};
+use super::csv_files::safe;
 use super::rows::RowFields;
 use super::sheet_part::{
     note_template, probe_styles, row_template, splice_workbook, RowsPart, COLUMNS,
 };
-use super::{safe_cell, AtomicFile, OutputError};
+use super::{AtomicFile, OutputError};
 use crate::index::StoredRecord;
 use crate::ingest::parse_date_str;
 use crate::summary::Summary;
@@ -75,7 +77,13 @@ const RECORD_WIDTHS: [f64; 16] = [
 /// limit (counted in UTF-16 units, as Excel does, so a text full of emoji
 /// is cut too rather than failing the workbook).
 pub fn xlsx_text(text: &str) -> String {
-    let safe = safe_cell(text);
+    xlsx_cell_text(text).into_owned()
+}
+
+/// [`xlsx_text`] without a copy when the text is safe and short enough as
+/// it is (most cells of the Records sheet).
+pub(super) fn xlsx_cell_text(text: &str) -> Cow<'_, str> {
+    let safe = safe(text);
     // A UTF-16 unit takes at least one byte of UTF-8: nothing to cut.
     if safe.len() <= MAX_CELL_UNITS {
         return safe;
@@ -84,7 +92,7 @@ pub fn xlsx_text(text: &str) -> String {
     for (i, ch) in safe.char_indices() {
         units += ch.len_utf16();
         if units > MAX_CELL_UNITS {
-            return format!("{}…", &safe[..i]);
+            return Cow::Owned(format!("{}…", &safe[..i]));
         }
     }
     safe
