@@ -396,20 +396,21 @@ impl<'t> SummaryBuilder<'t> {
     }
 
     /// Records per period back from `as_of` (`n` periods of `unit` seconds),
-    /// in total, per theme, and per period and set of themes; `themes` maps
-    /// the tally's theme ids to the taxonomy's.
+    /// in total, per theme, and per record; `themes` maps the tally's theme
+    /// ids to the taxonomy's.
     fn series(&self, themes: &[Option<u16>], as_of: Option<i64>, unit: i64, n: usize) -> Series {
         let count = self.taxonomy.themes.len();
         let mut out = Series {
             all: vec![0; n],
             themes: vec![vec![0; n]; count],
             negative: vec![vec![0; n]; count],
-            groups: Vec::new(),
+            buckets: Vec::new(),
+            ends: Vec::new(),
+            record_themes: Vec::new(),
         };
         let Some(a) = as_of else {
             return out;
         };
-        let mut record_themes: Vec<u16> = Vec::new();
         for (created, tagged) in self.tally.per_record.iter() {
             let Some(t) = created.filter(|&t| t <= a) else {
                 continue;
@@ -420,7 +421,6 @@ impl<'t> SummaryBuilder<'t> {
             }
             let b = n - 1 - back;
             out.all[b] += 1;
-            record_themes.clear();
             for &local in tagged {
                 let Some(theme) = themes[tally::local_id(local)] else {
                     continue;
@@ -429,9 +429,9 @@ impl<'t> SummaryBuilder<'t> {
                 if tally::is_negative(local) {
                     out.negative[theme as usize][b] += 1;
                 }
-                record_themes.push(theme);
+                out.record_themes.push(theme);
             }
-            out.add_records(b, &record_themes, 1);
+            out.end_record(b);
         }
         out
     }
@@ -672,40 +672,39 @@ impl TrendCounts {
 }
 
 /// Counts per period of all records, of each theme and of its negative
-/// mentions, and the dated records by period and list of themes.
+/// mentions, and each dated record's period and themes.
 struct Series {
     all: Vec<u64>,
     themes: Vec<Vec<u64>>,
     /// Negative mentions per theme and period.
     negative: Vec<Vec<u64>>,
-    /// How many records of each period have each list of themes (in the
-    /// order of the record's themes): what the background of the emerging
-    /// test needs of the records, in memory that grows with the periods and
-    /// the lists of themes seen together, not with the records.
-    groups: Vec<HashMap<Vec<u16>, u64>>,
+    /// Each record in the series: its period, and the end of its themes
+    /// in `record_themes` (flat arrays: no allocation per record).
+    buckets: Vec<u32>,
+    ends: Vec<u32>,
+    record_themes: Vec<u16>,
 }
 
 impl Series {
-    /// Adds `count` records of period `b` with the themes `themes`.
-    fn add_records(&mut self, b: usize, themes: &[u16], count: u64) {
-        if self.groups.len() <= b {
-            self.groups.resize_with(b + 1, HashMap::new);
-        }
-        match self.groups[b].get_mut(themes) {
-            Some(n) => *n += count,
-            None => {
-                self.groups[b].insert(themes.to_vec(), count);
-            }
-        }
+    /// Ends a record of period `b` whose themes were pushed to
+    /// `record_themes`.
+    fn end_record(&mut self, b: usize) {
+        self.buckets.push(b as u32);
+        self.ends.push(self.record_themes.len() as u32);
     }
 
-    /// The records by period and list of themes: (period, themes, records).
-    fn records(&self) -> impl Iterator<Item = (usize, &[u16], u64)> {
-        self.groups.iter().enumerate().flat_map(|(b, groups)| {
-            groups
-                .iter()
-                .map(move |(themes, &count)| (b, themes.as_slice(), count))
-        })
+    /// Each record in the series: its period and its themes.
+    fn records(&self) -> impl Iterator<Item = (usize, &[u16])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        self.buckets
+            .iter()
+            .zip(starts.zip(&self.ends))
+            .map(|(&b, (start, &end))| {
+                (
+                    b as usize,
+                    &self.record_themes[start as usize..end as usize],
+                )
+            })
     }
 }
 
@@ -755,13 +754,13 @@ fn volume_trends(series: &Series, unit: TrendUnit) -> Vec<Trend> {
     let n = series.all.len();
     let mut background = vec![0u64; n];
     let mut background_theme = vec![vec![0u64; n]; series.themes.len()];
-    for (b, themes, count) in series.records() {
+    for (b, themes) in series.records() {
         if themes.iter().any(|&t| rising[t as usize]) {
             continue;
         }
-        background[b] += count;
+        background[b] += 1;
         for &t in themes {
-            background_theme[t as usize][b] += count;
+            background_theme[t as usize][b] += 1;
         }
     }
     series
@@ -969,15 +968,20 @@ mod tests {
             all: vec![0; n],
             themes: vec![vec![0; n]; n_themes],
             negative: vec![vec![0; n]; n_themes],
-            groups: Vec::new(),
+            buckets: Vec::new(),
+            ends: Vec::new(),
+            record_themes: Vec::new(),
         };
         for (counts, themes) in groups {
             for (b, &count) in counts.iter().enumerate() {
-                s.all[b] += count;
-                for &t in *themes {
-                    s.themes[t as usize][b] += count;
+                for _ in 0..count {
+                    s.all[b] += 1;
+                    for &t in *themes {
+                        s.themes[t as usize][b] += 1;
+                    }
+                    s.record_themes.extend_from_slice(themes);
+                    s.end_record(b);
                 }
-                s.add_records(b, themes, count);
             }
         }
         s
