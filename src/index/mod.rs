@@ -54,7 +54,7 @@ mod test_support {
 pub(crate) use cache::set_cache_rules;
 pub use cache::{CacheStats, SegmentAggregate, CACHE_DIR, REWRITE_SHARE};
 pub use document::{DocValue, DocValues, VocDocument};
-pub use order::{IndexedOwners, KnownKeys, OrderMerge};
+pub use order::{HashEntry, HashTable, IndexedOwners, KnownKeys, OrderMerge};
 #[cfg(test)]
 pub(crate) use rows::point_last_row_past_segment;
 pub use rows::{CachedRows, OrderKey, RowCacheWriter, RowMerge};

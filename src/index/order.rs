@@ -7,6 +7,12 @@
 //! - [`IndexedOwners`]: normalized-text hash → first owner (key hash,
 //!   document) of every committed text, a sorted array of 24 bytes a record
 //!   with a text hash.
+//! - [`HashTable`]: a map from 64-bit hashes to small packed entries, for
+//!   the tables of a run that get an entry per record read (its ledger and
+//!   the owners of its texts): sorted buckets chosen by the hash's top bits,
+//!   grown an eighth at a time, so about the entry's size and a tenth more
+//!   a record, and never a copy of the whole table (a hash map of the same
+//!   entries took up to twice their size, and three times while growing).
 //! - [`OrderMerge`]: the documents of some segments in report order
 //!   ([`OrderKey`]), made lazily: each segment's live documents are sorted
 //!   by their keys read from the fast fields, and the segments are merged
@@ -88,6 +94,117 @@ impl IndexedOwners {
             .binary_search_by_key(&text_hash, |e| e.0)
             .ok()
             .map(|i| (self.entries[i].1, self.entries[i].2))
+    }
+}
+
+/// An entry of a [`HashTable`]: a value stored under a 64-bit hash.
+pub trait HashEntry: Copy {
+    /// The hash the entry is found by; its bits must be spread evenly (a
+    /// hash, not a counter), the top ones choosing the bucket.
+    fn hash_key(&self) -> u64;
+}
+
+/// Mean number of entries a bucket of a [`HashTable`] holds before the
+/// buckets double: long enough that a bucket's header (24 bytes) is small
+/// beside its entries, short enough that an insertion's shift is cheap.
+const BUCKET_ENTRIES: usize = 64;
+
+/// A map from 64-bit hashes to entries ([`HashEntry`]) that grows with no
+/// copy of the whole table and little slack (see the module docs): the
+/// entries are spread over 2^bits buckets by the top bits of their hash,
+/// each bucket a vector sorted by hash that grows by an eighth of its
+/// length at a time. The buckets double when they hold
+/// [`BUCKET_ENTRIES`] entries on average, each split in two in place.
+/// Bytes per entry: `size_of::<E>()` plus at most an eighth of it (and 4
+/// entries a bucket) of spare capacity, plus a bucket header (24 bytes)
+/// per 32 to 64 entries.
+#[derive(Debug, Clone)]
+pub struct HashTable<E: HashEntry> {
+    bits: u32,
+    buckets: Vec<Vec<E>>,
+    len: usize,
+}
+
+impl<E: HashEntry> Default for HashTable<E> {
+    fn default() -> HashTable<E> {
+        HashTable {
+            bits: 0,
+            buckets: vec![Vec::new()],
+            len: 0,
+        }
+    }
+}
+
+impl<E: HashEntry> HashTable<E> {
+    /// The bucket of a hash.
+    fn bucket(&self, hash: u64) -> usize {
+        match self.bits {
+            0 => 0,
+            bits => (hash >> (64 - bits)) as usize,
+        }
+    }
+
+    /// The entry stored under `hash`.
+    pub fn get(&self, hash: u64) -> Option<E> {
+        let bucket = &self.buckets[self.bucket(hash)];
+        bucket
+            .binary_search_by_key(&hash, E::hash_key)
+            .ok()
+            .map(|i| bucket[i])
+    }
+
+    /// Stores `entry` under its hash, replacing the entry stored there.
+    pub fn insert(&mut self, entry: E) {
+        let hash = entry.hash_key();
+        let at = self.bucket(hash);
+        let bucket = &mut self.buckets[at];
+        match bucket.binary_search_by_key(&hash, E::hash_key) {
+            Ok(i) => bucket[i] = entry,
+            Err(i) => {
+                if bucket.len() == bucket.capacity() {
+                    bucket.reserve_exact((bucket.len() / 8).max(4));
+                }
+                bucket.insert(i, entry);
+                self.len += 1;
+                if self.len > self.buckets.len() * BUCKET_ENTRIES && self.bits < 32 {
+                    self.split();
+                }
+            }
+        }
+    }
+
+    /// Doubles the buckets: bucket `i` becomes buckets `2i` (the entries
+    /// whose next bit is 0, a prefix, since a bucket is sorted) and `2i + 1`.
+    fn split(&mut self) {
+        let bit = 63 - self.bits;
+        let mut buckets = Vec::with_capacity(self.buckets.len() * 2);
+        for mut low in std::mem::take(&mut self.buckets) {
+            let at = low.partition_point(|e| (e.hash_key() >> bit) & 1 == 0);
+            let high = low[at..].to_vec();
+            low.truncate(at);
+            low.shrink_to_fit();
+            buckets.push(low);
+            buckets.push(high);
+        }
+        self.buckets = buckets;
+        self.bits += 1;
+    }
+
+    /// Entries stored.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no entry is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes the table holds on the heap: bucket headers and the capacity
+    /// of every bucket.
+    pub fn heap_bytes(&self) -> usize {
+        let entries: usize = self.buckets.iter().map(Vec::capacity).sum();
+        self.buckets.capacity() * std::mem::size_of::<Vec<E>>() + entries * std::mem::size_of::<E>()
     }
 }
 
@@ -382,6 +499,73 @@ impl VocIndex {
 mod tests {
     use super::*;
     use crate::analyze::{Analyzer, Lexicon, Taxonomy};
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    #[repr(C, packed)]
+    struct Packed {
+        hash: u64,
+        value: u8,
+    }
+
+    impl HashEntry for Packed {
+        fn hash_key(&self) -> u64 {
+            self.hash
+        }
+    }
+
+    proptest::proptest! {
+        /// Insertions with repeats (a pool of hashes, some sharing their top
+        /// bits) and lookups give what a hash map gives, through splits.
+        #[test]
+        fn hash_table_behaves_as_a_hash_map(
+            pool in proptest::collection::vec(proptest::prelude::any::<u64>(), 1..600),
+            ops in proptest::collection::vec((0usize..1200, proptest::prelude::any::<u8>()), 0..2500),
+        ) {
+            let mut table: HashTable<Packed> = HashTable::default();
+            let mut map = std::collections::HashMap::new();
+            for (i, value) in ops {
+                // Half of the hashes differ only in their low bits.
+                let hash = match i % 2 {
+                    0 => pool[i / 2 % pool.len()],
+                    _ => pool[i / 2 % pool.len()] & !0xff | (i as u64 & 0xff),
+                };
+                let before = table.get(hash);
+                proptest::prop_assert_eq!(before.map(|e| e.value), map.get(&hash).copied());
+                table.insert(Packed { hash, value });
+                map.insert(hash, value);
+                proptest::prop_assert_eq!(table.len(), map.len());
+            }
+            for (&hash, &value) in &map {
+                proptest::prop_assert_eq!(table.get(hash), Some(Packed { hash, value }));
+            }
+            for &hash in &pool {
+                proptest::prop_assert_eq!(table.get(hash ^ 1).is_some(), map.contains_key(&(hash ^ 1)));
+            }
+        }
+    }
+
+    #[test]
+    fn hash_table_slack_stays_small() {
+        let mut table: HashTable<Packed> = HashTable::default();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..200_000u32 {
+            // A simple mix of the counter: evenly spread bits.
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut h = x;
+            h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            h ^= h >> 31;
+            table.insert(Packed {
+                hash: h,
+                value: i as u8,
+            });
+        }
+        assert_eq!(table.len(), 200_000);
+        let per_entry = table.heap_bytes() as f64 / table.len() as f64;
+        // 9 bytes an entry: at most an eighth of spare capacity, 4 spare
+        // entries a bucket and its header.
+        assert!(per_entry < 12.5, "{per_entry} bytes an entry");
+    }
 
     #[test]
     fn known_keys_keep_the_last_pair_of_a_key() {
