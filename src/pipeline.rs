@@ -221,7 +221,7 @@ pub struct RunOutcome {
     pub retagged: u64,
     /// Near-duplicates rewritten because the first owner of their text no
     /// longer has it: one of each text's became its owner, the others
-    /// name it (done at the end of each run).
+    /// name it (done at the start and the end of each run).
     pub reowned: u64,
     /// Files that could not be opened (also counted as rejects).
     pub failed_files: Vec<String>,
@@ -265,8 +265,6 @@ pub fn run(
     index.reload()?;
     let fingerprint = config.analyzer.fingerprint();
     let analyzer = &config.analyzer;
-    // Kept as committed until `reown_orphaned_texts` has hashed them all.
-    let hashed = index.near_duplicates_hashed();
 
     // Re-tag what an earlier taxonomy or lexicon analysed.
     let mut retagged = 0;
@@ -274,8 +272,26 @@ pub fn run(
         progress(Progress::Note(
             "taxonomy, lexicons or user dictionary changed since the last run: re-tagging indexed records",
         ));
+        let hashed = index.near_duplicates_hashed();
         retagged = retag(&index, &mut writer, analyzer, &pool, hashed, &mut progress)?;
     }
+
+    // Texts left without an owner by a run that stopped before its end
+    // (Ctrl-C, a kill) or by an older version get one before this run's
+    // records look their owners up: else a new record of such a text would
+    // take it while the older near-duplicates stay flagged. From here on
+    // every near-duplicate carries its text hash.
+    let committed = || {
+        let counts = index.last_run::<LastRun>().map(|l| l.counts);
+        let manifest = index.committed_inputs().unwrap_or_default();
+        payload(analyzer, &counts.unwrap_or_default(), &manifest, true)
+    };
+    let repaired = reown_orphaned_texts(&index, &mut writer, &committed)?;
+    if repaired.rewritten > 0 {
+        writer.commit(&committed())?;
+        index.reload()?;
+    }
+    let hashed = true;
 
     let known = index.content_hashes()?;
     // First owner of each customer text: from the index, then this run.
@@ -557,7 +573,7 @@ pub fn run(
     Ok(RunOutcome {
         counts,
         retagged,
-        reowned: reowned.rewritten,
+        reowned: repaired.rewritten + reowned.rewritten,
         failed_files,
         files,
         summary,

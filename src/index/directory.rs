@@ -14,9 +14,10 @@
 //! after the other: through the map, every page of every merged store
 //! stayed resident until the merge ended (at 3M records, 16 segments of
 //! 100,000: about 800 MiB of the run's peak RSS). Read with `pread`, each
-//! store is one buffer, freed once copied. Only stores larger than
-//! [`PREAD_MAX`] (a segment of about half a million records) still go
-//! through the map, which would otherwise copy them into the heap at once.
+//! store is one buffer, freed once copied. Stores larger than
+//! [`PREAD_MAX`] (a segment of more than about 130,000 records: a merged
+//! one) still go through the map: tantivy may run several merges at once,
+//! and each would copy its whole store into the heap.
 
 use std::fmt;
 use std::fs::File;
@@ -36,7 +37,7 @@ use tantivy::{Directory, HasLen};
 
 /// Reads of a doc store file up to this size are made with `pread`: every
 /// block, the skip index, and a whole store stacked by a merge.
-const PREAD_MAX: usize = 256 << 20;
+const PREAD_MAX: usize = 64 << 20;
 
 /// `MmapDirectory` with doc store blocks read by `pread`; see the module docs.
 #[derive(Clone, Debug)]
