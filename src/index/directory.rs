@@ -15,9 +15,10 @@
 //! stayed resident until the merge ended (at 3M records, 16 segments of
 //! 100,000: about 800 MiB of the run's peak RSS). Read with `pread`, each
 //! store is one buffer, freed once copied. Stores larger than
-//! [`PREAD_MAX`] (a segment of more than about 130,000 records: a merged
-//! one) still go through the map: tantivy may run several merges at once,
-//! and each would copy its whole store into the heap.
+//! [`PREAD_MAX`] (a merged segment; one commit's 100,000 records take about
+//! 50 MiB of generated tickets, so longer texts are still covered) go
+//! through the map: tantivy may run several merges at once, and each would
+//! copy its whole store into the heap.
 
 use std::fmt;
 use std::fs::File;
@@ -37,7 +38,7 @@ use tantivy::{Directory, HasLen};
 
 /// Reads of a doc store file up to this size are made with `pread`: every
 /// block, the skip index, and a whole store stacked by a merge.
-const PREAD_MAX: usize = 64 << 20;
+const PREAD_MAX: usize = 128 << 20;
 
 /// `MmapDirectory` with doc store blocks read by `pread`; see the module docs.
 #[derive(Clone, Debug)]
