@@ -272,8 +272,7 @@ pub fn run(
         progress(Progress::Note(
             "taxonomy, lexicons or user dictionary changed since the last run: re-tagging indexed records",
         ));
-        let hashed = index.near_duplicates_hashed();
-        retagged = retag(&index, &mut writer, analyzer, &pool, hashed, &mut progress)?;
+        retagged = retag(&index, &mut writer, analyzer, &pool, &mut progress)?;
     }
 
     // Texts left without an owner by a run that stopped before its end
@@ -284,14 +283,13 @@ pub fn run(
     let committed = || {
         let counts = index.last_run::<LastRun>().map(|l| l.counts);
         let manifest = index.committed_inputs().unwrap_or_default();
-        payload(analyzer, &counts.unwrap_or_default(), &manifest, true)
+        payload(analyzer, &counts.unwrap_or_default(), &manifest)
     };
     let repaired = reown_orphaned_texts(&index, &mut writer, &committed)?;
     if repaired.rewritten > 0 {
         writer.commit(&committed())?;
         index.reload()?;
     }
-    let hashed = true;
 
     let known = index.content_hashes()?;
     // First owner of each customer text: from the index, then this run.
@@ -490,7 +488,7 @@ pub fn run(
         pause_point("read", cancel);
         if since_commit >= config.options.commit_every {
             counts.indexed = counts.new + counts.updated + counts.unchanged;
-            writer.commit(&payload(analyzer, &counts, &manifest, hashed))?;
+            writer.commit(&payload(analyzer, &counts, &manifest))?;
             commit_phrases.cache(&index);
             since_commit = 0;
             progress(Progress::Note(&format!(
@@ -509,7 +507,7 @@ pub fn run(
     if cancel.load(Ordering::SeqCst) {
         // Stop the reader (its sends fail from now on) and keep what is done.
         drop(rx);
-        writer.commit(&payload(analyzer, &counts, &manifest, hashed))?;
+        writer.commit(&payload(analyzer, &counts, &manifest))?;
         writer.finish()?;
         rejects.discard();
         return Err(RunError::Interrupted {
@@ -524,11 +522,11 @@ pub fn run(
     // (The ledger is kept until the texts' owners are checked.)
     drop((known, text_owners));
     pause_point("final-commit", cancel);
-    writer.commit(&payload(analyzer, &counts, &manifest, hashed))?;
+    writer.commit(&payload(analyzer, &counts, &manifest))?;
     commit_phrases.cache(&index);
     index.reload()?;
     let reowned = reown_orphaned_texts(&index, &mut writer, &|| {
-        payload(analyzer, &counts, &manifest, true)
+        payload(analyzer, &counts, &manifest)
     })?;
     // A record of this run flagged as a near-duplicate that now owns its
     // text is no longer one.
@@ -540,7 +538,7 @@ pub fn run(
     counts.near_duplicates = counts.near_duplicates.saturating_sub(now_owners);
     drop(ledger);
     if reowned.rewritten > 0 {
-        writer.commit(&payload(analyzer, &counts, &manifest, true))?;
+        writer.commit(&payload(analyzer, &counts, &manifest))?;
     }
     writer.finish()?;
     rejects.commit()?;
@@ -1166,16 +1164,13 @@ fn reading_settings(source: Option<&str>, map: Option<&MapSpec>) -> u64 {
     crate::record::fnv1a(text.as_bytes())
 }
 
-/// What a commit of this run remembers; `hashed`: whether every committed
-/// near-duplicate carries its text hash ([`VocIndex::near_duplicates_hashed`]).
-fn payload(
-    analyzer: &Analyzer,
-    counts: &Counts,
-    manifest: &Manifest,
-    hashed: bool,
-) -> crate::index::CommitInfo {
+/// What a commit of this run remembers. Every near-duplicate committed by
+/// a run carries its text hash ([`VocIndex::near_duplicates_hashed`]): a
+/// re-tag rewrites every record, and the others commit after
+/// [`reown_orphaned_texts`] has hashed an older index's.
+fn payload(analyzer: &Analyzer, counts: &Counts, manifest: &Manifest) -> crate::index::CommitInfo {
     crate::index::CommitInfo {
-        near_duplicates_hashed: hashed,
+        near_duplicates_hashed: true,
         inputs: serde_json::to_value(manifest).unwrap_or_default(),
         fingerprint: analyzer.fingerprint(),
         taxonomy: Some(analyzer.taxonomy().source.clone()),
@@ -1195,7 +1190,6 @@ fn retag(
     writer: &mut VocWriter,
     analyzer: &Analyzer,
     pool: &rayon::ThreadPool,
-    hashed: bool,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<u64, RunError> {
     progress(Progress::Stage {
@@ -1244,7 +1238,7 @@ fn retag(
         .map(|l| l.counts)
         .unwrap_or_default();
     let manifest: Manifest = index.committed_inputs().unwrap_or_default();
-    writer.commit(&payload(analyzer, &counts, &manifest, hashed))?;
+    writer.commit(&payload(analyzer, &counts, &manifest))?;
     index.reload()?;
     Ok(total)
 }
