@@ -285,7 +285,8 @@ pub fn run(
         let manifest = index.committed_inputs().unwrap_or_default();
         payload(analyzer, &counts.unwrap_or_default(), &manifest)
     };
-    let repaired = reown_orphaned_texts(&index, &mut writer, &committed)?;
+    hash_older_near_duplicates(&index, &mut writer, &committed)?;
+    let repaired = reown_orphaned_texts(&index, &mut writer)?;
     if repaired.rewritten > 0 {
         writer.commit(&committed())?;
         index.reload()?;
@@ -525,9 +526,7 @@ pub fn run(
     writer.commit(&payload(analyzer, &counts, &manifest))?;
     commit_phrases.cache(&index);
     index.reload()?;
-    let reowned = reown_orphaned_texts(&index, &mut writer, &|| {
-        payload(analyzer, &counts, &manifest)
-    })?;
+    let reowned = reown_orphaned_texts(&index, &mut writer)?;
     // A record of this run flagged as a near-duplicate that now owns its
     // text is no longer one.
     let now_owners = reowned
@@ -1066,36 +1065,10 @@ impl TextOwners {
 /// text counted nowhere. Of each such text's near-duplicates, the first in
 /// report order (creation time, then key hash) becomes its owner and the
 /// others are flagged as near-duplicates of it. The whole index is checked,
-/// so a run killed before this step is completed by the next one.
-///
-/// In an index written before near-duplicates carried their text hash, they
-/// are found once by reading the stored records whose hash is a lone 0, and
-/// rewritten with it, and committed with what `info` gives; the caller
-/// commits the records rewritten for their owner.
-fn reown_orphaned_texts(
-    index: &VocIndex,
-    writer: &mut VocWriter,
-    info: &dyn Fn() -> crate::index::CommitInfo,
-) -> Result<Reowned, RunError> {
+/// so a run killed before this step is completed by the next one. The
+/// caller commits what it rewrote.
+fn reown_orphaned_texts(index: &VocIndex, writer: &mut VocWriter) -> Result<Reowned, RunError> {
     let mut failure: Option<IndexError> = None;
-    if !index.near_duplicates_hashed() {
-        let unhashed = index.unhashed_documents()?;
-        index.for_each_record_at(&unhashed, |stored| {
-            let flagged = stored.record.duplicate_of.is_some();
-            if failure.is_none() && flagged && text_hash(&stored.record.text).is_some() {
-                // Same record, same content hash: only the fast field changes.
-                let hash = stored.record.content_hash();
-                if let Err(e) = writer.upsert(&stored.record, &stored.analysis, hash) {
-                    failure = Some(e);
-                }
-            }
-        })?;
-        if let Some(e) = failure {
-            return Err(e.into());
-        }
-        writer.commit(&info())?;
-        index.reload()?;
-    }
     let groups = index.orphaned_near_duplicates()?;
     let mut reowned = Reowned::default();
     if groups.is_empty() {
@@ -1133,6 +1106,39 @@ fn reown_orphaned_texts(
     Ok(reowned)
 }
 
+/// Gives the near-duplicates of an index written before they carried their
+/// text hash (a lone 0) their hash, so that [`reown_orphaned_texts`] sees
+/// them: found once by reading the stored records whose hash is a lone 0,
+/// rewritten, and committed with what `info` gives. Nothing to do for an
+/// index whose commit says they carry it.
+fn hash_older_near_duplicates(
+    index: &VocIndex,
+    writer: &mut VocWriter,
+    info: &dyn Fn() -> crate::index::CommitInfo,
+) -> Result<(), RunError> {
+    if index.near_duplicates_hashed() {
+        return Ok(());
+    }
+    let mut failure: Option<IndexError> = None;
+    let unhashed = index.unhashed_documents()?;
+    index.for_each_record_at(&unhashed, |stored| {
+        let flagged = stored.record.duplicate_of.is_some();
+        if failure.is_none() && flagged && text_hash(&stored.record.text).is_some() {
+            // Same record, same content hash: only the fast field changes.
+            let hash = stored.record.content_hash();
+            if let Err(e) = writer.upsert(&stored.record, &stored.analysis, hash) {
+                failure = Some(e);
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
+    writer.commit(&info())?;
+    index.reload()?;
+    Ok(())
+}
+
 /// What [`reown_orphaned_texts`] rewrote.
 #[derive(Debug, Default)]
 struct Reowned {
@@ -1167,7 +1173,7 @@ fn reading_settings(source: Option<&str>, map: Option<&MapSpec>) -> u64 {
 /// What a commit of this run remembers. Every near-duplicate committed by
 /// a run carries its text hash ([`VocIndex::near_duplicates_hashed`]): a
 /// re-tag rewrites every record, and the others commit after
-/// [`reown_orphaned_texts`] has hashed an older index's.
+/// [`hash_older_near_duplicates`] has hashed an older index's.
 fn payload(analyzer: &Analyzer, counts: &Counts, manifest: &Manifest) -> crate::index::CommitInfo {
     crate::index::CommitInfo {
         near_duplicates_hashed: true,
@@ -1959,7 +1965,8 @@ mod tests {
             near_duplicates_hashed: true,
             ..CommitInfo::default()
         };
-        let reowned = reown_orphaned_texts(&index, &mut writer, &hashed).expect("reown");
+        hash_older_near_duplicates(&index, &mut writer, &hashed).expect("hash");
+        let reowned = reown_orphaned_texts(&index, &mut writer).expect("reown");
         assert_eq!(reowned.rewritten, 2);
         assert_eq!(reowned.owners, vec![key_hash(&records[2].key())]);
         writer.commit(&hashed()).expect("commit");
@@ -1975,7 +1982,8 @@ mod tests {
         assert_eq!(index.num_records(), 4);
         // The text has its owner: nothing more to do, and the short text
         // is the only document without a hash.
-        let again = reown_orphaned_texts(&index, &mut writer, &hashed).expect("reown");
+        hash_older_near_duplicates(&index, &mut writer, &hashed).expect("hash");
+        let again = reown_orphaned_texts(&index, &mut writer).expect("reown");
         assert_eq!((again.rewritten, again.owners.len()), (0, 0));
         assert_eq!(index.unhashed_documents().expect("scan").len(), 1);
         let owners = index.text_owners().expect("owners");
