@@ -539,9 +539,12 @@ pub fn run(
     if reowned.rewritten > 0 {
         writer.commit(&payload(analyzer, &counts, &manifest))?;
     }
-    writer.finish()?;
     rejects.commit()?;
     index.reload()?;
+    // Segments are merged now, on tantivy's merge thread while the reports
+    // are written from the commit above; the merged segments' caches are
+    // then made from those the report pass leaves (see index::merge).
+    let merges = writer.start_merges(&index)?;
 
     let options = SummaryOptions {
         since: None,
@@ -567,6 +570,25 @@ pub fn run(
     )?;
     remember_run(&config.index_dir, &summary)?;
     written.push(config.out_dir.join("rejects.jsonl"));
+    let merged = writer.finish_merges(merges);
+    writer.finish()?;
+    if !merged.is_empty() {
+        index.reload()?;
+        index.carry_aggregate::<SummaryTally>(&merged);
+        index.carry_aggregate::<SegmentPhrases>(&merged);
+        for redact in [false, true] {
+            let (name, rules) = (
+                output::row_cache_name(redact),
+                output::row_cache_rules(redact),
+            );
+            index.carry_rows(&merged, name, rules);
+        }
+        progress(Progress::Note(&format!(
+            "merged {} records into {} segment(s), report caches carried over",
+            merged.documents(),
+            merged.len()
+        )));
+    }
     Ok(RunOutcome {
         counts,
         retagged,
@@ -2489,6 +2511,9 @@ mod tests {
         }
         fn merge(&mut self, other: Stubborn) {
             self.docs.extend(other.docs);
+        }
+        fn renumber(&mut self, _: &dyn Fn(u32) -> Option<u32>) -> bool {
+            false
         }
     }
 

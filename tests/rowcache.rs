@@ -189,3 +189,106 @@ fn a_records_sheet_of_several_deflate_chunks_reads_back_as_records_csv() {
         assert_eq!(cells[6], Data::Float(score), "row {i} sentiment_score");
     }
 }
+
+/// Segment ids of the index's last commit, as cache files name them.
+fn segment_ids(ws: &Workspace) -> Vec<String> {
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.index().join("meta.json")).expect("meta.json"))
+            .expect("meta.json is JSON");
+    meta["segments"]
+        .as_array()
+        .expect("segments")
+        .iter()
+        .map(|s| s["segment_id"].as_str().expect("id").replace('-', ""))
+        .collect()
+}
+
+/// summary.json without the time it was made.
+fn summary_without_time(ws: &Workspace) -> serde_json::Value {
+    let mut summary = ws.summary_file();
+    summary["generated_at"] = serde_json::Value::Null;
+    summary
+}
+
+#[test]
+fn merged_segments_keep_their_caches_and_reports_stay_the_same() {
+    // Twenty segments of 20 records: the run merges sixteen or more of them
+    // at its end, and makes the merged segment's caches from theirs.
+    let ws = Workspace::new();
+    let mut g = Generator::new(13);
+    let a = ws.path().join("a.jsonl");
+    g.write_jsonl(&a, 0, 400, 0).expect("write a.jsonl");
+    ws.run_with(&[a.as_path()], &["--commit-every", "20"]);
+    let ids = segment_ids(&ws);
+    assert!(ids.len() < 16, "segments merged: {} left", ids.len());
+    let cache = ws.index().join("report-cache");
+    for id in &ids {
+        for name in [
+            format!("rows-plain-{id}.rows"),
+            format!("summary-v2-{id}.agg"),
+            format!("phrases-v2-{id}.agg"),
+        ] {
+            assert!(cache.join(&name).exists(), "{name} carried over");
+        }
+    }
+    let carried = cache_files(&ws, "rows-plain-");
+    let from_run = (rows(&ws), summary_without_time(&ws));
+
+    // A report from the carried caches reads them as they are, and gives
+    // the run's files, and those of caches built from the stored records.
+    report(&ws, &[]);
+    assert_eq!(
+        cache_files(&ws, "rows-plain-"),
+        carried,
+        "row caches reused"
+    );
+    let from_carried = (rows(&ws), summary_without_time(&ws));
+    assert_same(
+        &from_carried.0,
+        &from_run.0,
+        "report from carried caches vs run",
+    );
+    assert_eq!(
+        from_carried.1, from_run.1,
+        "summary from carried caches vs run"
+    );
+    std::fs::remove_dir_all(&cache).expect("remove the caches");
+    report(&ws, &[]);
+    assert_same(&rows(&ws), &from_run.0, "report from the store vs run");
+    assert_eq!(
+        summary_without_time(&ws),
+        from_run.1,
+        "summary from the store vs run"
+    );
+
+    // A nightly run updating records of the merged segment (its caches
+    // then take the old versions out) gives a fresh index's rows and
+    // summary figures.
+    let ws = Workspace::new();
+    let a = ws.path().join("a.jsonl");
+    Generator::new(13)
+        .write_jsonl(&a, 0, 400, 0)
+        .expect("write a.jsonl");
+    ws.run_with(&[a.as_path()], &["--commit-every", "20"]);
+    let b = ws.path().join("b.jsonl");
+    Generator::new(13)
+        .write_jsonl(&b, 380, 430, 1)
+        .expect("write b.jsonl");
+    ws.run_with(&[a.as_path(), b.as_path()], &["--commit-every", "20"]);
+    let fresh = Workspace::new();
+    fresh.run_with(&[a.as_path(), b.as_path()], &["--commit-every", "20"]);
+    assert_same(
+        &rows(&ws),
+        &rows(&fresh),
+        "nightly over a merged segment vs fresh",
+    );
+    let (mut nightly, mut fresh) = (summary_without_time(&ws), summary_without_time(&fresh));
+    for summary in [&mut nightly, &mut fresh] {
+        summary["counts"] = serde_json::Value::Null;
+        summary["since_last_run"] = serde_json::Value::Null;
+    }
+    assert_eq!(
+        nightly, fresh,
+        "summary, nightly over a merged segment vs fresh"
+    );
+}

@@ -43,6 +43,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tantivy::{DocAddress, SegmentReader, TantivyDocument};
 
+use super::merge::MergedSegments;
 use super::{IndexError, StoredRecord, VocIndex};
 
 /// Folder of the cache files, inside the index directory (tantivy leaves
@@ -84,6 +85,11 @@ pub trait SegmentAggregate: Default + Send + Serialize + DeserializeOwned {
     fn remove(&mut self, doc: u32, stored: &StoredRecord) -> bool;
     /// Adds the aggregate of other records of the same segment.
     fn merge(&mut self, other: Self);
+    /// Renumbers the documents after a merge moved the records into
+    /// another segment, `new_doc` giving each document's number there;
+    /// false when a document has none (the merged segment's aggregate is
+    /// then built from its records).
+    fn renumber(&mut self, new_doc: &dyn Fn(u32) -> Option<u32>) -> bool;
 }
 
 /// What a cache file says of itself, before its aggregate.
@@ -297,6 +303,49 @@ impl VocIndex {
             stats.pruned += 1;
         }
         Ok((Some(aggregate), stats))
+    }
+
+    /// Caches aggregate `A` of each segment of `merged` made from its
+    /// sources' caches (see [`super::merge`]), once this index's reader
+    /// shows the merged segments (reload it after
+    /// [`super::VocWriter::finish_merges`]): each source's cache, its records
+    /// deleted since taken out, renumbered and added up. A merged segment
+    /// with a source without a valid cache gets none. Returns how many were
+    /// cached.
+    pub fn carry_aggregate<A: SegmentAggregate>(&self, merged: &MergedSegments) -> usize {
+        let dir = self.path.join(CACHE_DIR);
+        let searcher = self.reader.searcher();
+        let mut carried = 0;
+        for merge in &merged.merges {
+            let Some(target) = searcher
+                .segment_readers()
+                .iter()
+                .find(|s| s.segment_id() == merge.target)
+            else {
+                continue;
+            };
+            let mut total = A::default();
+            let whole = merge.sources.iter().all(|(source, offset)| {
+                let segment = merged.before.segment_reader(source.ord);
+                let loaded = self.load_cached::<A>(&merged.before, &dir, source.ord, segment);
+                let Ok((Some(mut aggregate), _)) = loaded else {
+                    return false;
+                };
+                let renumbered = aggregate.renumber(&|doc| source.new_doc(*offset, doc));
+                total.merge(aggregate);
+                renumbered
+            });
+            if whole {
+                // Every document of the merged segment is in the aggregate:
+                // those deleted since (none, unless a commit came between)
+                // are taken out when it is read, as for any cache.
+                let id = merge.target.uuid_string();
+                let path = cache_path::<A>(&dir, &id);
+                write_cache(&dir, &path, &id, target, &[], &total);
+                carried += 1;
+            }
+        }
+        carried
     }
 
     /// Caches the aggregate of every live record of segment `ord` of the last

@@ -11,6 +11,7 @@
 mod cache;
 mod directory;
 mod document;
+mod merge;
 mod order;
 mod rows;
 mod search;
@@ -54,6 +55,7 @@ mod test_support {
 pub(crate) use cache::set_cache_rules;
 pub use cache::{CacheStats, SegmentAggregate, CACHE_DIR, REWRITE_SHARE};
 pub use document::{DocValue, DocValues, VocDocument};
+pub use merge::{MergedSegments, PendingMerges};
 pub use order::{HashEntry, HashTable, IndexedOwners, KnownKeys, OrderMerge};
 #[cfg(test)]
 pub(crate) use rows::point_last_row_past_segment;
@@ -66,7 +68,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tantivy::directory::error::LockError;
-use tantivy::indexer::LogMergePolicy;
+use tantivy::indexer::NoMergePolicy;
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
@@ -90,12 +92,11 @@ const DOCSTORE_BLOCK: usize = 4096;
 
 /// Memory budget of the index writer, shared by its threads.
 const WRITER_MEMORY: usize = 256 * 1024 * 1024;
-/// Segments of about one size that tantivy merges into one (its default is
-/// 8): a run commits every [`crate::pipeline::COMMIT_EVERY`] records, one
-/// segment each, so a first run of up to 1.5M records is not merged while
-/// it runs (merging costs CPU time, and a merged segment loses the report
-/// caches of its parts, so the report pass would read it all again), and a
-/// nightly run's small segments are merged among themselves.
+/// Segments of about one size that are merged into one (tantivy's default
+/// is 8): a run commits every [`crate::pipeline::COMMIT_EVERY`] records, one
+/// segment each, and merges at its end (see the `merge` module), so the
+/// first sixteen 100,000-record segments become one, and a nightly run's
+/// small segments are merged among themselves.
 const MERGE_AT: usize = 16;
 
 /// Errors of the index layer.
@@ -575,9 +576,9 @@ impl VocIndex {
                 }
                 other => self.tantivy_err(other),
             })?;
-        let mut merges = LogMergePolicy::default();
-        merges.set_min_num_segments(MERGE_AT);
-        writer.set_merge_policy(Box::new(merges));
+        // Merges are started by the run, so that caches carry over (see
+        // the `merge` module).
+        writer.set_merge_policy(Box::new(NoMergePolicy));
         Ok(VocWriter {
             path: self.path.clone(),
             writer,

@@ -31,6 +31,7 @@ use tantivy::fastfield::AliveBitSet;
 use tantivy::{DocAddress, SegmentReader};
 
 use super::cache::{deleted_docs, remove_stale, temp_path, CACHE_DIR};
+use super::merge::MergedSegments;
 use super::{IndexError, VocIndex};
 
 const MAGIC: &[u8; 8] = b"VSROWS01";
@@ -102,6 +103,73 @@ impl VocIndex {
             segment.max_doc(),
             &deleted_docs(segment),
         )
+    }
+}
+
+impl VocIndex {
+    /// Caches the rows named `name` under rules `rules` of each segment of
+    /// `merged` made from its sources' row caches (see [`super::merge`]),
+    /// once this index's reader shows the merged segments: the sources'
+    /// live rows merged in report order, their documents renumbered. A
+    /// merged segment with a source without a valid row cache gets none.
+    /// Returns how many were cached.
+    pub fn carry_rows(&self, merged: &MergedSegments, name: &str, rules: u64) -> usize {
+        let dir = self.path.join(CACHE_DIR);
+        let searcher = self.reader.searcher();
+        let mut carried = 0;
+        for merge in &merged.merges {
+            let Some((ord, target)) = searcher
+                .segment_readers()
+                .iter()
+                .enumerate()
+                .find(|(_, s)| s.segment_id() == merge.target)
+            else {
+                continue;
+            };
+            let sources: Option<Vec<CachedRows>> = merge
+                .sources
+                .iter()
+                .map(|(source, _)| {
+                    let segment = merged.before.segment_reader(source.ord);
+                    open_valid(&dir, name, rules, source.ord, segment)
+                })
+                .collect();
+            let Some(sources) = sources else {
+                continue;
+            };
+            let id = target.segment_id().uuid_string();
+            let path = cache_path(&dir, name, &id);
+            // Every document of the merged segment has a row: those deleted
+            // since are skipped when the file is read, as for any cache.
+            let Some(mut writer) =
+                RowCacheWriter::create(&dir, path.clone(), rules, &id, target.max_doc(), &[])
+            else {
+                continue;
+            };
+            let renumbered = RowMerge::new(sources).and_then(|mut rows| {
+                rows.drain_before(None, |key: OrderKey, payload: &[u8]| {
+                    let from = key.address.segment_ord;
+                    let doc = merge
+                        .sources
+                        .iter()
+                        .find(|(source, _)| source.ord == from)
+                        .and_then(|(source, offset)| source.new_doc(*offset, key.address.doc_id))
+                        .ok_or_else(|| IndexError::Corrupt {
+                            path: path.clone(),
+                            key: format!("document {}", key.address.doc_id),
+                            message: "a row of a merged segment's source is not in it".into(),
+                        })?;
+                    let address = DocAddress::new(ord as u32, doc);
+                    writer.push(OrderKey { address, ..key }, payload);
+                    Ok::<(), IndexError>(())
+                })
+            });
+            if renumbered.is_ok() {
+                writer.finish();
+                carried += 1;
+            }
+        }
+        carried
     }
 }
 

@@ -1086,6 +1086,16 @@ impl SegmentAggregate for SegmentPhrases {
         self.table.merge(other.table);
         self.kept_docs.extend(other.kept_docs);
     }
+
+    fn renumber(&mut self, new_doc: &dyn Fn(u32) -> Option<u32>) -> bool {
+        match self.kept_docs.iter().map(|&d| new_doc(d)).collect() {
+            Some(kept) => {
+                self.kept_docs = kept;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// Accumulates records' phrases; see the module docs.

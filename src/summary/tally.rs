@@ -391,6 +391,20 @@ impl RecordThemes {
         );
     }
 
+    /// Gives each record its document number in a merged segment
+    /// (`new_doc`, in the same order), dropping those removed; false when
+    /// one has none.
+    fn renumber(&mut self, new_doc: &dyn Fn(u32) -> Option<u32>) -> bool {
+        self.sort_by_doc();
+        for doc in &mut self.docs {
+            match new_doc(*doc) {
+                Some(new) => *doc = new,
+                None => return false,
+            }
+        }
+        true
+    }
+
     /// Orders the records by document number (for removals) and drops
     /// those removed.
     fn sort_by_doc(&mut self) {
@@ -678,6 +692,10 @@ impl SegmentAggregate for SummaryTally {
 
     fn merge(&mut self, other: SummaryTally) {
         self.merge_tally(other);
+    }
+
+    fn renumber(&mut self, new_doc: &dyn Fn(u32) -> Option<u32>) -> bool {
+        self.per_record.renumber(new_doc)
     }
 }
 

@@ -1,0 +1,220 @@
+//! Segment merges that keep the caches (issue 8).
+//!
+//! tantivy merges segments to keep their number down, and a merged segment
+//! is a new segment: its per-segment caches (summary tallies, phrase
+//! tables, rows: see [`super::cache`] and [`super::rows`]) would be built
+//! again from the doc store, which for a merge of sixteen 100,000-record
+//! segments costs about what the report pass of a full run costs. So the
+//! writer never merges on its own ([`tantivy::indexer::NoMergePolicy`]): a
+//! run starts the merges tantivy's log merge policy asks for once its last
+//! commit is made ([`VocWriter::start_merges`]), they run on tantivy's merge
+//! thread while the reports are written from that commit, and then the
+//! caches of each merged segment are made from its sources' caches, their
+//! documents renumbered ([`VocIndex::carry_aggregate`],
+//! [`VocIndex::carry_rows`]).
+//!
+//! The numbering is tantivy's: a merge of segments without an index sort
+//! stacks their live documents, segment after segment in the order asked,
+//! each in its own order. The live documents are those of the last commit
+//! (the merge applies the deletes up to it, and nothing is deleted between
+//! that commit and the merge's start). A source without a valid cache
+//! leaves the merged segment without one, built again by the next report
+//! pass, as before; a run killed during a merge leaves the index at its last
+//! commit (tantivy publishes a merged segment only once it is whole).
+
+use tantivy::index::{SegmentId, SegmentMeta};
+use tantivy::indexer::{LogMergePolicy, MergePolicy};
+use tantivy::{FutureResult, Searcher};
+
+use super::{IndexError, VocIndex, VocWriter, MERGE_AT};
+
+/// The merges started by [`VocWriter::start_merges`], not yet done, with
+/// the searcher of the commit they started from, whose segments the
+/// sources' caches describe.
+pub struct PendingMerges {
+    before: Searcher,
+    merges: Vec<PendingMerge>,
+}
+
+impl PendingMerges {
+    /// How many merges were started.
+    pub fn len(&self) -> usize {
+        self.merges.len()
+    }
+
+    /// Whether no merge was started.
+    pub fn is_empty(&self) -> bool {
+        self.merges.is_empty()
+    }
+}
+
+/// One merge started, not yet done.
+struct PendingMerge {
+    sources: Vec<MergeSource>,
+    done: FutureResult<Option<SegmentMeta>>,
+}
+
+/// One segment merged: where it was and which documents it gave.
+#[derive(Debug, Clone)]
+pub(super) struct MergeSource {
+    /// Its ordinal in [`MergedSegments::before`].
+    pub(super) ord: u32,
+    /// Its live documents, ascending: the merged segment holds them in this
+    /// order, after those of the sources before it.
+    pub(super) alive: Vec<u32>,
+}
+
+impl MergeSource {
+    /// The number in the merged segment of document `doc` of this source,
+    /// whose first document there is `offset`.
+    pub(super) fn new_doc(&self, offset: u32, doc: u32) -> Option<u32> {
+        self.alive
+            .binary_search(&doc)
+            .ok()
+            .map(|i| offset + i as u32)
+    }
+}
+
+/// One finished merge: its sources, each with the number of its first
+/// document in the merged segment, and the merged segment.
+#[derive(Debug, Clone)]
+pub(super) struct Merged {
+    pub(super) sources: Vec<(MergeSource, u32)>,
+    pub(super) target: SegmentId,
+}
+
+/// The merges a run waited for ([`VocWriter::finish_merges`]), with the
+/// searcher of the commit they started from.
+pub struct MergedSegments {
+    pub(super) before: Searcher,
+    pub(super) merges: Vec<Merged>,
+}
+
+impl MergedSegments {
+    /// How many merged segments were made.
+    pub fn len(&self) -> usize {
+        self.merges.len()
+    }
+
+    /// Whether no merge was made.
+    pub fn is_empty(&self) -> bool {
+        self.merges.is_empty()
+    }
+
+    /// Documents in the merged segments.
+    pub fn documents(&self) -> u64 {
+        self.merges
+            .iter()
+            .flat_map(|m| &m.sources)
+            .map(|(s, _)| s.alive.len() as u64)
+            .sum()
+    }
+}
+
+/// The merge policy: tantivy's log merge policy, merging once
+/// [`MERGE_AT`] segments of a size are there.
+fn policy() -> LogMergePolicy {
+    let mut policy = LogMergePolicy::default();
+    policy.set_min_num_segments(MERGE_AT);
+    policy
+}
+
+impl VocWriter {
+    /// Starts the merges the merge policy asks for on the segments of the
+    /// last commit, which `index`'s reader must show (reload it after the
+    /// commit). They run on tantivy's merge thread; nothing may be added,
+    /// deleted or committed until [`VocWriter::finish_merges`] returns.
+    pub fn start_merges(&mut self, index: &VocIndex) -> Result<PendingMerges, IndexError> {
+        let metas = index
+            .index
+            .searchable_segment_metas()
+            .map_err(|e| index.tantivy_err(e))?;
+        let searcher = index.reader.searcher();
+        let readers = searcher.segment_readers();
+        let ord_of = |id: SegmentId| readers.iter().position(|r| r.segment_id() == id);
+        if metas.len() != readers.len() || metas.iter().any(|m| ord_of(m.id()).is_none()) {
+            // The reader is not at the last commit: merging now would number
+            // the documents from other deletions. No merge this time.
+            return Ok(PendingMerges {
+                before: searcher.clone(),
+                merges: Vec::new(),
+            });
+        }
+        let mut merges = Vec::new();
+        for candidate in policy().compute_merge_candidates(&metas) {
+            let ids = candidate.0;
+            let sources = ids
+                .iter()
+                .filter_map(|&id| ord_of(id))
+                .map(|ord| MergeSource {
+                    ord: ord as u32,
+                    alive: readers[ord].doc_ids_alive().collect(),
+                })
+                .collect();
+            let done = self.writer.merge(&ids);
+            merges.push(PendingMerge { sources, done });
+        }
+        Ok(PendingMerges {
+            before: searcher.clone(),
+            merges,
+        })
+    }
+
+    /// Waits for merges started by [`VocWriter::start_merges`]. A merge
+    /// that failed leaves its segments as they were, so it is only left
+    /// out.
+    pub fn finish_merges(&mut self, pending: PendingMerges) -> MergedSegments {
+        let mut merges = Vec::new();
+        for merge in pending.merges {
+            let Ok(Some(meta)) = merge.done.wait() else {
+                continue;
+            };
+            let mut offset = 0u32;
+            let mut sources = Vec::with_capacity(merge.sources.len());
+            for source in merge.sources {
+                let n = source.alive.len() as u32;
+                sources.push((source, offset));
+                offset += n;
+            }
+            if offset != meta.max_doc() {
+                // Not numbered as assumed: no cache is carried over.
+                continue;
+            }
+            merges.push(Merged {
+                sources,
+                target: meta.id(),
+            });
+        }
+        MergedSegments {
+            before: pending.before,
+            merges,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MergeSource;
+
+    #[test]
+    fn a_sources_live_documents_are_numbered_after_the_sources_before_it() {
+        let source = MergeSource {
+            ord: 3,
+            alive: vec![0, 2, 5, 6],
+        };
+        let new: Vec<Option<u32>> = (0..8).map(|d| source.new_doc(10, d)).collect();
+        assert_eq!(
+            new,
+            [
+                Some(10),
+                None,
+                Some(11),
+                None,
+                None,
+                Some(12),
+                Some(13),
+                None
+            ]
+        );
+    }
+}
