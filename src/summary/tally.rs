@@ -83,13 +83,38 @@ pub(crate) struct Candidate {
 /// text. Strict and total, so the best of a set does not depend on the
 /// order of adding.
 pub(crate) fn better(high: bool, a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
-    let score = |c: &Candidate| if high { -c.sentiment } else { c.sentiment };
+    ranked(high, &a.view(), &b.view())
+}
+
+/// [`better`] on borrowed candidates.
+fn ranked(high: bool, a: &CandidateView<'_>, b: &CandidateView<'_>) -> std::cmp::Ordering {
+    let score = |c: &CandidateView<'_>| if high { -c.sentiment } else { c.sentiment };
     a.penalty
         .cmp(&b.penalty)
         .then(score(a).total_cmp(&score(b)))
-        .then(a.key.cmp(&b.key))
+        .then(a.key.cmp(b.key))
         // Two mentions of one record (the same theme twice) differ here.
-        .then(a.text.cmp(&b.text))
+        .then(a.text.cmp(b.text))
+}
+
+/// The fields of a [`Candidate`] that order it, borrowed: a record's
+/// mention is compared with the pools' cuts before it is copied into one.
+struct CandidateView<'a> {
+    key: &'a str,
+    text: &'a str,
+    sentiment: f64,
+    penalty: u8,
+}
+
+impl Candidate {
+    fn view(&self) -> CandidateView<'_> {
+        CandidateView {
+            key: &self.key,
+            text: &self.text,
+            sentiment: self.sentiment,
+            penalty: self.penalty,
+        }
+    }
 }
 
 /// A bounded pool of quote candidates; see the module docs.
@@ -110,6 +135,17 @@ impl Pool {
             high,
             ..Pool::default()
         }
+    }
+
+    /// Whether a candidate may be among the best: not worse than the cut.
+    /// One that is would only be dropped at the next cut (every candidate
+    /// better than the cut is a member), so it is not pushed; most of a
+    /// large segment's mentions are, and pushing them (copies, and a sort
+    /// every [`QUOTE_POOL`] pushes) was most of a tally's cost.
+    fn admits(&self, c: &CandidateView<'_>) -> bool {
+        self.cut
+            .as_ref()
+            .is_none_or(|cut| ranked(self.high, c, &cut.view()).is_le())
     }
 
     fn push(&mut self, c: Candidate) {
@@ -523,11 +559,15 @@ impl SummaryTally {
         Some(themes)
     }
 
-    /// The quote candidates of a record, by local theme id.
+    /// The quote candidates of a record, by local theme id, with whether
+    /// each may be among the best of its theme's low and high pools (see
+    /// [`Pool::admits`]); `admitted` says it of a borrowed candidate, and
+    /// only those admitted by one pool at least are copied.
     fn candidates<'a>(
         stored: &'a StoredRecord,
         themes: &'a [u32],
-    ) -> impl Iterator<Item = (u32, Candidate)> + 'a {
+        mut admitted: impl FnMut(u32, &CandidateView<'_>) -> (bool, bool) + 'a,
+    ) -> impl Iterator<Item = (u32, Candidate, (bool, bool))> + 'a {
         let record = &stored.record;
         // Only records with themes give quotes.
         let full_text = if themes.is_empty() {
@@ -543,17 +583,30 @@ impl SummaryTally {
             .zip(themes)
             .filter_map(move |(hit, &t)| {
                 let text = quote_text(&full_text, &hit.spans);
-                (!text.is_empty()).then(|| {
+                if text.is_empty() {
+                    return None;
+                }
+                let t = t & !NEGATIVE;
+                let penalty = quote_length_penalty(&text);
+                let view = CandidateView {
+                    key: &key,
+                    text: &text,
+                    sentiment: hit.sentiment,
+                    penalty,
+                };
+                let admits = admitted(t, &view);
+                (admits.0 || admits.1).then(|| {
                     (
-                        t & !NEGATIVE,
+                        t,
                         Candidate {
                             key: key.clone(),
                             id: record.id.clone(),
                             source: record.source.clone(),
-                            penalty: quote_length_penalty(&text),
+                            penalty,
                             text,
                             sentiment: hit.sentiment,
                         },
+                        admits,
                     )
                 })
             })
@@ -565,10 +618,24 @@ impl SummaryTally {
             return;
         };
         let record = &stored.record;
-        for (t, c) in Self::candidates(stored, &themes) {
+        // Collected first: the pools are read while the candidates are made.
+        let pools = &self.themes;
+        let found: Vec<(u32, Candidate, (bool, bool))> =
+            Self::candidates(stored, &themes, |t, c| {
+                let acc = &pools[t as usize];
+                (acc.low.admits(c), acc.high.admits(c))
+            })
+            .collect();
+        for (t, c, (low, high)) in found {
             let acc = &mut self.themes[t as usize];
-            acc.low.push(c.clone());
-            acc.high.push(c);
+            match (low, high) {
+                (true, true) => {
+                    acc.low.push(c.clone());
+                    acc.high.push(c);
+                }
+                (true, false) => acc.low.push(c),
+                _ => acc.high.push(c),
+            }
         }
         self.service.add(
             record.first_response_minutes,
@@ -597,7 +664,9 @@ impl SummaryTally {
                 record.resolution_minutes,
                 record.ces,
             );
-        for (t, c) in Self::candidates(stored, &themes) {
+        // Every candidate, admitted or not: one not in a pool is found
+        // absent there, as it should.
+        for (t, c, _) in Self::candidates(stored, &themes, |_, _| (true, true)) {
             let acc = &mut self.themes[t as usize];
             exact &= acc.low.remove(&c);
             exact &= acc.high.remove(&c);
