@@ -148,6 +148,17 @@ impl Pool {
             .is_none_or(|cut| ranked(self.high, c, &cut.view()).is_le())
     }
 
+    /// Whether a candidate of this sentiment may be admitted: false when
+    /// it is worse than the cut whatever its text (the cut has no length
+    /// penalty, and a lower sentiment in the low pool, a higher one in the
+    /// high pool).
+    fn hopeful(&self, sentiment: f64) -> bool {
+        let score = |s: f64| if self.high { -s } else { s };
+        self.cut.as_ref().is_none_or(|cut| {
+            cut.penalty != 0 || score(sentiment).total_cmp(&score(cut.sentiment)).is_le()
+        })
+    }
+
     fn push(&mut self, c: Candidate) {
         self.members.push(c);
         if self.members.len() >= POOL_KEEP + QUOTE_POOL {
@@ -562,34 +573,37 @@ impl SummaryTally {
     /// The quote candidates of a record, by local theme id, with whether
     /// each may be among the best of its theme's low and high pools (see
     /// [`Pool::admits`]); `admitted` says it of a borrowed candidate, and
-    /// only those admitted by one pool at least are copied.
+    /// only those admitted by one pool at least are copied. `hopeful` says
+    /// first, from a mention's theme and sentiment alone, whether it can be
+    /// admitted at all: the quote text of one that cannot is not made.
     fn candidates<'a>(
         stored: &'a StoredRecord,
         themes: &'a [u32],
+        mut hopeful: impl FnMut(u32, f64) -> bool + 'a,
         mut admitted: impl FnMut(u32, &CandidateView<'_>) -> (bool, bool) + 'a,
     ) -> impl Iterator<Item = (u32, Candidate, (bool, bool))> + 'a {
         let record = &stored.record;
-        // Only records with themes give quotes.
-        let full_text = if themes.is_empty() {
-            String::new()
-        } else {
-            record.full_text()
-        };
-        let key = record.key();
+        // Made at the first mention that needs them.
+        let (mut full_text, mut key) = (None, None);
         stored
             .analysis
             .themes
             .iter()
             .zip(themes)
             .filter_map(move |(hit, &t)| {
-                let text = quote_text(&full_text, &hit.spans);
+                let t = t & !NEGATIVE;
+                if !hopeful(t, hit.sentiment) {
+                    return None;
+                }
+                let full_text: &String = full_text.get_or_insert_with(|| record.full_text());
+                let text = quote_text(full_text, &hit.spans);
                 if text.is_empty() {
                     return None;
                 }
-                let t = t & !NEGATIVE;
+                let key: &String = key.get_or_insert_with(|| record.key());
                 let penalty = quote_length_penalty(&text);
                 let view = CandidateView {
-                    key: &key,
+                    key,
                     text: &text,
                     sentiment: hit.sentiment,
                     penalty,
@@ -620,12 +634,19 @@ impl SummaryTally {
         let record = &stored.record;
         // Collected first: the pools are read while the candidates are made.
         let pools = &self.themes;
-        let found: Vec<(u32, Candidate, (bool, bool))> =
-            Self::candidates(stored, &themes, |t, c| {
+        let found: Vec<(u32, Candidate, (bool, bool))> = Self::candidates(
+            stored,
+            &themes,
+            |t, sentiment| {
+                let acc = &pools[t as usize];
+                acc.low.hopeful(sentiment) || acc.high.hopeful(sentiment)
+            },
+            |t, c| {
                 let acc = &pools[t as usize];
                 (acc.low.admits(c), acc.high.admits(c))
-            })
-            .collect();
+            },
+        )
+        .collect();
         for (t, c, (low, high)) in found {
             let acc = &mut self.themes[t as usize];
             match (low, high) {
@@ -666,7 +687,7 @@ impl SummaryTally {
             );
         // Every candidate, admitted or not: one not in a pool is found
         // absent there, as it should.
-        for (t, c, _) in Self::candidates(stored, &themes, |_, _| (true, true)) {
+        for (t, c, _) in Self::candidates(stored, &themes, |_, _| true, |_, _| (true, true)) {
             let acc = &mut self.themes[t as usize];
             exact &= acc.low.remove(&c);
             exact &= acc.high.remove(&c);
