@@ -894,6 +894,44 @@ mod tests {
     }
 
     #[test]
+    fn pools_skipping_mentions_below_their_cut_keep_the_best_of_all() {
+        // Reference pools take every candidate; the tally's skip those
+        // worse than their cut, before or after making their quote text.
+        let mut tally = SummaryTally::default();
+        let mut all: HashMap<u32, (Pool, Pool)> = HashMap::new();
+        for i in 0..1500 {
+            let stored = record(i, 1 + i % 3);
+            tally.add_record(i as u32, &stored);
+            let Some(themes) = SummaryTally::default().count(&stored, 1) else {
+                continue;
+            };
+            // Local ids of a fresh tally are not the running one's: by name.
+            let ids: Vec<u32> = stored
+                .analysis
+                .themes
+                .iter()
+                .map(|hit| tally.theme(&hit.id))
+                .collect();
+            let found =
+                SummaryTally::candidates(&stored, &themes, |_, _| true, |_, _| (true, true));
+            for ((_, c, _), t) in found.zip(ids) {
+                let pools = all
+                    .entry(t)
+                    .or_insert_with(|| (Pool::new(false), Pool::new(true)));
+                pools.0.push(c.clone());
+                pools.1.push(c);
+            }
+        }
+        assert_eq!(all.len(), THEMES.len());
+        for (t, (low, high)) in all {
+            let acc = &tally.themes[t as usize];
+            assert!(low.cut.is_some() && high.cut.is_some());
+            assert_eq!(acc.low.best(), low.best());
+            assert_eq!(acc.high.best(), high.best());
+        }
+    }
+
+    #[test]
     fn removing_an_absent_record_cannot_update() {
         let mut tally = SummaryTally::default();
         tally.add_record(3, &record(1, 1));
