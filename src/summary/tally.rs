@@ -141,7 +141,11 @@ impl Pool {
     /// One that is would only be dropped at the next cut (every candidate
     /// better than the cut is a member), so it is not pushed; most of a
     /// large segment's mentions are, and pushing them (copies, and a sort
-    /// every [`QUOTE_POOL`] pushes) was most of a tally's cost.
+    /// every [`QUOTE_POOL`] pushes) was most of a tally's cost. (After
+    /// removals a pool may hold fewer than [`POOL_KEEP`] members better
+    /// than its cut, and a skipped candidate might have stayed a member;
+    /// but it could only be among the best [`QUOTE_POOL`] when fewer than
+    /// that remain better than the cut, which `remove` reports as inexact.)
     fn admits(&self, c: &CandidateView<'_>) -> bool {
         self.cut
             .as_ref()
