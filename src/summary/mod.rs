@@ -846,22 +846,25 @@ fn top_phrases(cues: &HashMap<String, u64>) -> Vec<String> {
 }
 
 /// The sentences that mention a theme, joined and cut to a readable length.
+/// (Their words joined by single spaces, in one buffer: this runs for
+/// every theme mention of a summarized record.)
 fn quote_text(full_text: &str, spans: &[(u32, u32)]) -> String {
-    let mut out = String::new();
-    for &(s, e) in spans.iter().take(2) {
-        let Some(piece) = full_text.get(s as usize..e as usize) else {
-            continue;
-        };
+    let pieces = spans
+        .iter()
+        .take(2)
+        .filter_map(|&(s, e)| full_text.get(s as usize..e as usize));
+    let mut out = String::with_capacity(pieces.clone().map(str::len).sum::<usize>() + 4);
+    for word in pieces.flat_map(str::split_whitespace) {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(piece.trim());
+        out.push_str(word);
     }
-    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
-    match out.char_indices().nth(QUOTE_MAX_CHARS) {
-        Some((i, _)) => format!("{}…", &out[..i]),
-        None => out,
+    if let Some((i, _)) = out.char_indices().nth(QUOTE_MAX_CHARS) {
+        out.truncate(i);
+        out.push('…');
     }
+    out
 }
 
 /// Very short quotes say little; long ones are cut. 0 is best.

@@ -83,13 +83,38 @@ pub(crate) struct Candidate {
 /// text. Strict and total, so the best of a set does not depend on the
 /// order of adding.
 pub(crate) fn better(high: bool, a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
-    let score = |c: &Candidate| if high { -c.sentiment } else { c.sentiment };
+    ranked(high, &a.view(), &b.view())
+}
+
+/// [`better`] on borrowed candidates.
+fn ranked(high: bool, a: &CandidateView<'_>, b: &CandidateView<'_>) -> std::cmp::Ordering {
+    let score = |c: &CandidateView<'_>| if high { -c.sentiment } else { c.sentiment };
     a.penalty
         .cmp(&b.penalty)
         .then(score(a).total_cmp(&score(b)))
-        .then(a.key.cmp(&b.key))
+        .then(a.key.cmp(b.key))
         // Two mentions of one record (the same theme twice) differ here.
-        .then(a.text.cmp(&b.text))
+        .then(a.text.cmp(b.text))
+}
+
+/// The fields of a [`Candidate`] that order it, borrowed: a record's
+/// mention is compared with the pools' cuts before it is copied into one.
+struct CandidateView<'a> {
+    key: &'a str,
+    text: &'a str,
+    sentiment: f64,
+    penalty: u8,
+}
+
+impl Candidate {
+    fn view(&self) -> CandidateView<'_> {
+        CandidateView {
+            key: &self.key,
+            text: &self.text,
+            sentiment: self.sentiment,
+            penalty: self.penalty,
+        }
+    }
 }
 
 /// A bounded pool of quote candidates; see the module docs.
@@ -110,6 +135,32 @@ impl Pool {
             high,
             ..Pool::default()
         }
+    }
+
+    /// Whether a candidate may be among the best: not worse than the cut.
+    /// One that is would only be dropped at the next cut (every candidate
+    /// better than the cut is a member), so it is not pushed; most of a
+    /// large segment's mentions are, and pushing them (copies, and a sort
+    /// every [`QUOTE_POOL`] pushes) was most of a tally's cost. (After
+    /// removals a pool may hold fewer than [`POOL_KEEP`] members better
+    /// than its cut, and a skipped candidate might have stayed a member;
+    /// but it could only be among the best [`QUOTE_POOL`] when fewer than
+    /// that remain better than the cut, which `remove` reports as inexact.)
+    fn admits(&self, c: &CandidateView<'_>) -> bool {
+        self.cut
+            .as_ref()
+            .is_none_or(|cut| ranked(self.high, c, &cut.view()).is_le())
+    }
+
+    /// Whether a candidate of this sentiment may be admitted: false when
+    /// it is worse than the cut whatever its text (the cut has no length
+    /// penalty, and a lower sentiment in the low pool, a higher one in the
+    /// high pool).
+    fn hopeful(&self, sentiment: f64) -> bool {
+        let score = |s: f64| if self.high { -s } else { s };
+        self.cut.as_ref().is_none_or(|cut| {
+            cut.penalty != 0 || score(sentiment).total_cmp(&score(cut.sentiment)).is_le()
+        })
     }
 
     fn push(&mut self, c: Candidate) {
@@ -537,37 +588,57 @@ impl SummaryTally {
         Some(themes)
     }
 
-    /// The quote candidates of a record, by local theme id.
+    /// The quote candidates of a record, by local theme id, with whether
+    /// each may be among the best of its theme's low and high pools (see
+    /// [`Pool::admits`]); `admitted` says it of a borrowed candidate, and
+    /// only those admitted by one pool at least are copied. `hopeful` says
+    /// first, from a mention's theme and sentiment alone, whether it can be
+    /// admitted at all: the quote text of one that cannot is not made.
     fn candidates<'a>(
         stored: &'a StoredRecord,
         themes: &'a [u32],
-    ) -> impl Iterator<Item = (u32, Candidate)> + 'a {
+        mut hopeful: impl FnMut(u32, f64) -> bool + 'a,
+        mut admitted: impl FnMut(u32, &CandidateView<'_>) -> (bool, bool) + 'a,
+    ) -> impl Iterator<Item = (u32, Candidate, (bool, bool))> + 'a {
         let record = &stored.record;
-        // Only records with themes give quotes.
-        let full_text = if themes.is_empty() {
-            String::new()
-        } else {
-            record.full_text()
-        };
-        let key = record.key();
+        // Made at the first mention that needs them.
+        let (mut full_text, mut key) = (None, None);
         stored
             .analysis
             .themes
             .iter()
             .zip(themes)
             .filter_map(move |(hit, &t)| {
-                let text = quote_text(&full_text, &hit.spans);
-                (!text.is_empty()).then(|| {
+                let t = t & !NEGATIVE;
+                if !hopeful(t, hit.sentiment) {
+                    return None;
+                }
+                let full_text: &String = full_text.get_or_insert_with(|| record.full_text());
+                let text = quote_text(full_text, &hit.spans);
+                if text.is_empty() {
+                    return None;
+                }
+                let key: &String = key.get_or_insert_with(|| record.key());
+                let penalty = quote_length_penalty(&text);
+                let view = CandidateView {
+                    key,
+                    text: &text,
+                    sentiment: hit.sentiment,
+                    penalty,
+                };
+                let admits = admitted(t, &view);
+                (admits.0 || admits.1).then(|| {
                     (
-                        t & !NEGATIVE,
+                        t,
                         Candidate {
                             key: key.clone(),
                             id: record.id.clone(),
                             source: record.source.clone(),
-                            penalty: quote_length_penalty(&text),
+                            penalty,
                             text,
                             sentiment: hit.sentiment,
                         },
+                        admits,
                     )
                 })
             })
@@ -579,10 +650,31 @@ impl SummaryTally {
             return;
         };
         let record = &stored.record;
-        for (t, c) in Self::candidates(stored, &themes) {
+        // Collected first: the pools are read while the candidates are made.
+        let pools = &self.themes;
+        let found: Vec<(u32, Candidate, (bool, bool))> = Self::candidates(
+            stored,
+            &themes,
+            |t, sentiment| {
+                let acc = &pools[t as usize];
+                acc.low.hopeful(sentiment) || acc.high.hopeful(sentiment)
+            },
+            |t, c| {
+                let acc = &pools[t as usize];
+                (acc.low.admits(c), acc.high.admits(c))
+            },
+        )
+        .collect();
+        for (t, c, (low, high)) in found {
             let acc = &mut self.themes[t as usize];
-            acc.low.push(c.clone());
-            acc.high.push(c);
+            match (low, high) {
+                (true, true) => {
+                    acc.low.push(c.clone());
+                    acc.high.push(c);
+                }
+                (true, false) => acc.low.push(c),
+                _ => acc.high.push(c),
+            }
         }
         self.service.add(
             record.first_response_minutes,
@@ -611,7 +703,9 @@ impl SummaryTally {
                 record.resolution_minutes,
                 record.ces,
             );
-        for (t, c) in Self::candidates(stored, &themes) {
+        // Every candidate, admitted or not: one not in a pool is found
+        // absent there, as it should.
+        for (t, c, _) in Self::candidates(stored, &themes, |_, _| true, |_, _| (true, true)) {
             let acc = &mut self.themes[t as usize];
             exact &= acc.low.remove(&c);
             exact &= acc.high.remove(&c);
@@ -819,6 +913,44 @@ mod tests {
         }
         assert!(removed > 100 && updated > 0, "{removed} {updated}");
         assert_eq!(summary_of(parts), scratch);
+    }
+
+    #[test]
+    fn pools_skipping_mentions_below_their_cut_keep_the_best_of_all() {
+        // Reference pools take every candidate; the tally's skip those
+        // worse than their cut, before or after making their quote text.
+        let mut tally = SummaryTally::default();
+        let mut all: HashMap<u32, (Pool, Pool)> = HashMap::new();
+        for i in 0..1500 {
+            let stored = record(i, 1 + i % 3);
+            tally.add_record(i as u32, &stored);
+            let Some(themes) = SummaryTally::default().count(&stored, 1) else {
+                continue;
+            };
+            // Local ids of a fresh tally are not the running one's: by name.
+            let ids: Vec<u32> = stored
+                .analysis
+                .themes
+                .iter()
+                .map(|hit| tally.theme(&hit.id))
+                .collect();
+            let found =
+                SummaryTally::candidates(&stored, &themes, |_, _| true, |_, _| (true, true));
+            for ((_, c, _), t) in found.zip(ids) {
+                let pools = all
+                    .entry(t)
+                    .or_insert_with(|| (Pool::new(false), Pool::new(true)));
+                pools.0.push(c.clone());
+                pools.1.push(c);
+            }
+        }
+        assert_eq!(all.len(), THEMES.len());
+        for (t, (low, high)) in all {
+            let acc = &tally.themes[t as usize];
+            assert!(low.cut.is_some() && high.cut.is_some());
+            assert_eq!(acc.low.best(), low.best());
+            assert_eq!(acc.high.best(), high.best());
+        }
     }
 
     #[test]
