@@ -210,6 +210,24 @@ impl Analyzer {
         })
     }
 
+    /// [`Analyzer::analyze_words`] for words tokenized on this thread by
+    /// [`tokenize_with_ids`], with their ids (`ids` as it gave them, for
+    /// `words`): each word's record is found by its id in a plain table
+    /// rather than by a hash lookup of its addresses.
+    pub fn analyze_words_with_ids(
+        &self,
+        input: AnalysisInput,
+        words: &[Word],
+        ids: &WordIds,
+    ) -> Analysis {
+        with_buffers(|b| {
+            record::records_by_id(self.owner, words, ids, &mut b.records, |w| {
+                self.word_record(w)
+            });
+            self.analyze_records(input, words, &b.records)
+        })
+    }
+
     /// [`Analyzer::analyze_words`] with the record of each word (`records[k]` of `words[k]`).
     fn analyze_records(
         &self,
