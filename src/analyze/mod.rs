@@ -407,11 +407,22 @@ impl Analyzer {
     /// text, its punctuation, lowercase letters) is passed as it is too,
     /// without looking each character up in the case tables.
     fn lowercase<'a>(&self, sentence: &'a str) -> std::borrow::Cow<'a, str> {
-        if sentence.is_ascii() || sentence.chars().all(lowercases_to_itself) {
+        if sentence.is_ascii() {
             std::borrow::Cow::Borrowed(sentence)
         } else {
-            std::borrow::Cow::Owned(sentence.to_lowercase())
+            lowercased(sentence)
         }
+    }
+}
+
+/// `sentence` lowercased, borrowed as it is when all its characters
+/// lowercase to themselves (Chinese text and its punctuation, lowercase
+/// letters): the same text as [`str::to_lowercase`], without a copy.
+pub(crate) fn lowercased(sentence: &str) -> std::borrow::Cow<'_, str> {
+    if sentence.chars().all(lowercases_to_itself) {
+        std::borrow::Cow::Borrowed(sentence)
+    } else {
+        std::borrow::Cow::Owned(sentence.to_lowercase())
     }
 }
 
