@@ -688,8 +688,11 @@ fn analyse_batch(
                     .map(|p| {
                         let text = p.record.full_text();
                         tokenize_with_ids(&text, &mut words, &mut ids);
-                        let analysis =
-                            analyzer.analyze_words(analysis_input(&p.record, &text), &words);
+                        let analysis = analyzer.analyze_words_with_ids(
+                            analysis_input(&p.record, &text),
+                            &words,
+                            &ids,
+                        );
                         let mut kept = false;
                         // Discovery leaves near-duplicates out.
                         if p.record.duplicate_of.is_none() {
@@ -2236,7 +2239,8 @@ mod tests {
             let text = record.full_text();
             let (mut words, mut ids) = (Vec::new(), WordIds::default());
             tokenize_with_ids(&text, &mut words, &mut ids);
-            let analysis = analyzer.analyze_words(analysis_input(record, &text), &words);
+            let analysis =
+                analyzer.analyze_words_with_ids(analysis_input(record, &text), &words, &ids);
             let found = RecordPhrases::of_words(record, &analysis, &text, &words, &ids);
             let hash = record.content_hash();
             let doc = documents

@@ -210,6 +210,24 @@ impl Analyzer {
         })
     }
 
+    /// [`Analyzer::analyze_words`] for words tokenized on this thread by
+    /// [`tokenize_with_ids`], with their ids (`ids` as it gave them, for
+    /// `words`): each word's record is found by its id in a plain table
+    /// rather than by a hash lookup of its addresses.
+    pub fn analyze_words_with_ids(
+        &self,
+        input: AnalysisInput,
+        words: &[Word],
+        ids: &WordIds,
+    ) -> Analysis {
+        with_buffers(|b| {
+            record::records_by_id(self.owner, words, ids, &mut b.records, |w| {
+                self.word_record(w)
+            });
+            self.analyze_records(input, words, &b.records)
+        })
+    }
+
     /// [`Analyzer::analyze_words`] with the record of each word (`records[k]` of `words[k]`).
     fn analyze_records(
         &self,
@@ -389,11 +407,22 @@ impl Analyzer {
     /// text, its punctuation, lowercase letters) is passed as it is too,
     /// without looking each character up in the case tables.
     fn lowercase<'a>(&self, sentence: &'a str) -> std::borrow::Cow<'a, str> {
-        if sentence.is_ascii() || sentence.chars().all(lowercases_to_itself) {
+        if sentence.is_ascii() {
             std::borrow::Cow::Borrowed(sentence)
         } else {
-            std::borrow::Cow::Owned(sentence.to_lowercase())
+            lowercased(sentence)
         }
+    }
+}
+
+/// `sentence` lowercased, borrowed as it is when all its characters
+/// lowercase to themselves (Chinese text and its punctuation, lowercase
+/// letters): the same text as [`str::to_lowercase`], without a copy.
+pub(crate) fn lowercased(sentence: &str) -> std::borrow::Cow<'_, str> {
+    if sentence.chars().all(lowercases_to_itself) {
+        std::borrow::Cow::Borrowed(sentence)
+    } else {
+        std::borrow::Cow::Owned(sentence.to_lowercase())
     }
 }
 

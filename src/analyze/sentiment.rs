@@ -770,9 +770,10 @@ impl Lexicon {
         }
         // Every Chinese phrase holds a Chinese character.
         if let Some(ac) = self.zh_phrases.as_ref().filter(|_| !sentence.is_ascii()) {
-            let lower = sentence.to_lowercase();
+            // Most Chinese sentences lowercase to themselves: no copy.
+            let lower = super::lowercased(sentence);
             if lower.len() == sentence.len() {
-                for m in ac.find_iter(&lower) {
+                for m in ac.find_iter(lower.as_ref()) {
                     let (s, e) = (base + m.start(), base + m.end());
                     // A phrase must start where a word starts: 有问题 is not in 没有问题.
                     if !words.iter().any(|w| w.start == s) {

@@ -939,6 +939,8 @@ impl RecordPhrases {
     ) {
         let mut key = String::new();
         let mut first = 0;
+        // A sentence's grams, reused unless the sentence is kept.
+        let mut grams = Vec::new();
         for span in split_sentences(text) {
             let is_claimed = claimed
                 .iter()
@@ -954,7 +956,7 @@ impl RecordPhrases {
             let raw = &text[span.start..span.end];
             let lead = raw.len() - raw.trim_start().len();
             let base = span.start + lead;
-            let mut grams = Vec::new();
+            grams.clear();
             for n in 1..=3 {
                 if last - first < n {
                     break;
@@ -999,7 +1001,7 @@ impl RecordPhrases {
             if self.negative && !is_claimed && !grams.is_empty() {
                 self.sentences.push(KeptSentence {
                     text: raw.trim().to_string(),
-                    grams,
+                    grams: std::mem::take(&mut grams),
                 });
             }
         }
