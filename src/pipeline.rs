@@ -570,25 +570,27 @@ pub fn run(
     )?;
     remember_run(&config.index_dir, &summary)?;
     written.push(config.out_dir.join("rejects.jsonl"));
+    // The caches are carried while the writer lock is held, so another run
+    // cannot remove the sources' caches first. They only save time: a
+    // failure here leaves the merged segment to the next report pass.
     let merged = writer.finish_merges(merges);
-    writer.finish()?;
-    if !merged.is_empty() {
-        index.reload()?;
-        index.carry_aggregate::<SummaryTally>(&merged);
-        index.carry_aggregate::<SegmentPhrases>(&merged);
+    if !merged.is_empty() && index.reload().is_ok() {
+        let mut carried = index.carry_aggregate::<SummaryTally>(&merged)
+            + index.carry_aggregate::<SegmentPhrases>(&merged);
         for redact in [false, true] {
             let (name, rules) = (
                 output::row_cache_name(redact),
                 output::row_cache_rules(redact),
             );
-            index.carry_rows(&merged, name, rules);
+            carried += index.carry_rows(&merged, name, rules);
         }
         progress(Progress::Note(&format!(
-            "merged {} records into {} segment(s), report caches carried over",
+            "merged {} records into {} segment(s), {carried} report cache(s) carried over",
             merged.documents(),
             merged.len()
         )));
     }
+    writer.finish()?;
     Ok(RunOutcome {
         counts,
         retagged,

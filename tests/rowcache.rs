@@ -210,17 +210,48 @@ fn summary_without_time(ws: &Workspace) -> serde_json::Value {
     summary
 }
 
+/// `count` files of `per` generated records each (from record `first`,
+/// in version `version`): one commit each with `--commit-every` `per`.
+fn files(
+    ws: &Workspace,
+    stem: &str,
+    first: u64,
+    count: u64,
+    per: u64,
+    version: u32,
+) -> Vec<PathBuf> {
+    (0..count)
+        .map(|i| {
+            let path = ws.path().join(format!("{stem}{i:02}.jsonl"));
+            let from = first + i * per;
+            Generator::new(13)
+                .write_jsonl(&path, from as _, (from + per) as _, version)
+                .expect("write an input file");
+            path
+        })
+        .collect()
+}
+
+/// A run over `inputs`, committing every 20 records; its stderr.
+fn run_merging(ws: &Workspace, inputs: &[PathBuf]) -> String {
+    let paths: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    ws.run_with(&paths, &["--commit-every", "20"]).stderr
+}
+
 #[test]
 fn merged_segments_keep_their_caches_and_reports_stay_the_same() {
-    // Twenty segments of 20 records: the run merges sixteen or more of them
-    // at its end, and makes the merged segment's caches from theirs.
+    // Twenty files of 20 records, a commit each: twenty segments, sixteen
+    // of which the run merges at its end, making the merged segment's
+    // caches from theirs.
     let ws = Workspace::new();
-    let mut g = Generator::new(13);
-    let a = ws.path().join("a.jsonl");
-    g.write_jsonl(&a, 0, 400, 0).expect("write a.jsonl");
-    ws.run_with(&[a.as_path()], &["--commit-every", "20"]);
+    let first = files(&ws, "a", 0, 20, 20, 0);
+    let stderr = run_merging(&ws, &first);
+    assert!(
+        stderr.contains("merged 320 records into 1 segment(s)"),
+        "{stderr}"
+    );
     let ids = segment_ids(&ws);
-    assert!(ids.len() < 16, "segments merged: {} left", ids.len());
+    assert_eq!(ids.len(), 5, "sixteen of twenty segments merged");
     let cache = ws.index().join("report-cache");
     for id in &ids {
         for name in [
@@ -231,7 +262,15 @@ fn merged_segments_keep_their_caches_and_reports_stay_the_same() {
             assert!(cache.join(&name).exists(), "{name} carried over");
         }
     }
-    let carried = cache_files(&ws, "rows-plain-");
+    // The merged-away segments' files stay until the next report.
+    let live = |files: Vec<(String, Vec<u8>)>| -> Vec<(String, Vec<u8>)> {
+        files
+            .into_iter()
+            .filter(|(name, _)| ids.iter().any(|id| name.contains(id.as_str())))
+            .collect()
+    };
+    let carried = live(cache_files(&ws, "rows-plain-"));
+    assert_eq!(carried.len(), ids.len());
     let from_run = (rows(&ws), summary_without_time(&ws));
 
     // A report from the carried caches reads them as they are, and gives
@@ -242,14 +281,10 @@ fn merged_segments_keep_their_caches_and_reports_stay_the_same() {
         carried,
         "row caches reused"
     );
-    let from_carried = (rows(&ws), summary_without_time(&ws));
-    assert_same(
-        &from_carried.0,
-        &from_run.0,
-        "report from carried caches vs run",
-    );
+    assert_same(&rows(&ws), &from_run.0, "report from carried caches vs run");
     assert_eq!(
-        from_carried.1, from_run.1,
+        summary_without_time(&ws),
+        from_run.1,
         "summary from carried caches vs run"
     );
     std::fs::remove_dir_all(&cache).expect("remove the caches");
@@ -261,34 +296,54 @@ fn merged_segments_keep_their_caches_and_reports_stay_the_same() {
         "summary from the store vs run"
     );
 
-    // A nightly run updating records of the merged segment (its caches
-    // then take the old versions out) gives a fresh index's rows and
-    // summary figures.
+    // A nightly run updating records of every segment (the merged one's
+    // sources had deletions when they were merged again) and adding
+    // sixteen small segments: a second merge, whose carried caches give
+    // the reports of caches built from the store and a fresh index's rows
+    // and figures.
     let ws = Workspace::new();
-    let a = ws.path().join("a.jsonl");
-    Generator::new(13)
-        .write_jsonl(&a, 0, 400, 0)
-        .expect("write a.jsonl");
-    ws.run_with(&[a.as_path()], &["--commit-every", "20"]);
-    let b = ws.path().join("b.jsonl");
-    Generator::new(13)
-        .write_jsonl(&b, 380, 430, 1)
-        .expect("write b.jsonl");
-    ws.run_with(&[a.as_path(), b.as_path()], &["--commit-every", "20"]);
-    let fresh = Workspace::new();
-    fresh.run_with(&[a.as_path(), b.as_path()], &["--commit-every", "20"]);
+    let mut inputs = files(&ws, "a", 0, 20, 20, 0);
+    run_merging(&ws, &inputs);
+    for i in 0..20 {
+        inputs.extend(files(&ws, &format!("u{i:02}-"), i * 20 + 3, 1, 3, 1));
+    }
+    inputs.extend(files(&ws, "n", 400, 16, 20, 0));
+    let stderr = run_merging(&ws, &inputs);
+    assert!(stderr.contains("merged "), "{stderr}");
+    // The figures, without the run's counts and its comparison with the
+    // last run (a report or a fresh index has other ones).
+    let figures = |ws: &Workspace| {
+        let mut summary = summary_without_time(ws);
+        summary["counts"] = serde_json::Value::Null;
+        summary["since_last_run"] = serde_json::Value::Null;
+        summary
+    };
+    let nightly = (rows(&ws), figures(&ws));
+    report(&ws, &[]);
     assert_same(
         &rows(&ws),
+        &nightly.0,
+        "nightly, report from carried caches",
+    );
+    assert_eq!(
+        figures(&ws),
+        nightly.1,
+        "nightly, summary from carried caches"
+    );
+    std::fs::remove_dir_all(ws.index().join("report-cache")).expect("remove the caches");
+    report(&ws, &[]);
+    assert_same(&rows(&ws), &nightly.0, "nightly, report from the store");
+    assert_eq!(figures(&ws), nightly.1, "nightly, summary from the store");
+    let fresh = Workspace::new();
+    run_merging(&fresh, &inputs);
+    assert_same(
+        &nightly.0,
         &rows(&fresh),
         "nightly over a merged segment vs fresh",
     );
-    let (mut nightly, mut fresh) = (summary_without_time(&ws), summary_without_time(&fresh));
-    for summary in [&mut nightly, &mut fresh] {
-        summary["counts"] = serde_json::Value::Null;
-        summary["since_last_run"] = serde_json::Value::Null;
-    }
     assert_eq!(
-        nightly, fresh,
+        nightly.1,
+        figures(&fresh),
         "summary, nightly over a merged segment vs fresh"
     );
 }

@@ -122,8 +122,8 @@ fn policy() -> LogMergePolicy {
 
 impl VocWriter {
     /// Starts the first merge the merge policy asks for on the segments of
-    /// the last commit (at most [`MERGE_AT`] of them), which `index`'s reader must show (reload it after the
-    /// commit). They run on tantivy's merge thread; nothing may be added,
+    /// the last commit (at most [`MERGE_AT`] of them), which `index`'s
+    /// reader must show (reload it after the commit). They run on tantivy's merge thread; nothing may be added,
     /// deleted or committed until [`VocWriter::finish_merges`] returns.
     pub fn start_merges(&mut self, index: &VocIndex) -> Result<PendingMerges, IndexError> {
         let metas = index
