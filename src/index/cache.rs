@@ -43,7 +43,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tantivy::{DocAddress, SegmentReader, TantivyDocument};
 
-use super::merge::MergedSegments;
+use super::merge::{segment_by_id, MergedSegments};
 use super::{IndexError, StoredRecord, VocIndex};
 
 /// Folder of the cache files, inside the index directory (tantivy leaves
@@ -317,11 +317,7 @@ impl VocIndex {
         let searcher = self.reader.searcher();
         let mut carried = 0;
         for merge in &merged.merges {
-            let Some(target) = searcher
-                .segment_readers()
-                .iter()
-                .find(|s| s.segment_id() == merge.target)
-            else {
+            let Some((_, target)) = segment_by_id(&searcher, merge.target) else {
                 continue;
             };
             let mut total = A::default();

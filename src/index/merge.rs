@@ -37,18 +37,6 @@ pub struct PendingMerges {
     merges: Vec<PendingMerge>,
 }
 
-impl PendingMerges {
-    /// How many merges were started.
-    pub fn len(&self) -> usize {
-        self.merges.len()
-    }
-
-    /// Whether no merge was started.
-    pub fn is_empty(&self) -> bool {
-        self.merges.is_empty()
-    }
-}
-
 /// One merge started, not yet done.
 struct PendingMerge {
     sources: Vec<MergeSource>,
@@ -56,7 +44,6 @@ struct PendingMerge {
 }
 
 /// One segment merged: where it was and which documents it gave.
-#[derive(Debug, Clone)]
 pub(super) struct MergeSource {
     /// Its ordinal in [`MergedSegments::before`].
     pub(super) ord: u32,
@@ -78,7 +65,6 @@ impl MergeSource {
 
 /// One finished merge: its sources, each with the number of its first
 /// document in the merged segment, and the merged segment.
-#[derive(Debug, Clone)]
 pub(super) struct Merged {
     pub(super) sources: Vec<(MergeSource, u32)>,
     pub(super) target: SegmentId,
@@ -112,6 +98,19 @@ impl MergedSegments {
     }
 }
 
+/// The segment with this id in `searcher`, with its ordinal.
+pub(super) fn segment_by_id(
+    searcher: &Searcher,
+    id: SegmentId,
+) -> Option<(u32, &tantivy::SegmentReader)> {
+    searcher
+        .segment_readers()
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.segment_id() == id)
+        .map(|(ord, s)| (ord as u32, s))
+}
+
 /// The merge policy: tantivy's log merge policy, merging once
 /// [`MERGE_AT`] segments of a size are there.
 fn policy() -> LogMergePolicy {
@@ -123,8 +122,9 @@ fn policy() -> LogMergePolicy {
 impl VocWriter {
     /// Starts the first merge the merge policy asks for on the segments of
     /// the last commit (at most [`MERGE_AT`] of them), which `index`'s
-    /// reader must show (reload it after the commit). They run on tantivy's merge thread; nothing may be added,
-    /// deleted or committed until [`VocWriter::finish_merges`] returns.
+    /// reader must show (reload it after the commit). It runs on tantivy's
+    /// merge thread; nothing may be added, deleted or committed until
+    /// [`VocWriter::finish_merges`] returns.
     pub fn start_merges(&mut self, index: &VocIndex) -> Result<PendingMerges, IndexError> {
         let metas = index
             .index

@@ -31,7 +31,7 @@ use tantivy::fastfield::AliveBitSet;
 use tantivy::{DocAddress, SegmentReader};
 
 use super::cache::{deleted_docs, remove_stale, temp_path, CACHE_DIR};
-use super::merge::MergedSegments;
+use super::merge::{segment_by_id, MergedSegments};
 use super::{IndexError, VocIndex};
 
 const MAGIC: &[u8; 8] = b"VSROWS01";
@@ -118,12 +118,7 @@ impl VocIndex {
         let searcher = self.reader.searcher();
         let mut carried = 0;
         for merge in &merged.merges {
-            let Some((ord, target)) = searcher
-                .segment_readers()
-                .iter()
-                .enumerate()
-                .find(|(_, s)| s.segment_id() == merge.target)
-            else {
+            let Some((ord, target)) = segment_by_id(&searcher, merge.target) else {
                 continue;
             };
             let sources: Option<Vec<CachedRows>> = merge
@@ -159,7 +154,7 @@ impl VocIndex {
                             key: format!("document {}", key.address.doc_id),
                             message: "a row of a merged segment's source is not in it".into(),
                         })?;
-                    let address = DocAddress::new(ord as u32, doc);
+                    let address = DocAddress::new(ord, doc);
                     writer.push(OrderKey { address, ..key }, payload);
                     Ok::<(), IndexError>(())
                 })
