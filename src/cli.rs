@@ -87,6 +87,10 @@ pub struct RunArgs {
     /// Records written between two index commits (tests use small values).
     #[arg(long, value_name = "N", hide = true)]
     pub commit_every: Option<u64>,
+    /// Entries each per-record lookup table keeps in memory before it
+    /// spills to disk (tests use small values).
+    #[arg(long, value_name = "N", hide = true)]
+    pub spill_after: Option<usize>,
 }
 
 /// `vocscope analyze`.

@@ -305,6 +305,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             },
             full: args.full,
             redact: args.redact,
+            spill_after: args.spill_after.unwrap_or(pipeline::SPILL_AFTER),
             ..RunOptions::default()
         },
     };

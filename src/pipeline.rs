@@ -17,9 +17,11 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::{Analysis, AnalysisInput, Analyzer};
+/// Entries each per-record table of the ingest keeps in memory by default.
+pub use crate::index::SPILL_AFTER;
 use crate::index::{
-    key_hash, HashEntry, HashTable, IndexError, IndexedOwners, KnownKeys, OrderKey, RowCacheWriter,
-    RowMerge, StoredRecord, VocDocument, VocIndex, VocWriter, CACHE_DIR,
+    key_hash, HashEntry, IndexError, IndexedOwners, KnownKeys, OrderKey, RowCacheWriter, RowMerge,
+    SpillBytes, SpillEntry, SpillTable, StoredRecord, VocDocument, VocIndex, VocWriter, CACHE_DIR,
 };
 use crate::ingest::manifest::{manifest_key, Check, FileState, Manifest};
 use crate::ingest::neardup::text_hash;
@@ -177,6 +179,9 @@ pub struct RunOptions {
     /// Set (e.g. by a Ctrl-C handler) to stop the run: it commits what is
     /// done and returns [`RunError::Interrupted`].
     pub cancel: Arc<AtomicBool>,
+    /// Entries each per-record table of the ingest keeps in memory before
+    /// it spills to disk ([`SpillTable`]; tests use small values).
+    pub spill_after: usize,
 }
 
 impl Default for RunOptions {
@@ -186,6 +191,7 @@ impl Default for RunOptions {
             full: false,
             redact: false,
             cancel: Arc::new(AtomicBool::new(false)),
+            spill_after: SPILL_AFTER,
         }
     }
 }
@@ -294,14 +300,15 @@ pub fn run(
 
     let known = index.content_hashes()?;
     // First owner of each customer text: from the index, then this run.
-    let mut text_owners = TextOwners::new(index.text_owners()?);
+    let spill = (config.index_dir.as_path(), config.options.spill_after);
+    let mut text_owners = TextOwners::new(index.text_owners()?, spill);
     std::fs::create_dir_all(&config.out_dir).map_err(|source| OutputError::Io {
         path: config.out_dir.clone(),
         source,
     })?;
     let mut rejects = RejectsWriter::create(&config.out_dir.join("rejects.jsonl"))?;
     let mut counts = Counts::default();
-    let mut ledger = Ledger::default();
+    let mut ledger = Ledger::new(spill);
     let mut since_commit = 0u64;
     let mut commit_phrases = CommitPhrases::default();
     let mut failed_files = Vec::new();
@@ -459,7 +466,7 @@ pub fn run(
                 undated: record.created_at.is_none(),
                 near_duplicate: record.duplicate_of.is_some(),
             };
-            let replace = match ledger.classify(kh, hash, flags, &known, &mut counts) {
+            let replace = match ledger.classify(kh, hash, flags, &known, &mut counts)? {
                 Decision::Duplicate | Decision::Keep => continue,
                 Decision::Write { replace } => replace,
             };
@@ -529,11 +536,10 @@ pub fn run(
     let reowned = reown_orphaned_texts(&index, &mut writer)?;
     // A record of this run flagged as a near-duplicate that now owns its
     // text is no longer one.
-    let now_owners = reowned
-        .owners
-        .iter()
-        .filter(|&&k| ledger.flagged_near_duplicate(k))
-        .count() as u64;
+    let mut now_owners = 0;
+    for &owner in &reowned.owners {
+        now_owners += u64::from(ledger.flagged_near_duplicate(owner)?);
+    }
     counts.near_duplicates = counts.near_duplicates.saturating_sub(now_owners);
     drop(ledger);
     if reowned.rewritten > 0 {
@@ -852,6 +858,30 @@ impl HashEntry for LedgerEntry {
     }
 }
 
+impl SpillEntry for LedgerEntry {
+    const BYTES: usize = 17;
+    fn encode(&self, out: &mut [u8]) {
+        let (key_hash, hash) = (self.key_hash, self.hash);
+        out[..8].copy_from_slice(&key_hash.to_le_bytes());
+        out[8..16].copy_from_slice(&hash.to_le_bytes());
+        out[16] = self.state;
+    }
+    fn decode(bytes: &[u8]) -> LedgerEntry {
+        LedgerEntry {
+            key_hash: u64_at(bytes, 0),
+            hash: u64_at(bytes, 8),
+            state: bytes[16],
+        }
+    }
+}
+
+/// The little-endian u64 at `at` in `bytes`.
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
 impl LedgerEntry {
     fn new(key_hash: u64, seen: Seen) -> LedgerEntry {
         let bucket = match seen.bucket {
@@ -895,20 +925,26 @@ impl LedgerEntry {
 /// later one is compared with the index as it was before the run (so a
 /// re-run of the same inputs reports nothing new or updated).
 ///
-/// One entry of 17 bytes per key read in this run, in a [`HashTable`]
-/// (about 19 bytes a record with its slack; a hash map took 35 to 52).
-#[derive(Default)]
+/// One entry of 17 bytes per key read in this run, in a [`SpillTable`]:
+/// about 19 bytes a record with its slack up to the table's limit, 2 bytes
+/// a record beyond it (a hash map took 35 to 52).
 struct Ledger {
-    seen: HashTable<LedgerEntry>,
+    seen: SpillTable<LedgerEntry>,
 }
 
 impl Ledger {
+    /// An empty ledger spilling to `dir` beyond `limit` entries in memory.
+    fn new((dir, limit): (&Path, usize)) -> Ledger {
+        Ledger {
+            seen: SpillTable::new(dir, limit),
+        }
+    }
+
     /// Whether the last version of the record with this key hash seen in
     /// this run was flagged as a near-duplicate (and counted as one).
-    fn flagged_near_duplicate(&self, key_hash: u64) -> bool {
-        self.seen
-            .get(key_hash)
-            .is_some_and(|entry| entry.seen().flags.near_duplicate)
+    fn flagged_near_duplicate(&self, key_hash: u64) -> Result<bool, IndexError> {
+        let entry = self.seen.get(key_hash)?;
+        Ok(entry.is_some_and(|entry| entry.seen().flags.near_duplicate))
     }
 
     fn classify(
@@ -918,13 +954,13 @@ impl Ledger {
         flags: Flags,
         known: &KnownKeys,
         counts: &mut Counts,
-    ) -> Decision {
+    ) -> Result<Decision, IndexError> {
         let mut index_changed = false;
-        let previous = self.seen.get(key_hash).map(LedgerEntry::seen);
+        let previous = self.seen.get(key_hash)?.map(LedgerEntry::seen);
         if let Some(prev) = previous {
             if prev.hash == hash {
                 counts.duplicates += 1;
-                return Decision::Duplicate;
+                return Ok(Decision::Duplicate);
             }
             match prev.bucket {
                 Bucket::New => counts.new -= 1,
@@ -965,69 +1001,29 @@ impl Ledger {
                 flags,
                 written: write || index_changed,
             },
-        ));
-        if write {
+        ))?;
+        Ok(if write {
             Decision::Write {
                 replace: known.contains(key_hash) || previous.is_some_and(|p| p.written),
             }
         } else {
             Decision::Keep
-        }
+        })
     }
 }
 
 /// The first owner of each customer text (normalized-text hash): among the
 /// committed records (a sorted array, see [`IndexedOwners`]), then among
 /// this run's records. This run's owners take an entry of 24 bytes in a
-/// [`HashTable`] (text hash, key hash, where the key is; about 27 bytes
-/// with its slack, where a hash map took 35 to 55) and the key's bytes in
-/// one buffer: no allocation per record.
+/// [`SpillTable`] (text hash, key hash, where the key is; about 27 bytes
+/// with its slack up to the table's limit, 2 beyond it, where a hash map
+/// took 35 to 55) and the key's bytes in a [`SpillBytes`] (in memory up to
+/// 1 MiB): no allocation per record.
 struct TextOwners {
     indexed: IndexedOwners,
-    run: HashTable<RunOwner>,
+    run: SpillTable<RunOwner>,
     /// The keys of this run's owners.
-    keys: KeyBuffer,
-}
-
-/// Bytes of a chunk of a [`KeyBuffer`].
-const KEY_CHUNK: usize = 1 << 20;
-
-/// Keys stored one after the other, each as its length (u32, little-endian)
-/// and bytes, in chunks of [`KEY_CHUNK`] bytes (a key longer than a chunk
-/// gets one of its own): one vector grown by doubling would hold up to
-/// twice the bytes, and three times while it is copied.
-#[derive(Default)]
-struct KeyBuffer {
-    chunks: Vec<Vec<u8>>,
-}
-
-impl KeyBuffer {
-    /// Stores a key: where it is (chunk number in the high 32 bits, offset in the chunk in the low).
-    fn push(&mut self, key: &str) -> u64 {
-        // Keys come from one input field, far below 4 GiB.
-        let len = u32::try_from(key.len()).unwrap_or(u32::MAX);
-        let need = 4 + len as usize;
-        match self.chunks.last() {
-            Some(last) if last.len() + need <= last.capacity() => {}
-            _ => self.chunks.push(Vec::with_capacity(need.max(KEY_CHUNK))),
-        }
-        let chunk = self.chunks.len() - 1;
-        let bytes = &mut self.chunks[chunk];
-        let offset = bytes.len() as u64;
-        bytes.extend_from_slice(&len.to_le_bytes());
-        bytes.extend_from_slice(&key.as_bytes()[..len as usize]);
-        (chunk as u64) << 32 | offset
-    }
-
-    /// The key stored at `at`.
-    fn get(&self, at: u64) -> String {
-        let bytes = &self.chunks[(at >> 32) as usize];
-        let start = (at & u64::from(u32::MAX)) as usize;
-        let mut len = [0u8; 4];
-        len.copy_from_slice(&bytes[start..start + 4]);
-        let len = u32::from_le_bytes(len) as usize;
-        String::from_utf8_lossy(&bytes[start + 4..start + 4 + len]).into_owned()
-    }
+    keys: SpillBytes,
 }
 
 /// An owner of a text among this run's records.
@@ -1045,12 +1041,29 @@ impl HashEntry for RunOwner {
     }
 }
 
+impl SpillEntry for RunOwner {
+    const BYTES: usize = 24;
+    fn encode(&self, out: &mut [u8]) {
+        out[..8].copy_from_slice(&self.text.to_le_bytes());
+        out[8..16].copy_from_slice(&self.key_hash.to_le_bytes());
+        out[16..24].copy_from_slice(&self.at.to_le_bytes());
+    }
+    fn decode(bytes: &[u8]) -> RunOwner {
+        RunOwner {
+            text: u64_at(bytes, 0),
+            key_hash: u64_at(bytes, 8),
+            at: u64_at(bytes, 16),
+        }
+    }
+}
+
 impl TextOwners {
-    fn new(indexed: IndexedOwners) -> TextOwners {
+    /// This run's owners spill to `dir` beyond `limit` in memory.
+    fn new(indexed: IndexedOwners, (dir, limit): (&Path, usize)) -> TextOwners {
         TextOwners {
             indexed,
-            run: HashTable::default(),
-            keys: KeyBuffer::default(),
+            run: SpillTable::new(dir, limit),
+            keys: SpillBytes::new(dir),
         }
     }
 
@@ -1070,16 +1083,19 @@ impl TextOwners {
                 false => Ok(None),
             };
         }
-        match self.run.get(text) {
+        match self.run.get(text)? {
             Some(RunOwner {
                 key_hash: owner,
                 at,
                 ..
-            }) if owner != key_hash => Ok(Some(self.keys.get(at))),
+            }) if owner != key_hash => {
+                let key = self.keys.get(at)?;
+                Ok(Some(String::from_utf8_lossy(&key).into_owned()))
+            }
             Some(_) => Ok(None),
             None => {
-                let at = self.keys.push(key);
-                self.run.insert(RunOwner { text, key_hash, at });
+                let at = self.keys.push(key.as_bytes())?;
+                self.run.insert(RunOwner { text, key_hash, at })?;
                 Ok(None)
             }
         }
@@ -1779,22 +1795,25 @@ mod tests {
 
     fn run_through(items: &[(u64, u64)], known: &[(u64, u64)]) -> (Counts, Vec<Decision>) {
         let known = KnownKeys::from_pairs(known.to_vec());
-        let mut ledger = Ledger::default();
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut ledger = Ledger::new((tmp.path(), 1));
         let mut counts = Counts::default();
         let decisions = items
             .iter()
             .map(|&(k, h)| {
                 counts.read += 1;
-                ledger.classify(
-                    k,
-                    h,
-                    Flags {
-                        undated: false,
-                        near_duplicate: false,
-                    },
-                    &known,
-                    &mut counts,
-                )
+                ledger
+                    .classify(
+                        k,
+                        h,
+                        Flags {
+                            undated: false,
+                            near_duplicate: false,
+                        },
+                        &known,
+                        &mut counts,
+                    )
+                    .expect("classify")
             })
             .collect();
         counts.indexed = counts.new + counts.updated + counts.unchanged;
@@ -1834,41 +1853,30 @@ mod tests {
         assert_eq!(d, [Decision::Write { replace: true }]);
     }
 
-    #[test]
-    fn key_buffer_gives_back_each_key_across_chunks() {
-        let mut buffer = KeyBuffer::default();
-        let long = "k".repeat(KEY_CHUNK + 10);
-        let mut keys: Vec<String> = (0..120_000).map(|i| format!("source:id-{i}")).collect();
-        keys.insert(70_000, long);
-        keys.insert(3, String::new());
-        let places: Vec<u64> = keys.iter().map(|k| buffer.push(k)).collect();
-        assert!(buffer.chunks.len() > 3, "{} chunks", buffer.chunks.len());
-        for (key, at) in keys.iter().zip(places) {
-            assert_eq!(&buffer.get(at), key);
-        }
-    }
-
     proptest::proptest! {
         /// On random runs with repeated keys and versions, the counts add
         /// up, and the ledger remembers each key's last version kept (a
         /// repeat of the same content is a duplicate and changes nothing),
-        /// as a hash map of key → (content, flags) does.
+        /// as a hash map of key → (content, flags) does, whether its
+        /// entries stay in memory or spill to disk.
         #[test]
         fn ledger_keeps_each_keys_last_version(
             items in proptest::collection::vec((0u64..300, 0u64..3, 0u8..4), 0..1500),
             known in proptest::collection::vec((0u64..300, 0u64..3), 0..200),
+            spill_after in proptest::prop_oneof![1usize..40, proptest::strategy::Just(SPILL_AFTER)],
         ) {
             // Spread hashes of small numbers, as key hashes are.
             let spread = |k: u64| k.wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let known = KnownKeys::from_pairs(known.iter().map(|&(k, h)| (spread(k), h)).collect());
-            let mut ledger = Ledger::default();
+            let tmp = tempfile::tempdir().expect("temp dir");
+            let mut ledger = Ledger::new((tmp.path(), spill_after));
             let mut counts = Counts::default();
             let mut model: HashMap<u64, (u64, u8)> = HashMap::new();
             for &(k, h, bits) in &items {
                 let key = spread(k);
                 counts.read += 1;
                 let flags = Flags { undated: bits & 1 == 1, near_duplicate: bits & 2 == 2 };
-                ledger.classify(key, h, flags, &known, &mut counts);
+                ledger.classify(key, h, flags, &known, &mut counts).expect("classify");
                 if model.get(&key).map(|m| m.0) != Some(h) {
                     model.insert(key, (h, bits));
                 }
@@ -1882,7 +1890,7 @@ mod tests {
             for k in 0..300 {
                 let key = spread(k);
                 let expected = model.get(&key).is_some_and(|m| m.1 & 2 != 0);
-                proptest::prop_assert_eq!(ledger.flagged_near_duplicate(key), expected);
+                proptest::prop_assert_eq!(ledger.flagged_near_duplicate(key).expect("read"), expected);
             }
         }
     }
@@ -1914,7 +1922,8 @@ mod tests {
     fn text_owners_name_the_first_owner_of_a_text() {
         let tmp = tempfile::tempdir().expect("temp dir");
         let index = VocIndex::open_or_create(tmp.path()).expect("index");
-        let mut owners = TextOwners::new(index.text_owners().expect("owners"));
+        // Two entries in memory: the others spill to disk.
+        let mut owners = TextOwners::new(index.text_owners().expect("owners"), (tmp.path(), 2));
         let mut owner = |text, key: &str| {
             owners
                 .owner_key(text, key_hash(key), key, &index)

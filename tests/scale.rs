@@ -346,3 +346,74 @@ fn texts_left_without_an_owner_by_ctrl_c_get_one_before_new_records_arrive() {
         assert_eq!(s["metrics"]["mean_rating"], 2.6667, "{s}");
     }
 }
+
+/// The lines of `from` (relative to the workspace) from `skip`, `take` of
+/// them, with their ids prefixed (records of the same texts under other
+/// keys, that is near-duplicates of them) and `more` added to their text.
+fn copies(
+    ws: &Workspace,
+    from: &str,
+    (skip, take): (usize, usize),
+    prefix: &str,
+    more: &str,
+) -> String {
+    std::fs::read_to_string(ws.path().join(from))
+        .expect("read an input")
+        .lines()
+        .skip(skip)
+        .take(take)
+        .map(|line| {
+            let mut record: Value = serde_json::from_str(line).expect("a generated line");
+            let id = record["id"].as_str().expect("id").to_string();
+            record["id"] = format!("{prefix}{id}").into();
+            let text = record["text"].as_str().expect("text").to_string();
+            record["text"] = format!("{text}{more}").into();
+            format!("{record}\n")
+        })
+        .collect()
+}
+
+#[test]
+fn lookups_spilled_to_disk_give_the_same_runs_as_lookups_in_memory() {
+    // The ledger of keys and the owners of texts keep 5 entries in memory
+    // in one workspace (every other entry goes to disk) and all of them in
+    // the other; the inputs have duplicates, superseded versions, broken
+    // lines and near-duplicates, first within the run, then in a nightly
+    // run against the index.
+    let runs = ["5", "1048576"].map(|spill_after| {
+        let ws = Workspace::new();
+        let mut inputs = inputs(&ws);
+        ws.write("d.jsonl", copies(&ws, "a.jsonl", (300, 150), "copy-", ""));
+        inputs.push(PathBuf::from("d.jsonl"));
+        let paths: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
+        let extra = ["--commit-every", COMMIT_EVERY, "--spill-after", spill_after];
+        let first = ws.run_with(&paths, &extra);
+        first.counts.assert_adds_up();
+        let first_snapshot = snapshot(&ws);
+        // Nightly: more copies of indexed texts, copies of copies, and new
+        // versions of some records.
+        let mut night = copies(&ws, "a.jsonl", (400, 100), "night-", "");
+        night.push_str(&copies(&ws, "d.jsonl", (0, 50), "again-", ""));
+        night.push_str(&copies(&ws, "b.jsonl", (0, 80), "", " Still waiting."));
+        ws.write("e.jsonl", night);
+        inputs.push(PathBuf::from("e.jsonl"));
+        let paths: Vec<&std::path::Path> = inputs.iter().map(PathBuf::as_path).collect();
+        let second = ws.run_with(&paths, &extra);
+        second.counts.assert_adds_up();
+        let near_duplicates = |r: &util::RunResult| r.summary["counts"]["near_duplicates"].clone();
+        (
+            (near_duplicates(&first), first.counts, first_snapshot),
+            (near_duplicates(&second), second.counts, snapshot(&ws)),
+        )
+    });
+    let [(spilled_first, spilled_second), (memory_first, memory_second)] = runs;
+    // The copies are found (but those of texts too short to compare): of
+    // 150 in the first run, of 150 in the nightly one (which reads only the
+    // new file, beside 80 updated records).
+    let found = |v: &Value| v.as_u64().is_some_and(|n| (140..=150).contains(&n));
+    assert!(found(&memory_first.0), "{:?}", memory_first);
+    assert!(found(&memory_second.0), "{:?}", memory_second.0);
+    assert_eq!(memory_second.1.updated, 80, "{:?}", memory_second.1);
+    assert_eq!(spilled_first, memory_first, "first run");
+    assert_eq!(spilled_second, memory_second, "nightly run");
+}

@@ -15,6 +15,7 @@ mod merge;
 mod order;
 mod rows;
 mod search;
+mod spill;
 mod tokens;
 
 /// Helpers for the index's unit tests.
@@ -63,6 +64,7 @@ pub use rows::{CachedRows, OrderKey, RowCacheWriter, RowMerge};
 pub use search::{
     FacetCache, FacetCount, Facets, SearchError, SearchHit, SearchRequest, SearchResults, SortOrder,
 };
+pub use spill::{SpillBytes, SpillEntry, SpillTable, SPILL_AFTER};
 
 use std::path::{Path, PathBuf};
 

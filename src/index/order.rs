@@ -195,6 +195,12 @@ impl<E: HashEntry> HashTable<E> {
         self.len
     }
 
+    /// The entries in the order of their hashes (the buckets are chosen by
+    /// the top bits of the hash and each is sorted).
+    pub fn iter_sorted(&self) -> impl Iterator<Item = &E> {
+        self.buckets.iter().flatten()
+    }
+
     /// Whether no entry is stored.
     pub fn is_empty(&self) -> bool {
         self.len == 0
