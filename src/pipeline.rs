@@ -263,7 +263,7 @@ pub fn run(
     let index = VocIndex::open_or_create(&config.index_dir)?;
     // One indexing thread: each commit's documents go to one segment, in
     // the order added, which gets the discovery phrase table computed
-    // while analysing ([`CommitPhrases`]).
+    // while analysing ([`CommitAggregates`]).
     let mut writer = index.writer(1)?;
     // Another run may have committed between opening and taking the lock:
     // read its commit, so keys it added are known (new keys are added
@@ -310,7 +310,7 @@ pub fn run(
     let mut counts = Counts::default();
     let mut ledger = Ledger::new(spill);
     let mut since_commit = 0u64;
-    let mut commit_phrases = CommitPhrases::default();
+    let mut commit_phrases = CommitAggregates::default();
     let mut failed_files = Vec::new();
 
     let mut manifest: Manifest = index.committed_inputs().unwrap_or_default();
@@ -480,9 +480,11 @@ pub fn run(
                 json,
             });
         }
-        let built = analyse_batch(&to_index, analyzer, &writer, &pool);
+        let first_doc = commit_phrases.docs.len() as u32;
+        let built = analyse_batch(&to_index, first_doc, analyzer, &writer, &pool);
         for (chunk, built) in to_index.chunks(PHRASE_CHUNK).zip(built) {
             commit_phrases.add_table(built.table);
+            commit_phrases.tally.merge_tally(built.tally);
             for (p, (doc, kept)) in chunk.iter().zip(built.docs) {
                 if p.replace {
                     writer.add(&p.key, doc?)?;
@@ -670,6 +672,8 @@ struct BuiltChunk {
     docs: Vec<(Result<VocDocument, IndexError>, bool)>,
     /// The phrase table of the chunk's records that are not near-duplicates.
     table: PhraseTable,
+    /// The summary tally of the chunk's records.
+    tally: SummaryTally,
 }
 
 /// Analyses records on the pool and builds their documents, chunk by
@@ -680,6 +684,7 @@ struct BuiltChunk {
 /// per chunk instead of adding each record's phrases.
 fn analyse_batch(
     pending: &[Pending],
+    first_doc: u32,
     analyzer: &Analyzer,
     writer: &VocWriter,
     pool: &rayon::ThreadPool,
@@ -688,12 +693,16 @@ fn analyse_batch(
     pool.install(|| {
         pending
             .par_chunks(PHRASE_CHUNK)
-            .map(|chunk| {
+            .enumerate()
+            .map(|(number, chunk)| {
                 let (mut words, mut ids) = (Vec::new(), WordIds::default());
                 let mut table = PhraseTable::default();
+                let mut tally = SummaryTally::default();
+                let first = first_doc + (number * PHRASE_CHUNK) as u32;
                 let docs = chunk
                     .iter()
-                    .map(|p| {
+                    .enumerate()
+                    .map(|(i, p)| {
                         let text = p.record.full_text();
                         tokenize_with_ids(&text, &mut words, &mut ids);
                         let analysis = analyzer.analyze_words_with_ids(
@@ -701,6 +710,7 @@ fn analyse_batch(
                             &words,
                             &ids,
                         );
+                        tally.add_analysed(first + i as u32, &p.record, &analysis);
                         let mut kept = false;
                         // Discovery leaves near-duplicates out.
                         if p.record.duplicate_of.is_none() {
@@ -720,7 +730,7 @@ fn analyse_batch(
                         (doc, kept)
                     })
                     .collect();
-                BuiltChunk { docs, table }
+                BuiltChunk { docs, table, tally }
             })
             .collect()
     })
@@ -742,15 +752,19 @@ struct Pending {
     json: Option<Vec<u8>>,
 }
 
-/// Discovery's phrase table of the documents added since the last commit,
-/// computed from the words analysis tokenized: after the commit it is
-/// cached as the table of the segment holding exactly those documents
-/// ([`VocIndex::cache_fresh_segment`]), so the report pass does not
-/// tokenize that segment's records again.
+/// Discovery's phrase table and the summary tally of the documents added
+/// since the last commit, computed from the analysis: after the commit
+/// they are cached as the aggregates of the segment holding exactly those
+/// documents ([`VocIndex::cache_fresh_segment`]), so the report pass
+/// neither tokenizes nor tallies that segment's records again, and the
+/// tallies of a run's segments are not all held in memory until its end.
 #[derive(Default)]
-struct CommitPhrases {
+struct CommitAggregates {
     /// The table, with document numbers counted from the commit's first.
     segment: SegmentPhrases,
+    /// The tally, with document numbers counted from the commit's first
+    /// (filled by the caller: [`BuiltChunk::tally`]).
+    tally: SummaryTally,
     /// Key hash and content hash of each document, in the order added.
     docs: Vec<(u64, u64)>,
     /// Key hashes of `docs`.
@@ -760,7 +774,7 @@ struct CommitPhrases {
     replaced: bool,
 }
 
-impl CommitPhrases {
+impl CommitAggregates {
     /// Adds the next document: its key and content hashes and its phrases
     /// (None for a near-duplicate, which discovery leaves out).
     #[cfg(test)]
@@ -773,7 +787,7 @@ impl CommitPhrases {
     }
 
     /// Adds the next document, whose phrases are in a table added with
-    /// [`CommitPhrases::add_table`]: its key and content hashes, and whether
+    /// [`CommitAggregates::add_table`]: its key and content hashes, and whether
     /// discovery keeps its sentences ([`RecordPhrases::kept`]).
     fn add_doc(&mut self, key_hash: u64, content_hash: u64, kept: bool) {
         let doc = self.docs.len() as u32;
@@ -785,18 +799,25 @@ impl CommitPhrases {
     }
 
     /// Adds the phrase counts of documents added (before or after) with
-    /// [`CommitPhrases::add_doc`]: the counts are sums, so the order does
+    /// [`CommitAggregates::add_doc`]: the counts are sums, so the order does
     /// not matter.
     fn add_table(&mut self, table: PhraseTable) {
         self.segment.table.merge(table);
     }
 
-    /// After a commit: caches the table for the segment written, and starts
-    /// afresh for the next commit.
+    /// After a commit: caches the table and the tally for the segment
+    /// written, and starts afresh for the next commit. The tally is cached
+    /// only when it counted every document, as a record or as a
+    /// near-duplicate.
     fn cache(&mut self, index: &VocIndex) {
-        let done = std::mem::take(self);
-        if !done.replaced {
-            index.cache_fresh_segment(&done.docs, &done.segment);
+        let mut done = std::mem::take(self);
+        if done.replaced {
+            return;
+        }
+        index.cache_fresh_segment(&done.docs, &done.segment);
+        if done.tally.records + done.tally.near_duplicates == done.docs.len() as u64 {
+            done.tally.sort_by_doc();
+            index.cache_fresh_segment(&done.docs, &done.tally);
         }
     }
 }
@@ -2245,7 +2266,7 @@ mod tests {
     fn index_and_commit(index: &VocIndex, analyzer: &Analyzer, records: &[Record], replace: bool) {
         let mut writer = index.writer(1).expect("writer");
         let documents = writer.documents();
-        let mut phrases = CommitPhrases::default();
+        let mut phrases = CommitAggregates::default();
         for record in records {
             let text = record.full_text();
             let (mut words, mut ids) = (Vec::new(), WordIds::default());
@@ -2305,29 +2326,37 @@ mod tests {
             .num_threads(2)
             .build()
             .expect("pool");
-        let built = analyse_batch(&pending, &analyzer, &writer, &pool);
+        // Numbered from 40, as the second batch of a commit would be.
+        let built = analyse_batch(&pending, 40, &analyzer, &writer, &pool);
         assert_eq!(built.len(), pending.len().div_ceil(PHRASE_CHUNK));
-        let mut chunked = CommitPhrases::default();
+        let mut chunked = CommitAggregates::default();
         for (chunk, built) in pending.chunks(PHRASE_CHUNK).zip(built) {
             chunked.add_table(built.table);
+            chunked.tally.merge_tally(built.tally);
             assert_eq!(built.docs.len(), chunk.len());
             for (p, (doc, kept)) in chunk.iter().zip(built.docs) {
                 doc.expect("document");
                 chunked.add_doc(p.key_hash, p.hash, kept);
             }
         }
-        let mut each = CommitPhrases::default();
-        for p in &pending {
-            let analysis = analyze_record(&analyzer, &p.record);
-            let phrases = p.record.duplicate_of.is_none().then(|| {
-                let stored = StoredRecord {
-                    record: p.record.clone(),
-                    analysis,
-                };
-                RecordPhrases::of(&stored)
-            });
+        let mut each = CommitAggregates::default();
+        let mut tally = SummaryTally::default();
+        for (doc, p) in (40..).zip(&pending) {
+            let stored = StoredRecord {
+                record: p.record.clone(),
+                analysis: analyze_record(&analyzer, &p.record),
+            };
+            tally.add_record(doc, &stored);
+            let phrases = p
+                .record
+                .duplicate_of
+                .is_none()
+                .then(|| RecordPhrases::of(&stored));
             each.add(p.key_hash, p.hash, phrases.as_ref());
         }
+        // The tally of the chunks is that of each record as stored.
+        assert_eq!(chunked.tally.records + chunked.tally.near_duplicates, 300);
+        assert_eq!(chunked.tally, tally);
         assert!(!chunked.segment.kept_docs.is_empty());
         assert!(chunked.segment.table.len() > 100);
         assert_eq!(chunked.segment, each.segment);

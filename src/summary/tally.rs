@@ -32,8 +32,9 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{quote_length_penalty, quote_text, QUOTE_POOL};
-use crate::analyze::Label;
+use crate::analyze::{Analysis, Label};
 use crate::index::{SegmentAggregate, StoredRecord};
+use crate::record::Record;
 
 /// Units of sentiment sums (scores are rounded to 4 decimals at analysis).
 pub(crate) const SCORE_UNITS: f64 = 10_000.0;
@@ -532,9 +533,7 @@ impl SummaryTally {
     /// Adds a record (document `doc` of its segment); `sign` is 1 to add
     /// the counts, -1 to take them out. Returns the record's themes, or
     /// None for a near-duplicate.
-    fn count(&mut self, stored: &StoredRecord, sign: i64) -> Option<Vec<u32>> {
-        let record = &stored.record;
-        let analysis = &stored.analysis;
+    fn count(&mut self, record: &Record, analysis: &Analysis, sign: i64) -> Option<Vec<u32>> {
         let step = |n: &mut u64| *n = n.wrapping_add_signed(sign);
         if record.duplicate_of.is_some() {
             step(&mut self.near_duplicates);
@@ -595,16 +594,14 @@ impl SummaryTally {
     /// first, from a mention's theme and sentiment alone, whether it can be
     /// admitted at all: the quote text of one that cannot is not made.
     fn candidates<'a>(
-        stored: &'a StoredRecord,
+        (record, analysis): (&'a Record, &'a Analysis),
         themes: &'a [u32],
         mut hopeful: impl FnMut(u32, f64) -> bool + 'a,
         mut admitted: impl FnMut(u32, &CandidateView<'_>) -> (bool, bool) + 'a,
     ) -> impl Iterator<Item = (u32, Candidate, (bool, bool))> + 'a {
-        let record = &stored.record;
         // Made at the first mention that needs them.
         let (mut full_text, mut key) = (None, None);
-        stored
-            .analysis
+        analysis
             .themes
             .iter()
             .zip(themes)
@@ -646,14 +643,20 @@ impl SummaryTally {
 
     /// Adds a record, `doc` being its document number in its segment.
     pub fn add_record(&mut self, doc: u32, stored: &StoredRecord) {
-        let Some(themes) = self.count(stored, 1) else {
+        self.add_analysed(doc, &stored.record, &stored.analysis);
+    }
+
+    /// [`SummaryTally::add_record`] of a record and its analysis as they
+    /// are stored (the ingest tallies a commit's records before storing
+    /// them).
+    pub fn add_analysed(&mut self, doc: u32, record: &Record, analysis: &Analysis) {
+        let Some(themes) = self.count(record, analysis, 1) else {
             return;
         };
-        let record = &stored.record;
         // Collected first: the pools are read while the candidates are made.
         let pools = &self.themes;
         let found: Vec<(u32, Candidate, (bool, bool))> = Self::candidates(
-            stored,
+            (record, analysis),
             &themes,
             |t, sentiment| {
                 let acc = &pools[t as usize];
@@ -693,10 +696,10 @@ impl SummaryTally {
     /// tally cannot be updated exactly (a quote pool lost too many of its
     /// best, or the record was not in it).
     pub fn remove_record(&mut self, doc: u32, stored: &StoredRecord) -> bool {
-        let Some(themes) = self.count(stored, -1) else {
+        let (record, analysis) = (&stored.record, &stored.analysis);
+        let Some(themes) = self.count(record, analysis, -1) else {
             return true;
         };
-        let record = &stored.record;
         let mut exact = self.per_record.remove(doc)
             && self.service.remove(
                 record.first_response_minutes,
@@ -705,7 +708,13 @@ impl SummaryTally {
             );
         // Every candidate, admitted or not: one not in a pool is found
         // absent there, as it should.
-        for (t, c, _) in Self::candidates(stored, &themes, |_, _| true, |_, _| (true, true)) {
+        let all = Self::candidates(
+            (record, analysis),
+            &themes,
+            |_, _| true,
+            |_, _| (true, true),
+        );
+        for (t, c, _) in all {
             let acc = &mut self.themes[t as usize];
             exact &= acc.low.remove(&c);
             exact &= acc.high.remove(&c);
@@ -924,7 +933,8 @@ mod tests {
         for i in 0..1500 {
             let stored = record(i, 1 + i % 3);
             tally.add_record(i as u32, &stored);
-            let Some(themes) = SummaryTally::default().count(&stored, 1) else {
+            let Some(themes) = SummaryTally::default().count(&stored.record, &stored.analysis, 1)
+            else {
                 continue;
             };
             // Local ids of a fresh tally are not the running one's: by name.
@@ -934,8 +944,12 @@ mod tests {
                 .iter()
                 .map(|hit| tally.theme(&hit.id))
                 .collect();
-            let found =
-                SummaryTally::candidates(&stored, &themes, |_, _| true, |_, _| (true, true));
+            let found = SummaryTally::candidates(
+                (&stored.record, &stored.analysis),
+                &themes,
+                |_, _| true,
+                |_, _| (true, true),
+            );
             for ((_, c, _), t) in found.zip(ids) {
                 let pools = all
                     .entry(t)
