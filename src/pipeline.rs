@@ -31,7 +31,7 @@ use crate::output::{
 };
 use crate::record::Record;
 use crate::summary::{
-    Counts, Discovery, PhraseTable, RecordPhrases, RunMemory, SegmentPhrases, Summary,
+    Counts, Discovery, PhraseTable, RecordPart, RecordPhrases, RunMemory, SegmentPhrases, Summary,
     SummaryBuilder, SummaryOptions, SummaryTally, MAX_KEPT,
 };
 use crate::text::{tokenize_with_ids, UserDictionary, WordIds};
@@ -1626,8 +1626,8 @@ pub fn write_reports(
     }
     let mut summary = match loaded {
         Some(loaded) => {
-            let (cached_tally, cached_phrases) = loaded;
-            builder.add_tally(cached_tally);
+            let (cached_tally, parts, cached_phrases) = loaded;
+            builder.add_tally_parts(cached_tally, parts);
             let segments: Vec<SegmentPhrases> = cached_phrases
                 .into_iter()
                 .enumerate()
@@ -1676,17 +1676,18 @@ fn read_cached_aggregates(
     index: &VocIndex,
     to_summarize: &[bool],
     to_build: &[bool],
-) -> Result<(SummaryTally, Vec<Option<SegmentPhrases>>), RunError> {
+) -> Result<CachedAggregates, RunError> {
     let planned = |flags: &[bool], ord: u32| flags.get(ord as usize) == Some(&false);
     let mut tally = SummaryTally::default();
+    let mut parts = Vec::new();
     let mut unusable = Vec::new();
     index.for_each_cached_aggregate::<SummaryTally>(|ord, cached| match cached {
-        Some(cached) if planned(to_summarize, ord) => tally.merge_tally(cached),
+        Some(cached) if planned(to_summarize, ord) => parts.push(tally.merge_counts(cached)),
         None if planned(to_summarize, ord) => unusable.push(ord),
         _ => {}
     })?;
     for ord in unusable {
-        tally.merge_tally(index.built_aggregate::<SummaryTally>(ord)?.0);
+        parts.push(tally.merge_counts(index.built_aggregate::<SummaryTally>(ord)?.0));
     }
     let (mut phrases, _) = index.cached_aggregates::<SegmentPhrases>()?;
     for (ord, table) in phrases.iter_mut().enumerate() {
@@ -1697,8 +1698,13 @@ fn read_cached_aggregates(
             *table = Some(index.built_aggregate::<SegmentPhrases>(ord)?.0);
         }
     }
-    Ok((tally, phrases))
+    Ok((tally, parts, phrases))
 }
+
+/// What [`read_cached_aggregates`] reads: the segments' tallies summed
+/// (their per-record arrays apart, see [`SummaryTally::merge_counts`]) and
+/// their phrase tables.
+type CachedAggregates = (SummaryTally, Vec<RecordPart>, Vec<Option<SegmentPhrases>>);
 
 /// Splits the first row off a block of rows, each a length (u32) and bytes.
 fn split_framed(rows: &[u8]) -> Option<(&[u8], &[u8])> {

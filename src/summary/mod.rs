@@ -18,7 +18,7 @@ pub use discovery::{
 };
 pub use memory::{RunMemory, SinceLastRun, ThemeChange};
 pub use stats::{binomial_upper_tail, key_driver_impact};
-pub use tally::SummaryTally;
+pub use tally::{RecordPart, SummaryTally};
 
 use std::collections::{HashMap, HashSet};
 
@@ -345,6 +345,9 @@ pub struct SummaryBuilder<'t> {
     taxonomy: &'t Taxonomy,
     options: SummaryOptions,
     tally: SummaryTally,
+    /// The per-record arrays of the tallies added whole, apart from
+    /// `tally`'s own (those of the records added one at a time).
+    parts: Vec<RecordPart>,
     /// Records added one at a time (their number in `tally`).
     added: u32,
     /// None when the caller does phrase discovery ([`SummaryBuilder::finish_with`]).
@@ -358,6 +361,7 @@ impl<'t> SummaryBuilder<'t> {
             taxonomy,
             options,
             tally: SummaryTally::default(),
+            parts: Vec::new(),
             added: 0,
             discovery: Some(Discovery::default()),
         }
@@ -392,32 +396,47 @@ impl<'t> SummaryBuilder<'t> {
     /// they must all be in the period, as when it has no bounds: the same
     /// as adding each record.
     pub fn add_tally(&mut self, tally: SummaryTally) {
-        self.tally.merge_tally(tally);
+        self.add_tally_parts(tally, Vec::new());
+    }
+
+    /// [`SummaryBuilder::add_tally`] of a tally that was summed with
+    /// [`SummaryTally::merge_counts`], with the per-record parts that came
+    /// back: they are kept as they are, not copied into one array.
+    pub fn add_tally_parts(&mut self, tally: SummaryTally, parts: Vec<RecordPart>) {
+        let own = self.tally.merge_counts(tally);
+        for mut part in parts {
+            part.remap(&own.map);
+            self.parts.push(part);
+        }
+        self.parts.push(own);
+    }
+
+    /// Calls `each` with every counted record's creation time and themes
+    /// (local ids of the builder's tally, flagged as in the tally).
+    fn each_record(&self, mut each: impl FnMut(Option<i64>, &[u32])) {
+        for (created, tagged) in self.tally.per_record.iter() {
+            each(created, tagged);
+        }
+        for part in &self.parts {
+            part.for_each(&mut each);
+        }
     }
 
     /// Records per period back from `as_of` (`n` periods of `unit` seconds),
     /// in total, per theme, and per record; `themes` maps the tally's theme
     /// ids to the taxonomy's.
     fn series(&self, themes: &[Option<u16>], as_of: Option<i64>, unit: i64, n: usize) -> Series {
-        let count = self.taxonomy.themes.len();
-        let mut out = Series {
-            all: vec![0; n],
-            themes: vec![vec![0; n]; count],
-            negative: vec![vec![0; n]; count],
-            buckets: Vec::new(),
-            ends: Vec::new(),
-            record_themes: Vec::new(),
-        };
+        let mut out = Series::new(n, self.taxonomy.themes.len());
         let Some(a) = as_of else {
             return out;
         };
-        for (created, tagged) in self.tally.per_record.iter() {
+        self.each_record(|created, tagged| {
             let Some(t) = created.filter(|&t| t <= a) else {
-                continue;
+                return;
             };
             let back = ((a - t) / unit) as usize;
             if back >= n {
-                continue;
+                return;
             }
             let b = n - 1 - back;
             out.all[b] += 1;
@@ -432,7 +451,7 @@ impl<'t> SummaryBuilder<'t> {
                 out.record_themes.push(theme);
             }
             out.end_record(b);
-        }
+        });
         out
     }
 
@@ -467,7 +486,7 @@ impl<'t> SummaryBuilder<'t> {
             }
         }
         let (mut newest, mut oldest, mut unthemed) = (None::<i64>, None::<i64>, 0u64);
-        for (created, tagged) in self.tally.per_record.iter() {
+        self.each_record(|created, tagged| {
             if let Some(t) = created {
                 newest = Some(newest.map_or(t, |x| x.max(t)));
                 oldest = Some(oldest.map_or(t, |x| x.min(t)));
@@ -475,7 +494,7 @@ impl<'t> SummaryBuilder<'t> {
             if !tagged.iter().any(|&t| mapped[tally::local_id(t)].is_some()) {
                 unthemed += 1;
             }
-        }
+        });
         let as_of = self.options.as_of.or(newest);
 
         // Buckets back from the anchor: the last bucket is (as_of - unit, as_of].
@@ -678,33 +697,55 @@ struct Series {
     themes: Vec<Vec<u64>>,
     /// Negative mentions per theme and period.
     negative: Vec<Vec<u64>>,
-    /// Each record in the series: its period, and the end of its themes
-    /// in `record_themes` (flat arrays: no allocation per record).
-    buckets: Vec<u32>,
-    ends: Vec<u32>,
+    /// The themes of the record being added ([`Series::end_record`]).
     record_themes: Vec<u16>,
+    /// The records grouped by their themes (as found): each group's
+    /// themes and its records per period. There are far fewer groups than
+    /// records, so the series' memory does not grow with the records.
+    groups: Vec<(Vec<u16>, Vec<u64>)>,
+    /// The group of each list of themes.
+    group_of: HashMap<Vec<u16>, usize>,
 }
 
 impl Series {
-    /// Ends a record of period `b` whose themes were pushed to
-    /// `record_themes`.
-    fn end_record(&mut self, b: usize) {
-        self.buckets.push(b as u32);
-        self.ends.push(self.record_themes.len() as u32);
+    /// An empty series of `n` periods and `themes` themes.
+    fn new(n: usize, themes: usize) -> Series {
+        Series {
+            all: vec![0; n],
+            themes: vec![vec![0; n]; themes],
+            negative: vec![vec![0; n]; themes],
+            record_themes: Vec::new(),
+            groups: Vec::new(),
+            group_of: HashMap::new(),
+        }
     }
 
-    /// Each record in the series: its period and its themes.
-    fn records(&self) -> impl Iterator<Item = (usize, &[u16])> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        self.buckets
-            .iter()
-            .zip(starts.zip(&self.ends))
-            .map(|(&b, (start, &end))| {
-                (
-                    b as usize,
-                    &self.record_themes[start as usize..end as usize],
-                )
-            })
+    /// Ends a record of period `b` whose themes were pushed to
+    /// `record_themes`: it is counted in its group.
+    fn end_record(&mut self, b: usize) {
+        let group = match self.group_of.get(self.record_themes.as_slice()) {
+            Some(&group) => group,
+            None => {
+                let group = self.groups.len();
+                self.groups
+                    .push((self.record_themes.clone(), vec![0; self.all.len()]));
+                self.group_of.insert(self.record_themes.clone(), group);
+                group
+            }
+        };
+        self.groups[group].1[b] += 1;
+        self.record_themes.clear();
+    }
+
+    /// The records by period and themes: (period, themes, records).
+    fn records(&self) -> impl Iterator<Item = (usize, &[u16], u64)> {
+        self.groups.iter().flat_map(|(themes, counts)| {
+            counts
+                .iter()
+                .enumerate()
+                .filter(|(_, &n)| n > 0)
+                .map(move |(b, &n)| (b, themes.as_slice(), n))
+        })
     }
 }
 
@@ -754,13 +795,13 @@ fn volume_trends(series: &Series, unit: TrendUnit) -> Vec<Trend> {
     let n = series.all.len();
     let mut background = vec![0u64; n];
     let mut background_theme = vec![vec![0u64; n]; series.themes.len()];
-    for (b, themes) in series.records() {
+    for (b, themes, records) in series.records() {
         if themes.iter().any(|&t| rising[t as usize]) {
             continue;
         }
-        background[b] += 1;
+        background[b] += records;
         for &t in themes {
-            background_theme[t as usize][b] += 1;
+            background_theme[t as usize][b] += records;
         }
     }
     series
@@ -966,15 +1007,7 @@ mod tests {
 
     /// A series of `(weekly records, themes)` groups.
     fn series_of(groups: &[(&[u64], &[u16])], n_themes: usize) -> Series {
-        let n = groups[0].0.len();
-        let mut s = Series {
-            all: vec![0; n],
-            themes: vec![vec![0; n]; n_themes],
-            negative: vec![vec![0; n]; n_themes],
-            buckets: Vec::new(),
-            ends: Vec::new(),
-            record_themes: Vec::new(),
-        };
+        let mut s = Series::new(groups[0].0.len(), n_themes);
         for (counts, themes) in groups {
             for (b, &count) in counts.iter().enumerate() {
                 for _ in 0..count {

@@ -481,6 +481,41 @@ impl RecordThemes {
     }
 }
 
+/// The per-record arrays of a tally merged with
+/// [`SummaryTally::merge_counts`], kept apart from the tally they were
+/// merged into: `map` gives the local id there of each of their theme ids.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordPart {
+    pub(crate) records: RecordThemes,
+    pub(crate) map: Vec<u32>,
+}
+
+impl RecordPart {
+    /// The same records after their tally was merged into another with
+    /// `map` (its local ids there).
+    pub fn remap(&mut self, map: &[u32]) {
+        for id in &mut self.map {
+            *id = map[*id as usize];
+        }
+    }
+
+    /// Calls `each` with every live record's creation time and themes, as
+    /// local ids of the tally the part was merged into (flagged negative as
+    /// in [`RecordThemes::iter`]).
+    pub(crate) fn for_each(&self, mut each: impl FnMut(Option<i64>, &[u32])) {
+        let mut mapped = Vec::new();
+        for (created, themes) in self.records.iter() {
+            mapped.clear();
+            mapped.extend(
+                themes
+                    .iter()
+                    .map(|&t| self.map[local_id(t)] | (t & NEGATIVE)),
+            );
+            each(created, &mapped);
+        }
+    }
+}
+
 /// Everything the summary builder accumulates over a set of records (a
 /// segment's live records when cached); see the module docs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -729,6 +764,16 @@ impl SummaryTally {
 
     /// Adds the tally of other records.
     pub fn merge_tally(&mut self, other: SummaryTally) {
+        let part = self.merge_counts(other);
+        self.per_record.merge(part.records, &part.map);
+    }
+
+    /// Adds the tally of other records but for their per-record arrays,
+    /// which come back apart, with the map of their theme ids into this
+    /// tally's: a summary of many tallies keeps them so (see
+    /// [`RecordPart`]) instead of copying them all into one array that
+    /// grows by doubling.
+    pub fn merge_counts(&mut self, other: SummaryTally) -> RecordPart {
         self.records += other.records;
         self.near_duplicates += other.near_duplicates;
         self.score_units += other.score_units;
@@ -751,7 +796,10 @@ impl SummaryTally {
             map.push(t);
         }
         self.service.merge(other.service);
-        self.per_record.merge(other.per_record, &map);
+        RecordPart {
+            records: other.per_record,
+            map,
+        }
     }
 
     /// Orders the per-record arrays by document number, so that removals
@@ -921,7 +969,29 @@ mod tests {
             parts.push(tally);
         }
         assert!(removed > 100 && updated > 0, "{removed} {updated}");
-        assert_eq!(summary_of(parts), scratch);
+        assert_eq!(summary_of(parts.clone()), scratch);
+        // Summed as the report pass sums cached tallies: the counts into
+        // one, the per-record arrays kept apart; then handed to a builder
+        // that had a tally of its own, or had none.
+        let mut summed = SummaryTally::default();
+        let mut records: Vec<RecordPart> = Vec::new();
+        let mut rest = parts.clone().into_iter();
+        let first = rest.next().expect("a part");
+        for part in rest {
+            records.push(summed.merge_counts(part));
+        }
+        assert!(summed.per_record.docs.is_empty(), "kept apart");
+        let mut builder = SummaryBuilder::without_discovery(&taxonomy, SummaryOptions::default());
+        builder.add_tally(first);
+        builder.add_tally_parts(summed, records);
+        let parted = serde_json::to_string(&builder.finish()).expect("json");
+        assert_eq!(parted, scratch);
+        // And as one tally made by concatenating them.
+        let mut whole = SummaryTally::default();
+        for part in parts {
+            whole.merge_tally(part);
+        }
+        assert_eq!(summary_of(vec![whole]), scratch);
     }
 
     #[test]
