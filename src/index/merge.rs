@@ -7,7 +7,8 @@
 //! segments costs about what the report pass of a full run costs. So the
 //! writer never merges on its own ([`tantivy::indexer::NoMergePolicy`]): a
 //! run starts the first merge tantivy's log merge policy asks for (at most
-//! [`MERGE_AT`] segments) once its last commit is made
+//! [`MERGE_AT`] segments and [`MERGE_MAX_DOCS`] documents) once its last
+//! commit is made
 //! ([`VocWriter::start_merges`]), it runs on tantivy's merge thread while
 //! the reports are written from that commit, and then the
 //! caches of each merged segment are made from its sources' caches, their
@@ -27,7 +28,7 @@ use tantivy::index::{SegmentId, SegmentMeta};
 use tantivy::indexer::{LogMergePolicy, MergePolicy};
 use tantivy::{FutureResult, Searcher};
 
-use super::{IndexError, VocIndex, VocWriter, MERGE_AT};
+use super::{IndexError, VocIndex, VocWriter, MERGE_AT, MERGE_MAX_DOCS};
 
 /// The merges started by [`VocWriter::start_merges`], not yet done, with
 /// the searcher of the commit they started from, whose segments the
@@ -112,16 +113,40 @@ pub(super) fn segment_by_id(
 }
 
 /// The merge policy: tantivy's log merge policy, merging once
-/// [`MERGE_AT`] segments of a size are there.
+/// [`MERGE_AT`] segments of a size are there, none of more than half of
+/// [`MERGE_MAX_DOCS`] documents.
 fn policy() -> LogMergePolicy {
     let mut policy = LogMergePolicy::default();
     policy.set_min_num_segments(MERGE_AT);
+    policy.set_max_docs_before_merge((MERGE_MAX_DOCS / 2) as usize);
     policy
+}
+
+/// The segments of a merge candidate (largest first, with their document
+/// counts, deleted ones included) that one merge takes: at most
+/// [`MERGE_AT`] of them and [`MERGE_MAX_DOCS`] documents; none when fewer
+/// than two fit.
+fn within_merge_budget(candidate: impl IntoIterator<Item = (SegmentId, u32)>) -> Vec<SegmentId> {
+    let mut docs = 0u64;
+    let ids: Vec<SegmentId> = candidate
+        .into_iter()
+        .take(MERGE_AT)
+        .take_while(|&(_, max_doc)| {
+            docs += u64::from(max_doc);
+            docs <= MERGE_MAX_DOCS
+        })
+        .map(|(id, _)| id)
+        .collect();
+    if ids.len() < 2 {
+        return Vec::new();
+    }
+    ids
 }
 
 impl VocWriter {
     /// Starts the first merge the merge policy asks for on the segments of
-    /// the last commit (at most [`MERGE_AT`] of them), which `index`'s
+    /// the last commit (at most [`MERGE_AT`] of them and [`MERGE_MAX_DOCS`]
+    /// documents), which `index`'s
     /// reader must show (reload it after the commit). It runs on tantivy's
     /// merge thread; nothing may be added, deleted or committed until
     /// [`VocWriter::finish_merges`] returns.
@@ -142,15 +167,24 @@ impl VocWriter {
             });
         }
         let mut merges = Vec::new();
-        // One merge of at most MERGE_AT segments per run: a merge keeps the
-        // pages of its sources' postings it has read mapped until it ends
-        // (about 17 MiB a 100,000-record segment), on top of the report
-        // pass it runs beside; a merge of all 30 segments of a 3M first run
-        // took the run's peak to 1.1 GiB. Segments left over are merged by
-        // the next runs.
+        // One merge of at most MERGE_AT segments and MERGE_MAX_DOCS
+        // documents per run: a merge keeps the pages of its sources'
+        // postings it has read mapped until it ends (about 17 MiB a
+        // 100,000-record segment) and takes heap of its own, on top of the
+        // report pass it runs beside; a merge of all 30 segments of a 3M
+        // first run took the run's peak to 1.1 GiB. Segments left over are
+        // merged by the next runs.
         let first = policy().compute_merge_candidates(&metas).into_iter().next();
-        if let Some(candidate) = first {
-            let ids: Vec<SegmentId> = candidate.0.into_iter().take(MERGE_AT).collect();
+        let max_doc = |id: SegmentId| metas.iter().find(|m| m.id() == id).map(|m| m.max_doc());
+        let ids = first.map_or_else(Vec::new, |candidate| {
+            within_merge_budget(
+                candidate
+                    .0
+                    .into_iter()
+                    .map(|id| (id, max_doc(id).unwrap_or(u32::MAX))),
+            )
+        });
+        if !ids.is_empty() {
             let sources = ids
                 .iter()
                 .filter_map(|&id| ord_of(id))
@@ -202,7 +236,53 @@ impl VocWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::MergeSource;
+    use super::{policy, within_merge_budget, MergeSource, MERGE_AT, MERGE_MAX_DOCS};
+    use tantivy::index::SegmentId;
+
+    fn ids(n: usize) -> Vec<SegmentId> {
+        (0..n).map(|_| SegmentId::generate_random()).collect()
+    }
+
+    #[test]
+    fn a_merge_takes_at_most_sixteen_segments_and_its_document_budget() {
+        // Twenty small segments: sixteen merged.
+        let twenty = ids(20);
+        let picked = within_merge_budget(twenty.iter().map(|&id| (id, 1000)));
+        assert_eq!(picked, twenty[..MERGE_AT]);
+        // A first run's sixteen 100,000-record segments: the budget's worth.
+        let first_run = ids(16);
+        let picked = within_merge_budget(first_run.iter().map(|&id| (id, 100_000)));
+        assert_eq!(picked.len() as u64, MERGE_MAX_DOCS / 100_000);
+        assert_eq!(picked, first_run[..picked.len()]);
+        // Sixteen segments of 350,000: two fit in the budget.
+        let large = ids(16);
+        let picked = within_merge_budget(large.iter().map(|&id| (id, 350_000)));
+        assert_eq!(picked, large[..2]);
+        // Nothing when fewer than two fit.
+        let huge = ids(16);
+        assert!(within_merge_budget(huge.iter().map(|&id| (id, 450_000))).is_empty());
+    }
+
+    #[test]
+    fn segments_over_half_the_budget_are_no_merge_candidates() {
+        use tantivy::indexer::MergePolicy;
+        let index = tantivy::Index::create_in_ram(tantivy::schema::Schema::builder().build());
+        let half = (MERGE_MAX_DOCS / 2) as u32;
+        let metas: Vec<_> = (0..MERGE_AT + 2)
+            .map(|i| {
+                let max_doc = if i % 2 == 0 { half } else { half + 1 };
+                index.new_segment_meta(SegmentId::generate_random(), max_doc)
+            })
+            .collect();
+        let candidates = policy().compute_merge_candidates(&metas);
+        // Nine of half the budget: fewer than MERGE_AT, no merge; the nine
+        // above it are left out, so they do not make up the number.
+        assert!(candidates.is_empty(), "{candidates:?}");
+        let small: Vec<_> = (0..MERGE_AT)
+            .map(|_| index.new_segment_meta(SegmentId::generate_random(), 1000))
+            .collect();
+        assert_eq!(policy().compute_merge_candidates(&small).len(), 1);
+    }
 
     #[test]
     fn a_sources_live_documents_are_numbered_after_the_sources_before_it() {
