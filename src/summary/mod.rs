@@ -426,7 +426,12 @@ impl<'t> SummaryBuilder<'t> {
     /// in total, per theme, and per record; `themes` maps the tally's theme
     /// ids to the taxonomy's.
     fn series(&self, themes: &[Option<u16>], as_of: Option<i64>, unit: i64, n: usize) -> Series {
-        let mut out = Series::new(n, self.taxonomy.themes.len());
+        let count = self.taxonomy.themes.len();
+        let mut out = Series {
+            all: vec![0; n],
+            themes: vec![vec![0; n]; count],
+            negative: vec![vec![0; n]; count],
+        };
         let Some(a) = as_of else {
             return out;
         };
@@ -448,11 +453,46 @@ impl<'t> SummaryBuilder<'t> {
                 if tally::is_negative(local) {
                     out.negative[theme as usize][b] += 1;
                 }
-                out.record_themes.push(theme);
             }
-            out.end_record(b);
         });
         out
+    }
+
+    /// The records outside every theme that rose, per period (as
+    /// [`SummaryBuilder::series`] counts them): a second pass over the
+    /// records, so that the series need not keep a row per record.
+    fn background(
+        &self,
+        themes: &[Option<u16>],
+        (as_of, unit, n): (Option<i64>, i64, usize),
+        rising: &[bool],
+    ) -> Background {
+        let mut all = vec![0u64; n];
+        let mut per_theme = vec![vec![0u64; n]; rising.len()];
+        let Some(a) = as_of else {
+            return (all, per_theme);
+        };
+        let mut record: Vec<u16> = Vec::new();
+        self.each_record(|created, tagged| {
+            let Some(t) = created.filter(|&t| t <= a) else {
+                return;
+            };
+            let back = ((a - t) / unit) as usize;
+            if back >= n {
+                return;
+            }
+            let b = n - 1 - back;
+            record.clear();
+            record.extend(tagged.iter().filter_map(|&l| themes[tally::local_id(l)]));
+            if record.iter().any(|&t| rising[t as usize]) {
+                return;
+            }
+            all[b] += 1;
+            for &t in &record {
+                per_theme[t as usize][b] += 1;
+            }
+        });
+        (all, per_theme)
     }
 
     /// Builds the summary.
@@ -518,13 +558,13 @@ impl<'t> SummaryBuilder<'t> {
         let day_labels: Vec<String> = (0..days)
             .filter_map(|d| as_of.map(|a| format_date(a - DAY * (days - d) as i64 + 1)))
             .collect();
-        let trends = theme_trends(
-            match unit {
-                TrendUnit::Week => &weekly_series,
-                TrendUnit::Day => &daily_series,
-            },
-            unit,
-        );
+        let (series, period) = match unit {
+            TrendUnit::Week => (&weekly_series, (as_of, WEEK, weeks)),
+            TrendUnit::Day => (&daily_series, (as_of, DAY, days)),
+        };
+        let trends = theme_trends(series, unit, &|rising| {
+            self.background(&mapped, period, rising)
+        });
         let Series {
             all: weekly_all,
             themes: weekly,
@@ -697,62 +737,20 @@ struct Series {
     themes: Vec<Vec<u64>>,
     /// Negative mentions per theme and period.
     negative: Vec<Vec<u64>>,
-    /// The themes of the record being added ([`Series::end_record`]).
-    record_themes: Vec<u16>,
-    /// The records grouped by their themes (as found): each group's
-    /// themes and its records per period. There are far fewer groups than
-    /// records, so the series' memory does not grow with the records.
-    groups: Vec<(Vec<u16>, Vec<u64>)>,
-    /// The group of each list of themes.
-    group_of: HashMap<Vec<u16>, usize>,
 }
 
-impl Series {
-    /// An empty series of `n` periods and `themes` themes.
-    fn new(n: usize, themes: usize) -> Series {
-        Series {
-            all: vec![0; n],
-            themes: vec![vec![0; n]; themes],
-            negative: vec![vec![0; n]; themes],
-            record_themes: Vec::new(),
-            groups: Vec::new(),
-            group_of: HashMap::new(),
-        }
-    }
-
-    /// Ends a record of period `b` whose themes were pushed to
-    /// `record_themes`: it is counted in its group.
-    fn end_record(&mut self, b: usize) {
-        let group = match self.group_of.get(self.record_themes.as_slice()) {
-            Some(&group) => group,
-            None => {
-                let group = self.groups.len();
-                self.groups
-                    .push((self.record_themes.clone(), vec![0; self.all.len()]));
-                self.group_of.insert(self.record_themes.clone(), group);
-                group
-            }
-        };
-        self.groups[group].1[b] += 1;
-        self.record_themes.clear();
-    }
-
-    /// The records by period and themes: (period, themes, records).
-    fn records(&self) -> impl Iterator<Item = (usize, &[u16], u64)> {
-        self.groups.iter().flat_map(|(themes, counts)| {
-            counts
-                .iter()
-                .enumerate()
-                .filter(|(_, &n)| n > 0)
-                .map(move |(b, &n)| (b, themes.as_slice(), n))
-        })
-    }
-}
+/// The records outside every theme that rose (`rising`, by theme), per
+/// period: in all, and per theme (see [`volume_trends`]).
+type Background = (Vec<u64>, Vec<Vec<u64>>);
 
 /// The trend of every theme: emerging and fading ([`volume_trends`]), and
 /// souring (the theme's negative share, [`shift::souring`]).
-fn theme_trends(series: &Series, unit: TrendUnit) -> Vec<Trend> {
-    let mut trends = volume_trends(series, unit);
+fn theme_trends(
+    series: &Series,
+    unit: TrendUnit,
+    background: &dyn Fn(&[bool]) -> Background,
+) -> Vec<Trend> {
+    let mut trends = volume_trends(series, unit, background);
     for (i, trend) in trends.iter_mut().enumerate() {
         let sour = shift::souring(
             &TrendCounts::of(&series.themes[i]),
@@ -776,7 +774,11 @@ fn theme_trends(series: &Series, unit: TrendUnit) -> Vec<Trend> {
 /// itself). Two complaints rising in the same weeks so no longer hide each
 /// other, while uniform growth of all volume still flags nothing. Fading is
 /// the lower tail of the same test, against the same volume.
-fn volume_trends(series: &Series, unit: TrendUnit) -> Vec<Trend> {
+fn volume_trends(
+    series: &Series,
+    unit: TrendUnit,
+    background: &dyn Fn(&[bool]) -> Background,
+) -> Vec<Trend> {
     let minus = |a: &[u64], b: &[u64]| -> Vec<u64> {
         a.iter().zip(b).map(|(x, y)| x.saturating_sub(*y)).collect()
     };
@@ -792,18 +794,7 @@ fn volume_trends(series: &Series, unit: TrendUnit) -> Vec<Trend> {
     if !rising.contains(&true) {
         return first;
     }
-    let n = series.all.len();
-    let mut background = vec![0u64; n];
-    let mut background_theme = vec![vec![0u64; n]; series.themes.len()];
-    for (b, themes, records) in series.records() {
-        if themes.iter().any(|&t| rising[t as usize]) {
-            continue;
-        }
-        background[b] += records;
-        for &t in themes {
-            background_theme[t as usize][b] += records;
-        }
-    }
+    let (background, background_theme) = background(&rising);
     series
         .themes
         .iter()
@@ -1005,22 +996,65 @@ mod tests {
         assert_eq!(trend(theme, &all).p_value, 0.3125);
     }
 
+    /// A series with the rows it was made of: (period, themes, records).
+    struct Rows {
+        series: Series,
+        rows: Vec<(usize, Vec<u16>, u64)>,
+    }
+
+    impl std::ops::Deref for Rows {
+        type Target = Series;
+        fn deref(&self) -> &Series {
+            &self.series
+        }
+    }
+
+    impl std::ops::DerefMut for Rows {
+        fn deref_mut(&mut self) -> &mut Series {
+            &mut self.series
+        }
+    }
+
+    impl Rows {
+        /// [`theme_trends`], the background counted from the rows.
+        fn trends(&self, unit: TrendUnit) -> Vec<Trend> {
+            theme_trends(&self.series, unit, &|rising| {
+                let n = self.series.all.len();
+                let mut all = vec![0u64; n];
+                let mut per_theme = vec![vec![0u64; n]; rising.len()];
+                for (b, themes, records) in &self.rows {
+                    if themes.iter().any(|&t| rising[t as usize]) {
+                        continue;
+                    }
+                    all[*b] += records;
+                    for &t in themes {
+                        per_theme[t as usize][*b] += records;
+                    }
+                }
+                (all, per_theme)
+            })
+        }
+    }
+
     /// A series of `(weekly records, themes)` groups.
-    fn series_of(groups: &[(&[u64], &[u16])], n_themes: usize) -> Series {
-        let mut s = Series::new(groups[0].0.len(), n_themes);
+    fn series_of(groups: &[(&[u64], &[u16])], n_themes: usize) -> Rows {
+        let n = groups[0].0.len();
+        let mut s = Series {
+            all: vec![0; n],
+            themes: vec![vec![0; n]; n_themes],
+            negative: vec![vec![0; n]; n_themes],
+        };
+        let mut rows = Vec::new();
         for (counts, themes) in groups {
             for (b, &count) in counts.iter().enumerate() {
-                for _ in 0..count {
-                    s.all[b] += 1;
-                    for &t in *themes {
-                        s.themes[t as usize][b] += 1;
-                    }
-                    s.record_themes.extend_from_slice(themes);
-                    s.end_record(b);
+                s.all[b] += count;
+                for &t in *themes {
+                    s.themes[t as usize][b] += count;
                 }
+                rows.push((b, themes.to_vec(), count));
             }
         }
-        s
+        Rows { series: s, rows }
     }
 
     #[test]
@@ -1041,7 +1075,7 @@ mod tests {
         let rest: Vec<u64> = s.all.iter().zip(&s.themes[1]).map(|(a, t)| a - t).collect();
         let masked = trend(TrendCounts::of(&s.themes[1]), &TrendCounts::of(&rest));
         assert_eq!(masked.p_value, 0.5806);
-        let trends = theme_trends(&s, TrendUnit::Week);
+        let trends = s.trends(TrendUnit::Week);
         assert!(trends[0].emerging, "{:?}", trends[0]);
         // Against the background without theme 0: 40 / 160 = 0.25, and
         // P(X >= 12 | n = 24, p = 0.25) = 0.0072.
@@ -1062,7 +1096,7 @@ mod tests {
             ],
             3,
         );
-        let trends = theme_trends(&s, TrendUnit::Week);
+        let trends = s.trends(TrendUnit::Week);
         assert!(trends[0].fading, "{:?}", trends[0]);
         assert!(trends[0].fading_p < 0.001, "{:?}", trends[0]);
         // Against everything outside it, theme 1 would look faded by the
@@ -1077,13 +1111,13 @@ mod tests {
         // then 7 a week in the last two weeks.
         let mut s = series_of(&[(&[50; 8], &[]), (&[10; 8], &[0])], 1);
         s.negative[0] = vec![1, 1, 1, 1, 1, 1, 7, 7];
-        let t = &theme_trends(&s, TrendUnit::Week)[0];
+        let t = &s.trends(TrendUnit::Week)[0];
         assert!(t.souring && !t.emerging && !t.fading, "{t:?}");
         assert_eq!(t.negative_share_recent, Some(0.7));
         assert_eq!(t.negative_share_baseline, Some(0.1));
         // A share that stays put does not.
         s.negative[0] = vec![5; 8];
-        let t = &theme_trends(&s, TrendUnit::Week)[0];
+        let t = &s.trends(TrendUnit::Week)[0];
         assert!(!t.souring, "{t:?}");
     }
 
@@ -1096,7 +1130,7 @@ mod tests {
             ],
             1,
         );
-        assert!(!theme_trends(&s, TrendUnit::Week)[0].emerging);
+        assert!(!s.trends(TrendUnit::Week)[0].emerging);
     }
 
     #[test]
