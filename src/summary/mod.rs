@@ -432,18 +432,7 @@ impl<'t> SummaryBuilder<'t> {
             themes: vec![vec![0; n]; count],
             negative: vec![vec![0; n]; count],
         };
-        let Some(a) = as_of else {
-            return out;
-        };
-        self.each_record(|created, tagged| {
-            let Some(t) = created.filter(|&t| t <= a) else {
-                return;
-            };
-            let back = ((a - t) / unit) as usize;
-            if back >= n {
-                return;
-            }
-            let b = n - 1 - back;
+        self.each_in_period((as_of, unit, n), |b, tagged| {
             out.all[b] += 1;
             for &local in tagged {
                 let Some(theme) = themes[tally::local_id(local)] else {
@@ -458,6 +447,29 @@ impl<'t> SummaryBuilder<'t> {
         out
     }
 
+    /// Calls `each` with the period (0 the oldest) and themes of every
+    /// counted record created in the `n` periods of `unit` seconds back
+    /// from `as_of` (none without it); the last period is
+    /// (as_of - unit, as_of].
+    fn each_in_period(
+        &self,
+        (as_of, unit, n): (Option<i64>, i64, usize),
+        mut each: impl FnMut(usize, &[u32]),
+    ) {
+        let Some(a) = as_of else {
+            return;
+        };
+        self.each_record(|created, tagged| {
+            let Some(t) = created.filter(|&t| t <= a) else {
+                return;
+            };
+            let back = ((a - t) / unit) as usize;
+            if back < n {
+                each(n - 1 - back, tagged);
+            }
+        });
+    }
+
     /// The records outside every theme that rose, per period (as
     /// [`SummaryBuilder::series`] counts them): a second pass over the
     /// records, so that the series need not keep a row per record.
@@ -469,19 +481,8 @@ impl<'t> SummaryBuilder<'t> {
     ) -> Background {
         let mut all = vec![0u64; n];
         let mut per_theme = vec![vec![0u64; n]; rising.len()];
-        let Some(a) = as_of else {
-            return (all, per_theme);
-        };
         let mut record: Vec<u16> = Vec::new();
-        self.each_record(|created, tagged| {
-            let Some(t) = created.filter(|&t| t <= a) else {
-                return;
-            };
-            let back = ((a - t) / unit) as usize;
-            if back >= n {
-                return;
-            }
-            let b = n - 1 - back;
+        self.each_in_period((as_of, unit, n), |b, tagged| {
             record.clear();
             record.extend(tagged.iter().filter_map(|&l| themes[tally::local_id(l)]));
             if record.iter().any(|&t| rising[t as usize]) {
