@@ -808,7 +808,8 @@ impl CommitAggregates {
     /// After a commit: caches the table and the tally for the segment
     /// written, and starts afresh for the next commit. The tally is cached
     /// only when it counted every document, as a record or as a
-    /// near-duplicate.
+    /// near-duplicate (documents added with [`CommitAggregates::add`] have
+    /// phrases but no tally).
     fn cache(&mut self, index: &VocIndex) {
         let mut done = std::mem::take(self);
         if done.replaced {
@@ -2367,6 +2368,77 @@ mod tests {
         assert!(chunked.segment.table.len() > 100);
         assert_eq!(chunked.segment, each.segment);
         assert_eq!(chunked.docs, each.docs);
+    }
+
+    #[test]
+    fn a_tally_cached_at_a_commit_equals_a_rebuild_from_the_stored_records() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let index = VocIndex::open_or_create(&tmp.path().join("index")).expect("index");
+        let mut writer = index.writer(1).expect("writer");
+        let analyzer = default_analyzer();
+        let mut generator = crate::synth::Generator::new(29);
+        let pending: Vec<Pending> = (0..250u64)
+            .map(|n| {
+                let value = generator.record(n, (n % 3) as u32);
+                let mut record = crate::ingest::map_item_with(&value, &MapHints::default())
+                    .1
+                    .expect("record");
+                if n % 9 == 4 {
+                    record.duplicate_of = Some("synth:1".into());
+                }
+                let key = record.key();
+                let (json, hash) = record.json_and_hash();
+                Pending {
+                    key_hash: key_hash(&key),
+                    key,
+                    hash,
+                    text_hash: 0,
+                    replace: false,
+                    json: record.duplicate_of.is_none().then_some(json),
+                    record,
+                }
+            })
+            .collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("pool");
+        // Two batches, as the ingest loop makes them.
+        let mut commit = CommitAggregates::default();
+        for batch in pending.chunks(170) {
+            let first_doc = commit.docs.len() as u32;
+            let built = analyse_batch(batch, first_doc, &analyzer, &writer, &pool);
+            for (chunk, built) in batch.chunks(PHRASE_CHUNK).zip(built) {
+                commit.add_table(built.table);
+                commit.tally.merge_tally(built.tally);
+                for (p, (doc, kept)) in chunk.iter().zip(built.docs) {
+                    writer.insert(doc.expect("document")).expect("insert");
+                    commit.add_doc(p.key_hash, p.hash, kept);
+                }
+            }
+        }
+        writer
+            .commit(&crate::index::CommitInfo::default())
+            .expect("commit");
+        commit.cache(&index);
+        writer.finish().expect("finish");
+        index.reload().expect("reload");
+        let mut cached = Vec::new();
+        index
+            .for_each_cached_aggregate::<SummaryTally>(|_, tally| cached.push(tally))
+            .expect("read caches");
+        let [Some(mut cached)] =
+            <[Option<SummaryTally>; 1]>::try_from(cached).expect("one segment")
+        else {
+            panic!("the commit's tally was not cached");
+        };
+        let mut rebuilt = index.built_aggregate::<SummaryTally>(0).expect("rebuild").0;
+        cached.sort_by_doc();
+        rebuilt.sort_by_doc();
+        assert!(rebuilt.records > 200 && rebuilt.near_duplicates > 20);
+        // As JSON values: the maps' order and the skipped lookup aside.
+        let value = |t: &SummaryTally| serde_json::to_value(t).expect("json");
+        assert_eq!(value(&cached), value(&rebuilt));
     }
 
     #[test]

@@ -113,13 +113,37 @@ pub(super) fn segment_by_id(
 }
 
 /// The merge policy: tantivy's log merge policy, merging once
-/// [`MERGE_AT`] segments of a size are there, none of more than half of
-/// [`MERGE_MAX_DOCS`] documents.
+/// [`MERGE_AT`] segments of a size are there.
 fn policy() -> LogMergePolicy {
     let mut policy = LogMergePolicy::default();
     policy.set_min_num_segments(MERGE_AT);
-    policy.set_max_docs_before_merge((MERGE_MAX_DOCS / 2) as usize);
     policy
+}
+
+/// The segments of the run's merge: those of the first candidate of the
+/// merge policy that fit in the budget ([`within_merge_budget`]), among the
+/// segments of at most half of [`MERGE_MAX_DOCS`] documents, deleted ones
+/// included (tantivy's own size cap counts live documents only, so a
+/// large merged segment that lost most of its documents to updates would
+/// come back as a candidate, take the budget alone and stop every merge).
+/// Empty when there is nothing to merge.
+fn merge_choice(metas: &[SegmentMeta]) -> Vec<SegmentId> {
+    let small: Vec<SegmentMeta> = metas
+        .iter()
+        .filter(|m| u64::from(m.max_doc()) <= MERGE_MAX_DOCS / 2)
+        .cloned()
+        .collect();
+    for candidate in policy().compute_merge_candidates(&small) {
+        let sized = candidate.0.into_iter().map(|id| {
+            let max_doc = small.iter().find(|m| m.id() == id).map(|m| m.max_doc());
+            (id, max_doc.unwrap_or(u32::MAX))
+        });
+        let ids = within_merge_budget(sized);
+        if !ids.is_empty() {
+            return ids;
+        }
+    }
+    Vec::new()
 }
 
 /// The segments of a merge candidate (largest first, with their document
@@ -174,16 +198,7 @@ impl VocWriter {
         // report pass it runs beside; a merge of all 30 segments of a 3M
         // first run took the run's peak to 1.1 GiB. Segments left over are
         // merged by the next runs.
-        let first = policy().compute_merge_candidates(&metas).into_iter().next();
-        let max_doc = |id: SegmentId| metas.iter().find(|m| m.id() == id).map(|m| m.max_doc());
-        let ids = first.map_or_else(Vec::new, |candidate| {
-            within_merge_budget(
-                candidate
-                    .0
-                    .into_iter()
-                    .map(|id| (id, max_doc(id).unwrap_or(u32::MAX))),
-            )
-        });
+        let ids = merge_choice(&metas);
         if !ids.is_empty() {
             let sources = ids
                 .iter()
@@ -236,7 +251,7 @@ impl VocWriter {
 
 #[cfg(test)]
 mod tests {
-    use super::{policy, within_merge_budget, MergeSource, MERGE_AT, MERGE_MAX_DOCS};
+    use super::{merge_choice, within_merge_budget, MergeSource, MERGE_AT, MERGE_MAX_DOCS};
     use tantivy::index::SegmentId;
 
     fn ids(n: usize) -> Vec<SegmentId> {
@@ -264,24 +279,41 @@ mod tests {
     }
 
     #[test]
-    fn segments_over_half_the_budget_are_no_merge_candidates() {
-        use tantivy::indexer::MergePolicy;
+    fn segments_over_half_the_budget_are_never_merged_nor_block_a_merge() {
         let index = tantivy::Index::create_in_ram(tantivy::schema::Schema::builder().build());
         let half = (MERGE_MAX_DOCS / 2) as u32;
+        let meta = |max_doc: u32| index.new_segment_meta(SegmentId::generate_random(), max_doc);
+        // Nine of half the budget and nine just over it: the nine over it
+        // are left out, so they do not make up the number.
         let metas: Vec<_> = (0..MERGE_AT + 2)
-            .map(|i| {
-                let max_doc = if i % 2 == 0 { half } else { half + 1 };
-                index.new_segment_meta(SegmentId::generate_random(), max_doc)
+            .map(|i| meta(if i % 2 == 0 { half } else { half + 1 }))
+            .collect();
+        assert!(merge_choice(&metas).is_empty());
+        // A merged segment of the whole budget that lost most of its
+        // documents to updates (its live count puts it among the 100,000
+        // ones), fifteen first-run segments and sixteen small ones: a
+        // merge is made, without the large segment.
+        let large = meta(MERGE_MAX_DOCS as u32).with_delete_meta(650_000, 1);
+        let mut metas = vec![large.clone()];
+        metas.extend((0..MERGE_AT - 1).map(|_| meta(100_000)));
+        metas.extend((0..MERGE_AT).map(|_| meta(1000)));
+        let picked = merge_choice(&metas);
+        assert!(picked.len() >= 2, "{picked:?}");
+        assert!(!picked.contains(&large.id()));
+        let docs: u64 = picked
+            .iter()
+            .map(|id| {
+                metas
+                    .iter()
+                    .find(|m| m.id() == *id)
+                    .expect("meta")
+                    .max_doc() as u64
             })
-            .collect();
-        let candidates = policy().compute_merge_candidates(&metas);
-        // Nine of half the budget: fewer than MERGE_AT, no merge; the nine
-        // above it are left out, so they do not make up the number.
-        assert!(candidates.is_empty(), "{candidates:?}");
-        let small: Vec<_> = (0..MERGE_AT)
-            .map(|_| index.new_segment_meta(SegmentId::generate_random(), 1000))
-            .collect();
-        assert_eq!(policy().compute_merge_candidates(&small).len(), 1);
+            .sum();
+        assert!(docs <= MERGE_MAX_DOCS);
+        // Sixteen small segments: one merge of them all.
+        let small: Vec<_> = (0..MERGE_AT).map(|_| meta(1000)).collect();
+        assert_eq!(merge_choice(&small).len(), MERGE_AT);
     }
 
     #[test]

@@ -97,16 +97,18 @@ const WRITER_MEMORY: usize = 256 * 1024 * 1024;
 /// Segments of about one size that are merged into one (tantivy's default
 /// is 8): a run commits every [`crate::pipeline::COMMIT_EVERY`] records, one
 /// segment each, and merges at its end (see the `merge` module), so the
-/// first sixteen 100,000-record segments become one, and a nightly run's
-/// small segments are merged among themselves.
+/// first eight of sixteen 100,000-record segments become one
+/// ([`MERGE_MAX_DOCS`]), and a nightly run's small segments are merged
+/// among themselves.
 const MERGE_AT: usize = 16;
 /// Documents a merge takes at most (eight of a first run's 100,000-record
 /// segments): a merge's memory, its time beside the report pass, and the
 /// caches carried to the merged segment grow with it. A merge of sixteen
 /// such segments (1.6M documents) took about 230 MiB of heap and 358 MiB of
 /// mapped pages beside the report pass of a 5M-record run. Segments of more
-/// than half of it are never merged, so segments stay under it and a run's
-/// merge is bounded whatever the index's size.
+/// than half of it (deleted documents included) are never merged, so
+/// segments stay under it and a run's merge is bounded whatever the
+/// index's size.
 const MERGE_MAX_DOCS: u64 = 800_000;
 
 /// Errors of the index layer.

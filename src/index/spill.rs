@@ -55,7 +55,9 @@ pub trait SpillEntry: HashEntry {
 }
 
 /// A map from 64-bit hashes to entries that keeps at most a set number of
-/// them in memory and the rest on disk; see the module docs.
+/// them in memory and the rest on disk; see the module docs. Elsewhere
+/// than Unix a read is a seek and a read of the shared file: one thread
+/// at a time may use a table there.
 pub struct SpillTable<E: SpillEntry> {
     memory: HashTable<E>,
     limit: usize,
@@ -134,18 +136,19 @@ impl<E: SpillEntry> SpillTable<E> {
         Ok(())
     }
 
-    /// Writes the memory table to disk as a run, and empties it.
+    /// Writes the memory table to disk as a run, and empties it; on an
+    /// error the table keeps its entries (what was written is ignored).
     fn spill(&mut self) -> Result<(), IndexError> {
-        let memory = std::mem::take(&mut self.memory);
+        let len = self.memory.len();
         let page_entries = Self::page_entries();
         let mut run = SpilledRun {
             start: self.file.len,
-            len: memory.len(),
-            fences: Vec::with_capacity(memory.len().div_ceil(page_entries)),
-            bloom: Bloom::for_entries(memory.len()),
+            len,
+            fences: Vec::with_capacity(len.div_ceil(page_entries)),
+            bloom: Bloom::for_entries(len),
         };
         let mut buffer = Vec::with_capacity(BYTES_CHUNK + E::BYTES);
-        for (i, entry) in memory.iter_sorted().enumerate() {
+        for (i, entry) in self.memory.iter_sorted().enumerate() {
             let hash = entry.hash_key();
             if i % page_entries == 0 {
                 run.fences.push(hash);
@@ -161,6 +164,7 @@ impl<E: SpillEntry> SpillTable<E> {
         }
         self.file.append(&buffer)?;
         self.runs.push(run);
+        self.memory = HashTable::default();
         Ok(())
     }
 
@@ -311,14 +315,20 @@ fn read_exact_at(mut file: &File, offset: u64, buffer: &mut [u8]) -> io::Result<
 /// A split-block Bloom filter: each hash sets one bit in each of the eight
 /// words of one 64-byte block, so a test reads one cache line.
 struct Bloom {
-    blocks: Vec<[u64; 8]>,
+    blocks: Vec<Block>,
 }
+
+/// A block of a [`Bloom`] filter, aligned on a cache line (a `[u64; 8]`
+/// alone is aligned on 8 bytes, and would straddle two lines).
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Block([u64; 8]);
 
 impl Bloom {
     /// A filter sized for `entries` entries.
     fn for_entries(entries: usize) -> Bloom {
         Bloom {
-            blocks: vec![[0; 8]; (entries * BLOOM_BITS).div_ceil(512).max(1)],
+            blocks: vec![Block([0; 8]); (entries * BLOOM_BITS).div_ceil(512).max(1)],
         }
     }
 
@@ -335,7 +345,7 @@ impl Bloom {
 
     fn insert(&mut self, hash: u64) {
         let (block, bits) = self.probe(hash);
-        for (word, bit) in self.blocks[block].iter_mut().zip(bits) {
+        for (word, bit) in self.blocks[block].0.iter_mut().zip(bits) {
             *word |= bit;
         }
     }
@@ -344,6 +354,7 @@ impl Bloom {
     fn may_contain(&self, hash: u64) -> bool {
         let (block, bits) = self.probe(hash);
         self.blocks[block]
+            .0
             .iter()
             .zip(bits)
             .all(|(word, bit)| word & bit != 0)
@@ -451,6 +462,7 @@ mod tests {
             bloom.insert(hash_of(i) ^ i);
         }
         assert!((0..10_000).all(|i| bloom.may_contain(hash_of(i) ^ i)));
+        assert_eq!(bloom.blocks.as_ptr() as usize % 64, 0, "on a cache line");
         let false_positives = (0..100_000u64)
             .filter(|&i| bloom.may_contain(mix(i + 1_000_000)))
             .count();
