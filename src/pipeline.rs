@@ -2300,20 +2300,22 @@ mod tests {
         index.reload().expect("reload");
     }
 
-    #[test]
-    fn phrase_tables_counted_per_chunk_equal_adding_each_record() {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let index = VocIndex::open_or_create(&tmp.path().join("index")).expect("index");
-        let writer = index.writer(1).expect("writer");
-        let analyzer = default_analyzer();
-        let mut generator = crate::synth::Generator::new(11);
-        let pending: Vec<Pending> = (0..300u64)
+    /// `n` generated records to index (version `version(n)`), those where
+    /// `near` holds flagged as near-duplicates of another record.
+    fn generated_pending(
+        seed: u64,
+        n: u64,
+        near: impl Fn(u64) -> bool,
+        version: impl Fn(u64) -> u32,
+    ) -> Vec<Pending> {
+        let mut generator = crate::synth::Generator::new(seed);
+        (0..n)
             .map(|n| {
-                let value = generator.record(n, 0);
+                let value = generator.record(n, version(n));
                 let mut record = crate::ingest::map_item_with(&value, &MapHints::default())
                     .1
                     .expect("record");
-                if n % 7 == 3 {
+                if near(n) {
                     record.duplicate_of = Some("synth:0".into());
                 }
                 let key = record.key();
@@ -2328,11 +2330,25 @@ mod tests {
                     record,
                 }
             })
-            .collect();
-        let pool = rayon::ThreadPoolBuilder::new()
+            .collect()
+    }
+
+    /// A pool of two threads, as the machine has.
+    fn two_threads() -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
-            .expect("pool");
+            .expect("pool")
+    }
+
+    #[test]
+    fn phrase_tables_counted_per_chunk_equal_adding_each_record() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let index = VocIndex::open_or_create(&tmp.path().join("index")).expect("index");
+        let writer = index.writer(1).expect("writer");
+        let analyzer = default_analyzer();
+        let pending = generated_pending(11, 300, |n| n % 7 == 3, |_| 0);
+        let pool = two_threads();
         // Numbered from 40, as the second batch of a commit would be.
         let built = analyse_batch(&pending, 40, &analyzer, &writer, &pool);
         assert_eq!(built.len(), pending.len().div_ceil(PHRASE_CHUNK));
@@ -2376,33 +2392,8 @@ mod tests {
         let index = VocIndex::open_or_create(&tmp.path().join("index")).expect("index");
         let mut writer = index.writer(1).expect("writer");
         let analyzer = default_analyzer();
-        let mut generator = crate::synth::Generator::new(29);
-        let pending: Vec<Pending> = (0..250u64)
-            .map(|n| {
-                let value = generator.record(n, (n % 3) as u32);
-                let mut record = crate::ingest::map_item_with(&value, &MapHints::default())
-                    .1
-                    .expect("record");
-                if n % 9 == 4 {
-                    record.duplicate_of = Some("synth:1".into());
-                }
-                let key = record.key();
-                let (json, hash) = record.json_and_hash();
-                Pending {
-                    key_hash: key_hash(&key),
-                    key,
-                    hash,
-                    text_hash: 0,
-                    replace: false,
-                    json: record.duplicate_of.is_none().then_some(json),
-                    record,
-                }
-            })
-            .collect();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .expect("pool");
+        let pending = generated_pending(29, 250, |n| n % 9 == 4, |n| (n % 3) as u32);
+        let pool = two_threads();
         // Two batches, as the ingest loop makes them.
         let mut commit = CommitAggregates::default();
         for batch in pending.chunks(170) {
