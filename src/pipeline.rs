@@ -755,7 +755,7 @@ struct Pending {
 /// Discovery's phrase table and the summary tally of the documents added
 /// since the last commit, computed from the analysis: after the commit
 /// they are cached as the aggregates of the segment holding exactly those
-/// documents ([`VocIndex::cache_fresh_segment`]), so the report pass
+/// documents ([`VocIndex::fresh_segment`]), so the report pass
 /// neither tokenizes nor tallies that segment's records again, and the
 /// tallies of a run's segments are not all held in memory until its end.
 #[derive(Default)]
@@ -815,10 +815,13 @@ impl CommitAggregates {
         if done.replaced {
             return;
         }
-        index.cache_fresh_segment(&done.docs, &done.segment);
+        let Some(fresh) = index.fresh_segment(&done.docs) else {
+            return;
+        };
+        index.cache_fresh(&fresh, &done.segment);
         if done.tally.records + done.tally.near_duplicates == done.docs.len() as u64 {
             done.tally.sort_by_doc();
-            index.cache_fresh_segment(&done.docs, &done.tally);
+            index.cache_fresh(&fresh, &done.tally);
         }
     }
 }

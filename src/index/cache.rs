@@ -92,6 +92,12 @@ pub trait SegmentAggregate: Default + Send + Serialize + DeserializeOwned {
     fn renumber(&mut self, new_doc: &dyn Fn(u32) -> Option<u32>) -> bool;
 }
 
+/// A segment a commit just wrote, found by [`VocIndex::fresh_segment`].
+pub struct FreshSegment {
+    reader: SegmentReader,
+    id: String,
+}
+
 /// What a cache file says of itself, before its aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Header {
@@ -357,29 +363,21 @@ impl VocIndex {
         write_cache(&dir, &path, &id, segment, &deleted_docs(segment), aggregate);
     }
 
-    /// Caches `aggregate` as the aggregate of the segment of the last commit
-    /// on disk whose documents are, in order, exactly `docs` (key hash and
-    /// content hash of each) with none deleted: the segment a commit wrote
-    /// from the documents added since the previous one, when one indexing
-    /// thread wrote them all into one segment. The segment is found by its
-    /// fast fields, so the aggregate is cached only where it is the
-    /// segment's own. This index's reader is left as it is. Returns whether
-    /// such a segment was found; when not (documents split between
-    /// segments, a read error) nothing is cached and the report pass
-    /// aggregates the segment from its stored records, as for any segment
-    /// without a cache.
-    pub fn cache_fresh_segment<A: SegmentAggregate>(
-        &self,
-        docs: &[(u64, u64)],
-        aggregate: &A,
-    ) -> bool {
+    /// The segment of the last commit on disk whose documents are, in
+    /// order, exactly `docs` (key hash and content hash of each) with none
+    /// deleted: the segment a commit wrote from the documents added since
+    /// the previous one, when one indexing thread wrote them all into one
+    /// segment. It is found by its fast fields, so aggregates cached for it
+    /// ([`VocIndex::cache_fresh`]) are the segment's own. This index's
+    /// reader is left as it is. None when there is no such segment
+    /// (documents split between segments, a read error): nothing is cached
+    /// then, and the report pass aggregates the segment from its stored
+    /// records, as for any segment without a cache.
+    pub fn fresh_segment(&self, docs: &[(u64, u64)]) -> Option<FreshSegment> {
         if docs.is_empty() {
-            return false;
+            return None;
         }
-        let Ok(segments) = self.index.searchable_segments() else {
-            return false;
-        };
-        let dir = self.path.join(CACHE_DIR);
+        let segments = self.index.searchable_segments().ok()?;
         for segment in segments {
             let meta = segment.meta();
             if meta.max_doc() as usize != docs.len() || meta.has_deletes() {
@@ -395,16 +393,21 @@ impl VocIndex {
             let same = docs.iter().enumerate().all(|(doc, &(key, hash))| {
                 keys.first(doc as u32) == Some(key) && hashes.first(doc as u32) == Some(hash)
             });
-            if !same {
-                continue;
+            if same {
+                let id = meta.id().uuid_string();
+                return Some(FreshSegment { reader, id });
             }
-            let id = meta.id().uuid_string();
-            let _ = std::fs::create_dir_all(&dir);
-            let path = cache_path::<A>(&dir, &id);
-            write_cache(&dir, &path, &id, &reader, &[], aggregate);
-            return true;
         }
-        false
+        None
+    }
+
+    /// Caches `aggregate` as the aggregate of a segment found by
+    /// [`VocIndex::fresh_segment`].
+    pub fn cache_fresh<A: SegmentAggregate>(&self, fresh: &FreshSegment, aggregate: &A) {
+        let dir = self.path.join(CACHE_DIR);
+        let _ = std::fs::create_dir_all(&dir);
+        let path = cache_path::<A>(&dir, &fresh.id);
+        write_cache(&dir, &path, &fresh.id, &fresh.reader, &[], aggregate);
     }
 
     /// Aggregates a segment's live records, in parallel blocks.

@@ -54,7 +54,7 @@ mod test_support {
 
 #[cfg(test)]
 pub(crate) use cache::set_cache_rules;
-pub use cache::{CacheStats, SegmentAggregate, CACHE_DIR, REWRITE_SHARE};
+pub use cache::{CacheStats, FreshSegment, SegmentAggregate, CACHE_DIR, REWRITE_SHARE};
 pub use document::{DocValue, DocValues, VocDocument};
 pub use merge::{MergedSegments, PendingMerges};
 pub use order::{HashEntry, HashTable, IndexedOwners, KnownKeys, OrderMerge};
