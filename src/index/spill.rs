@@ -425,6 +425,12 @@ mod tests {
             }
         }
         assert!(table.spilled_runs() >= 7, "{} runs", table.spilled_runs());
+        // Of each spilled entry, memory keeps about 2 bytes: its share of
+        // the Bloom filter (16 bits) and of the page hashes.
+        let spilled: usize = table.runs.iter().map(|r| r.len).sum();
+        let kept = table.heap_bytes() - table.memory.heap_bytes();
+        let per_entry = kept as f64 / spilled as f64;
+        assert!((2.0..2.5).contains(&per_entry), "{per_entry} bytes an entry");
         for (&hash, &value) in &map {
             assert_eq!(table.get(hash).expect("get"), Some(Pair { hash, value }));
         }
