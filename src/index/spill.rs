@@ -430,7 +430,10 @@ mod tests {
         let spilled: usize = table.runs.iter().map(|r| r.len).sum();
         let kept = table.heap_bytes() - table.memory.heap_bytes();
         let per_entry = kept as f64 / spilled as f64;
-        assert!((2.0..2.5).contains(&per_entry), "{per_entry} bytes an entry");
+        assert!(
+            (2.0..2.5).contains(&per_entry),
+            "{per_entry} bytes an entry"
+        );
         for (&hash, &value) in &map {
             assert_eq!(table.get(hash).expect("get"), Some(Pair { hash, value }));
         }
